@@ -1,0 +1,299 @@
+// Package postfix parses Postfix delivery attempts.
+//
+// An attempt is a line of the smtp, lmtp or error service (retry is error's
+// other name) carrying "<queue id>: to=<rcpt>, … relay=…, … status=…
+// (text)". Everything else is not an attempt, with these traps:
+//
+//   - local, virtual, pipe and discard deliveries are local, and lmtp to a
+//     unix socket (relay=host[/path] or host[private/…]) is an internal hop:
+//     none of them is an outbound attempt. Loopback relays (content filters)
+//     are filtered later by the configurable internal relay list, so a test
+//     system may still deliver over loopback.
+//   - "<qid>: host H[ip] said: …" without to= precedes the real attempt line
+//     and is not an attempt of its own.
+//   - a 5xx at the banner is logged status=deferred dsn=4.x.x because Postfix
+//     retries: the reply is kept verbatim with its own 5xx code, the status
+//     stays the MTA's verdict.
+//   - with relay=none (no connection, or postfix/error repeating an earlier
+//     reason) the relay host and IP are read from the text when it names one.
+//
+// The envelope sender is not on the attempt line: the qmgr "from=" line
+// gives it, and a bounded correlator (MaxSenders queue IDs, oldest first out;
+// "removed" frees an entry) fills Sender of later attempts of that message.
+package postfix
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/ppwatch/ppwatch/parsers"
+	"github.com/ppwatch/ppwatch/pkg/event"
+
+	"time"
+)
+
+// DefaultMaxSenders caps the envelope-sender correlator. At about 100 bytes
+// an entry it costs at most ~5 MiB; qmgr logs from= again each time a
+// deferred message returns to the active queue, so old entries come back.
+const DefaultMaxSenders = 50000
+
+// Options configure a Parser.
+type Options struct {
+	Reference  time.Time      // no year-less timestamp is placed after it
+	Location   *time.Location // zone of zone-less timestamps; nil means Local
+	MaxSenders int            // correlator cap; 0 means DefaultMaxSenders, <0 disables it
+}
+
+// Parser reads Postfix log lines. It keeps the correlator, so use one Parser
+// per log stream, on one goroutine.
+type Parser struct {
+	clock   parsers.Clock
+	senders *correlator
+}
+
+// New returns a Parser.
+func New(opts Options) *Parser {
+	p := &Parser{clock: parsers.Clock{Reference: opts.Reference, Location: opts.Location}}
+	n := opts.MaxSenders
+	if n == 0 {
+		n = DefaultMaxSenders
+	}
+	if n > 0 {
+		p.senders = newCorrelator(n)
+	}
+	return p
+}
+
+// Sniff reports whether line looks like a Postfix log line.
+func Sniff(line string) bool {
+	i := strings.Index(line, "/smtp")
+	if i < 0 {
+		i = strings.Index(line, "/qmgr[")
+	}
+	if i < 0 {
+		i = strings.Index(line, "/cleanup[")
+	}
+	if i < 0 {
+		i = strings.Index(line, "/pickup[")
+	}
+	if i < 0 {
+		i = strings.Index(line, "/postscreen[")
+	}
+	if i < 0 {
+		return false
+	}
+	// the tag starts after a space: "host postfix/smtp[1]:"
+	sp := strings.LastIndexByte(line[:i], ' ')
+	return sp >= 0 && strings.Contains(line[i:], "]: ")
+}
+
+// Parse reads one line; see parsers.Parser.
+func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
+	var ev event.Delivery
+	line = strings.TrimSuffix(line, "\r")
+	isTo := strings.Contains(line, ": to=<")
+	if !isTo && (p.senders == nil || !(strings.Contains(line, ": from=<") || strings.HasSuffix(line, ": removed"))) {
+		return ev, false, nil
+	}
+	looksLikeAttempt := isTo && strings.Contains(line, " status=")
+	sl, ok, err := p.clock.ParseSyslog(line)
+	if err != nil || !ok {
+		if looksLikeAttempt {
+			if err == nil {
+				err = parsers.Errorf("prefix", "no syslog timestamp, host and tag")
+			}
+			return ev, false, err
+		}
+		return ev, false, nil
+	}
+	slash := strings.LastIndexByte(sl.Tag, '/')
+	if slash <= 0 {
+		return ev, false, nil
+	}
+	service := sl.Tag[slash+1:]
+	switch service {
+	case "smtp", "lmtp", "error", "retry":
+	case "qmgr":
+		p.qmgr(sl.Msg)
+		return ev, false, nil
+	default:
+		return ev, false, nil
+	}
+	if !looksLikeAttempt {
+		return ev, false, nil
+	}
+	qid, rest, ok := strings.Cut(sl.Msg, ": to=<")
+	if !ok {
+		return ev, false, nil
+	}
+	if !validQueueID(qid) {
+		return ev, false, parsers.Errorf("queue_id", "invalid queue id %q", clip(qid))
+	}
+	ev.Time = sl.Time.UTC()
+	ev.MTA = event.Postfix
+	ev.Instance = sl.Tag[:slash]
+	ev.QueueID = qid
+
+	// to=<rcpt>: a quoted local part may hold ", " and ">", so the address
+	// ends at the first ">, " that is followed by a key.
+	end := strings.Index(rest, ">, ")
+	if end < 0 {
+		return ev, false, parsers.Errorf("to", "unterminated recipient")
+	}
+	ev.Recipient = rest[:end]
+	ev.RecipientDomain = event.DomainOf(ev.Recipient)
+	if ev.RecipientDomain == "" {
+		return ev, false, parsers.Errorf("to", "recipient %q has no domain", clip(ev.Recipient))
+	}
+	rest = rest[end+3:]
+
+	var relay, dsn string
+	haveRelay := false
+	for {
+		if strings.HasPrefix(rest, "status=") {
+			rest = rest[len("status="):]
+			break
+		}
+		comma := strings.Index(rest, ", ")
+		if comma < 0 {
+			return ev, false, parsers.Errorf("status", "missing")
+		}
+		kv := rest[:comma]
+		rest = rest[comma+2:]
+		switch {
+		case strings.HasPrefix(kv, "relay="):
+			relay, haveRelay = kv[len("relay="):], true
+		case strings.HasPrefix(kv, "dsn="):
+			dsn = kv[len("dsn="):]
+		case strings.HasPrefix(kv, "orig_to=<"):
+			ev.OrigRecipient = strings.TrimSuffix(kv[len("orig_to=<"):], ">")
+		}
+	}
+	if !haveRelay {
+		return ev, false, parsers.Errorf("relay", "missing")
+	}
+
+	word, text, _ := strings.Cut(rest, " ")
+	switch word {
+	case "sent":
+		ev.Status = event.Delivered
+	case "deferred":
+		ev.Status = event.Deferred
+	case "bounced":
+		ev.Status = event.Bounced
+	default:
+		return ev, false, parsers.Errorf("status", "unknown value %q", clip(word))
+	}
+	if len(text) >= 2 && text[0] == '(' && text[len(text)-1] == ')' {
+		text = text[1 : len(text)-1]
+	}
+
+	if relay != "none" {
+		host, ip, ok := parsers.HostIP(relay)
+		if !ok {
+			return ev, false, parsers.Errorf("relay", "no [address] in %q", clip(relay))
+		}
+		if strings.IndexByte(ip, '/') >= 0 {
+			// A unix-domain socket: lmtp to a local mail store.
+			return ev, false, nil
+		}
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return ev, false, parsers.Errorf("relay", "bad address %q", clip(ip))
+		}
+		ev.RelayHost, ev.RelayIP = host, ip
+	}
+
+	reply, peer := splitText(text)
+	if ev.RelayHost == "" && peer != "" {
+		if host, ip, ok := parsers.HostIP(peer); ok {
+			if _, err := netip.ParseAddr(ip); err == nil {
+				ev.RelayHost, ev.RelayIP = host, ip
+			}
+		}
+	}
+	ev.Response = reply
+	ev.SMTPCode, ev.EnhancedCode = parsers.SplitReply(reply)
+	if ev.EnhancedCode == "" && validDSN(dsn) {
+		ev.EnhancedCode = dsn
+	}
+	if p.senders != nil {
+		ev.Sender, _ = p.senders.get(qid)
+	}
+	return ev, true, nil
+}
+
+// splitText returns the remote reply inside Postfix's status text, and the
+// "host[ip]" it names. Without a reply (timeouts, refused connections, DNS)
+// the whole text is the response and the code stays 0.
+func splitText(text string) (reply, peer string) {
+	text = strings.TrimPrefix(text, "delivery temporarily suspended: ")
+	for _, marker := range []string{" said: ", " refused to talk to me: "} {
+		if i := strings.Index(text, marker); i >= 0 && strings.HasPrefix(text, "host ") {
+			peer = text[len("host "):i]
+			reply = text[i+len(marker):]
+			// Postfix's own note, not part of the reply.
+			if j := strings.LastIndex(reply, " (in reply to "); j >= 0 && strings.HasSuffix(reply, ")") {
+				reply = reply[:j]
+			}
+			return strings.TrimSpace(reply), peer
+		}
+	}
+	for _, prefix := range []string{"connect to ", "lost connection with ", "conversation with "} {
+		if strings.HasPrefix(text, prefix) {
+			rest := text[len(prefix):]
+			if e := strings.IndexByte(rest, ']'); e > 0 {
+				peer = rest[:e+1]
+			}
+			break
+		}
+	}
+	return text, peer
+}
+
+func (p *Parser) qmgr(msg string) {
+	qid, rest, ok := strings.Cut(msg, ": ")
+	if !ok || !validQueueID(qid) {
+		return
+	}
+	if rest == "removed" {
+		p.senders.remove(qid)
+		return
+	}
+	if !strings.HasPrefix(rest, "from=<") {
+		return
+	}
+	rest = rest[len("from=<"):]
+	end := strings.Index(rest, ">, ")
+	if end < 0 {
+		return
+	}
+	if strings.Contains(rest[end:], "status=expired") {
+		return
+	}
+	p.senders.put(qid, rest[:end])
+}
+
+// validQueueID accepts short hex IDs and long IDs (enable_long_queue_ids).
+func validQueueID(s string) bool {
+	if len(s) < 5 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+func validDSN(s string) bool {
+	return s != "" && parsers.LeadingEnhanced(s) == s
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

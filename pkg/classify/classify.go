@@ -1,0 +1,264 @@
+// Package classify decides whether a delivery attempt went to a Proofpoint
+// receiver and why it failed. It is pure: a rule table (rules.go) over the
+// reply text, then the codes. Users' rules from the config file are tried
+// before the built-in ones.
+package classify
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"github.com/ppwatch/ppwatch/pkg/event"
+)
+
+// UserRule is a rule from the config file: a regular expression on the
+// reply, matched case-insensitively.
+type UserRule struct {
+	ID         string
+	Match      string
+	Class      event.Class
+	Proofpoint bool // a match marks the attempt as Proofpoint
+}
+
+// Options extend the built-in knowledge.
+type Options struct {
+	Hosts   []string // extra Proofpoint host patterns: "pps1.example.edu", "*.pps.example.net"
+	Domains []string // recipient domains known to be behind Proofpoint ("example.edu", "*.example.edu")
+	Rules   []UserRule
+}
+
+// Classifier holds compiled rules. It is safe for concurrent use.
+type Classifier struct {
+	hostSuffixes []string // ".pphosted.com"; a host matches if it ends with one or equals it without the dot
+	hostExact    map[string]bool
+	textHosts    []string // lower-case host names looked for in reply text
+	domains      map[string]bool
+	domainSuffix []string
+	user         []compiledRule
+}
+
+type compiledRule struct {
+	UserRule
+	re *regexp.Regexp
+}
+
+// DefaultHosts are Proofpoint's hosted and Essentials MX names and its
+// internal hops.
+var DefaultHosts = []string{"*.pphosted.com", "*.ppe-hosted.com", "*.ppops.net"}
+
+// New compiles opts. Errors name the rule by its index and id.
+func New(opts Options) (*Classifier, error) {
+	c := &Classifier{hostExact: map[string]bool{}, domains: map[string]bool{}}
+	for _, h := range append(append([]string{}, DefaultHosts...), opts.Hosts...) {
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		if rest, ok := strings.CutPrefix(h, "*."); ok {
+			c.hostSuffixes = append(c.hostSuffixes, "."+rest)
+			c.textHosts = append(c.textHosts, "."+rest)
+		} else {
+			c.hostExact[h] = true
+			c.textHosts = append(c.textHosts, h)
+		}
+	}
+	for _, d := range opts.Domains {
+		d = strings.ToLower(strings.TrimSuffix(d, "."))
+		if rest, ok := strings.CutPrefix(d, "*."); ok {
+			c.domainSuffix = append(c.domainSuffix, "."+rest)
+		} else {
+			c.domains[d] = true
+		}
+	}
+	for i, r := range opts.Rules {
+		if !event.ValidClass(r.Class) {
+			return nil, fmt.Errorf("rule %d (%s): unknown class %q", i+1, r.ID, r.Class)
+		}
+		re, err := regexp.Compile("(?i)" + r.Match)
+		if err != nil {
+			return nil, fmt.Errorf("rule %d (%s): match: %v", i+1, r.ID, err)
+		}
+		c.user = append(c.user, compiledRule{UserRule: r, re: re})
+	}
+	return c, nil
+}
+
+// Classify sets ev.Proofpoint, ev.Class and ev.Rule.
+func (c *Classifier) Classify(ev *event.Delivery) {
+	lower := toLower(ev.Response)
+	ev.Proofpoint = c.isProofpointHost(ev.RelayHost) || c.isProofpointDomain(ev.RecipientDomain) || c.hasMarker(lower)
+
+	if ev.Status == event.Delivered {
+		ev.Class, ev.Rule = event.ClassNone, "delivered"
+		return
+	}
+	for i := range c.user {
+		r := &c.user[i]
+		if r.re.MatchString(ev.Response) {
+			ev.Class, ev.Rule = r.Class, r.ID
+			if r.Proofpoint {
+				ev.Proofpoint = true
+			}
+			return
+		}
+	}
+	if r := match(lower, ev.SMTPCode); r != nil {
+		ev.Class, ev.Rule = r.Class, r.ID
+		return
+	}
+	ev.Class, ev.Rule = byCode(ev.SMTPCode, ev.EnhancedCode)
+}
+
+func match(lower string, code int) *Rule {
+	for i := range builtin {
+		r := &builtin[i]
+		switch r.Codes {
+		case noReply:
+			if code != 0 {
+				continue
+			}
+		case reply:
+			if code == 0 {
+				continue
+			}
+		case code4xx:
+			if code < 400 || code > 499 {
+				continue
+			}
+		case code5xx:
+			if code < 500 || code > 599 {
+				continue
+			}
+		}
+		if containsAny(lower, r.Any) && containsAll(lower, r.All) {
+			return r
+		}
+	}
+	return nil
+}
+
+func (c *Classifier) isProofpointHost(host string) bool {
+	if host == "" {
+		return false
+	}
+	host = toLower(strings.TrimSuffix(host, "."))
+	if c.hostExact[host] {
+		return true
+	}
+	for _, s := range c.hostSuffixes {
+		if strings.HasSuffix(host, s) || host == s[1:] {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Classifier) isProofpointDomain(d string) bool {
+	if d == "" {
+		return false
+	}
+	if c.domains[d] {
+		return true
+	}
+	for _, s := range c.domainSuffix {
+		if strings.HasSuffix(d, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasMarker looks for Proofpoint's own wording or host names in the reply
+// or connection text: some organisations run Proofpoint under their own MX
+// names, and postfix/error lines name the host only in the text.
+func (c *Classifier) hasMarker(lower string) bool {
+	return containsAny(lower, markers) || containsAny(lower, c.textHosts)
+}
+
+func containsAny(s string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsAll(s string, words []string) bool {
+	for _, w := range words {
+		if !strings.Contains(s, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// toLower avoids the allocation when s has no upper-case ASCII.
+func toLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// SourceIP returns the sending IP that a Proofpoint reply names: after
+// "?ip=" (ipcheck and dnsbl-lookup links), "dnsbl-lookup.cgi?" (a customised
+// form without "ip="), "Mail from ", or in "[A.B.C.D]". relayIP is never
+// returned: a bracketed address may be the receiver's own. "" when none.
+func SourceIP(reply, relayIP string) string {
+	lower := toLower(reply)
+	for _, key := range []string{"?ip=", "lookup.cgi?", "mail from ", "client host [", "client [", "["} {
+		from := 0
+		for {
+			i := strings.Index(lower[from:], key)
+			if i < 0 {
+				break
+			}
+			start := from + i + len(key)
+			from = start
+			if ip := leadingIP(reply[start:]); ip != "" && ip != relayIP {
+				return ip
+			}
+		}
+	}
+	return ""
+}
+
+// leadingIP reads an address at the start of s; what follows it (":" and a
+// recipient, ")", "\"", "]", ".") is cut.
+func leadingIP(s string) string {
+	n := 0
+	for n < len(s) && n < 45 {
+		c := s[n]
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '.' || c == ':' {
+			n++
+			continue
+		}
+		break
+	}
+	cand := s[:n]
+	if n < len(s) && s[n] == '@' {
+		// "?ip=2001:db8::1:abc@example.com": hex letters of the recipient's
+		// local part were read as part of the address.
+		if i := strings.LastIndexByte(cand, ':'); i > 0 {
+			cand = cand[:i]
+		}
+	}
+	cand = strings.TrimRight(cand, ".:")
+	for cand != "" {
+		if a, err := netip.ParseAddr(cand); err == nil {
+			if a.IsUnspecified() {
+				return ""
+			}
+			return a.String()
+		}
+		// "2001:db8::1:abc@example.com" read too far: shorten at a colon.
+		i := strings.LastIndexByte(cand, ':')
+		if i < 0 {
+			return ""
+		}
+		cand = strings.TrimRight(cand[:i], ":")
+	}
+	return ""
+}

@@ -1,0 +1,169 @@
+package classify
+
+import (
+	"testing"
+
+	"github.com/ppwatch/ppwatch/pkg/event"
+)
+
+func mustNew(t *testing.T, opts Options) *Classifier {
+	t.Helper()
+	c, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func failed(reply string) event.Delivery {
+	ev := event.Delivery{Status: event.Bounced, Response: reply, RecipientDomain: "example.com"}
+	ev.SMTPCode, ev.EnhancedCode = splitForTest(reply)
+	return ev
+}
+
+// Every built-in rule decides its own example, and ids are unique: the
+// table's order cannot silently shadow a rule.
+func TestRuleExamples(t *testing.T) {
+	c := mustNew(t, Options{})
+	seen := map[string]bool{}
+	for _, r := range builtin {
+		if seen[r.ID] {
+			t.Errorf("duplicate rule id %q", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Example == "" {
+			t.Errorf("rule %s has no example", r.ID)
+			continue
+		}
+		ev := failed(r.Example)
+		c.Classify(&ev)
+		if ev.Rule != r.ID || ev.Class != r.Class {
+			t.Errorf("example of %s: got rule %s class %s, want class %s\n  %s", r.ID, ev.Rule, ev.Class, r.Class, r.Example)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	c := mustNew(t, Options{
+		Hosts:   []string{"pps1.campus.example.edu", "*.pps.example.net"},
+		Domains: []string{"apple.example", "*.corp.example"},
+		Rules: []UserRule{
+			{ID: "acme-greylist", Match: `greylist(ed|ing)`, Class: event.ClassRateLimit},
+			{ID: "onprem-pp", Match: `^554 5\.7\.1 \[CS01\]`, Class: event.ClassReputation, Proofpoint: true},
+		},
+	})
+	tests := []struct {
+		name       string
+		ev         event.Delivery
+		proofpoint bool
+		class      event.Class
+		rule       string
+	}{
+		{"delivered to pphosted", event.Delivery{Status: event.Delivered, RelayHost: "MX0A-00123A01.pphosted.com.", SMTPCode: 250, Response: "250 2.0.0 ok"}, true, event.ClassNone, "delivered"},
+		{"delivered elsewhere", event.Delivery{Status: event.Delivered, RelayHost: "mx.example.com", SMTPCode: 250}, false, event.ClassNone, "delivered"},
+		{"5xx banner block logged deferred", event.Delivery{Status: event.Deferred, RelayHost: "mx0b-00789c03.pphosted.com", SMTPCode: 554, EnhancedCode: "4.0.0",
+			Response: "554 mx0b-00789c03.pphosted.com ESMTP Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.25"}, true, event.ClassReputation, "pp-ipcheck"},
+		{"PDR wording under an own MX name", event.Delivery{Status: event.Bounced, RelayHost: "mx.uni.example", SMTPCode: 550,
+			Response: "550 5.7.1 Service unavailable; client [192.0.2.25] blocked using Proofpoint Dynamic Reputation"}, true, event.ClassReputation, "pp-dynamic-reputation"},
+		{"host named only in the text (postfix/error)", event.Delivery{Status: event.Deferred,
+			Response: "connect to mx0a-00aaaa01.pphosted.com[148.163.140.9]:25: Connection timed out"}, true, event.ClassConnection, "timeout"},
+		{"essentials", event.Delivery{Status: event.Deferred, RelayHost: "mx1-us1.ppe-hosted.com", SMTPCode: 450, EnhancedCode: "4.7.1",
+			Response: "450 4.7.1 Sender address rejected"}, true, event.ClassRateLimit, "pp-sender-rejected"},
+		{"configured host", event.Delivery{Status: event.Deferred, RelayHost: "pps1.campus.example.edu", Response: "Cannot start TLS: handshake failure"}, true, event.ClassConnection, "tls"},
+		{"configured host glob", event.Delivery{Status: event.Deferred, RelayHost: "a.pps.example.net", SMTPCode: 451, Response: "451 try later"}, true, event.ClassOther, "other"},
+		{"configured domain", event.Delivery{Status: event.Bounced, RecipientDomain: "apple.example", RelayHost: "mx01.mail.icloud.com", SMTPCode: 550, EnhancedCode: "5.1.1",
+			Response: "550 5.1.1 <x@apple.example>: user does not exist"}, true, event.ClassRecipient, "user-unknown"},
+		{"configured domain glob", event.Delivery{Status: event.Bounced, RecipientDomain: "eu.corp.example", SMTPCode: 550, Response: "550 no"}, true, event.ClassOther, "other"},
+		{"user rule before built-in", event.Delivery{Status: event.Deferred, SMTPCode: 451, EnhancedCode: "4.7.1", Response: "451 4.7.1 Greylisted, please try again (policy)"}, false, event.ClassRateLimit, "acme-greylist"},
+		{"user rule marks proofpoint", event.Delivery{Status: event.Bounced, RelayHost: "mx01.mail.icloud.com", SMTPCode: 554, EnhancedCode: "5.7.1",
+			Response: "554 5.7.1 [CS01] Message rejected due to local policy"}, true, event.ClassReputation, "onprem-pp"},
+		{"spamhaus is reputation, not spam", event.Delivery{Status: event.Bounced, SMTPCode: 554, Response: "554 5.7.1 blocked using zen.spamhaus.org"}, false, event.ClassReputation, "dnsbl"},
+		{"DMARC policy violation is auth", event.Delivery{Status: event.Bounced, SMTPCode: 550, Response: "550 5.7.0 Local Policy Violation - DMARC Reject"}, false, event.ClassAuth, "dmarc"},
+		{"by enhanced code", event.Delivery{Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.1.1", Response: "550 5.1.1 <bob@x.example>"}, false, event.ClassRecipient, "dsn-x.1.x"},
+		{"by enhanced code, auth", event.Delivery{Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.26", Response: "550 5.7.26 see our help page"}, false, event.ClassAuth, "dsn-x.7.2x"},
+		{"by code 421", event.Delivery{Status: event.Deferred, SMTPCode: 421, Response: "421 closing channel"}, false, event.ClassRateLimit, "code-421"},
+		{"no reply, unknown text", event.Delivery{Status: event.Deferred, Response: "mail for x.example loops back to myself"}, false, event.ClassOther, "no-reply"},
+		{"a timeout reply with a code is not a connection failure", event.Delivery{Status: event.Deferred, SMTPCode: 451, Response: "451 4.4.2 timeout exceeded"}, false, event.ClassOther, "other"},
+		{"dns nxdomain", event.Delivery{Status: event.Bounced, Response: "Host or domain name not found. Name service error for name=x.example type=A: Host not found"}, false, event.ClassRecipient, "dns-nxdomain"},
+		{"dns tempfail", event.Delivery{Status: event.Deferred, Response: "Host or domain name not found. Name service error for name=x.example type=MX: Host not found, try again"}, false, event.ClassConnection, "dns-tempfail"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := tt.ev
+			c.Classify(&ev)
+			if ev.Proofpoint != tt.proofpoint || ev.Class != tt.class || ev.Rule != tt.rule {
+				t.Errorf("got proofpoint=%v class=%s rule=%s, want %v %s %s", ev.Proofpoint, ev.Class, ev.Rule, tt.proofpoint, tt.class, tt.rule)
+			}
+		})
+	}
+}
+
+func TestBlockAndDeferral(t *testing.T) {
+	for _, tt := range []struct {
+		ev              event.Delivery
+		block, deferral bool
+	}{
+		{event.Delivery{Proofpoint: true, SMTPCode: 554, Class: event.ClassReputation}, true, false},
+		{event.Delivery{Proofpoint: true, SMTPCode: 550, Class: event.ClassRecipient}, false, false},
+		{event.Delivery{Proofpoint: true, SMTPCode: 421, Class: event.ClassReputation}, false, true},
+		{event.Delivery{Proofpoint: true, SMTPCode: 421, Class: event.ClassRecipient}, false, true},
+		{event.Delivery{Proofpoint: true, SMTPCode: 0, Class: event.ClassConnection}, false, false},
+		{event.Delivery{Proofpoint: false, SMTPCode: 554, Class: event.ClassReputation}, false, false},
+	} {
+		if tt.ev.IsBlock() != tt.block || tt.ev.IsDeferral() != tt.deferral {
+			t.Errorf("%+v: block=%v deferral=%v", tt.ev, tt.ev.IsBlock(), tt.ev.IsDeferral())
+		}
+	}
+}
+
+func TestSourceIP(t *testing.T) {
+	for _, tt := range []struct{ reply, relay, want string }{
+		{"550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.25", "", "192.0.2.25"},
+		{"550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.25:bob@example.com", "", "192.0.2.25"},
+		{"554 Blocked (see https://ipcheck.proofpoint.com/?ip=192.0.2.25)", "", "192.0.2.25"},
+		{`550 5.7.1 see "https://ipcheck.proofpoint.com/?ip=192.0.2.25"`, "", "192.0.2.25"},
+		{"550 5.7.1 see https://support.proofpoint.com/dnsbl-lookup.cgi?ip=198.51.100.7.", "", "198.51.100.7"},
+		{"550-5.7.1 see https://support.proofpoint.com/dnsbl-lookup.cgi?192.0.2.25: 550 5.7.1 x@y", "", "192.0.2.25"},
+		{"550 5.7.1 Mail from 198.51.100.7 refused by Proofpoint Reputation Services", "", "198.51.100.7"},
+		{"550 5.7.1 Service unavailable; client [203.0.113.9] blocked using Proofpoint Dynamic Reputation", "", "203.0.113.9"},
+		{"554 mx.example [148.163.150.12] ESMTP Blocked", "148.163.150.12", ""},
+		{"550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=2001:db8:10::25", "", "2001:db8:10::25"},
+		{"550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=2001:db8:10::25:abc@example.com", "", "2001:db8:10::25"},
+		{"550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=not-an-ip", "", ""},
+		{"550 5.7.1 [CS01] Message rejected", "", ""},
+	} {
+		if got := SourceIP(tt.reply, tt.relay); got != tt.want {
+			t.Errorf("SourceIP(%q) = %q, want %q", tt.reply, got, tt.want)
+		}
+	}
+}
+
+func TestNewRejectsBadRules(t *testing.T) {
+	if _, err := New(Options{Rules: []UserRule{{ID: "x", Match: "(", Class: event.ClassOther}}}); err == nil || err.Error() != "rule 1 (x): match: error parsing regexp: missing closing ): `(?i)(`" {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := New(Options{Rules: []UserRule{{ID: "y", Match: "a", Class: "bogus"}}}); err == nil || err.Error() != `rule 1 (y): unknown class "bogus"` {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// splitForTest reads "550 5.7.0 …" the way the parsers do, without
+// importing them.
+func splitForTest(s string) (int, string) {
+	if len(s) < 3 || s[0] < '2' || s[0] > '5' {
+		return 0, ""
+	}
+	code := int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
+	if len(s) > 4 {
+		rest := s[4:]
+		end := 0
+		for end < len(rest) && rest[end] != ' ' {
+			end++
+		}
+		e := rest[:end]
+		if len(e) >= 5 && e[1] == '.' {
+			return code, e
+		}
+	}
+	return code, ""
+}

@@ -1,0 +1,108 @@
+// Package cli implements ppwatch's commands. cmd/ppwatch only hands it the
+// arguments and streams, so the commands are tested in-process.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ppwatch/ppwatch/pkg/version"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitRuntime = 1
+	ExitUsage   = 2
+)
+
+// Env is what a command reads and writes.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// usageError is a problem with the arguments or the config: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `ppwatch watches MTA logs for Proofpoint blocks and deferrals.
+
+Usage:
+  ppwatch parse [--mta auto|postfix|exim|pmta] [--config FILE] [FILE...]
+      One JSON delivery event per line, in input order. Files may be gzip'd; no FILE or "-" reads stdin.
+  ppwatch scan [--mta auto|postfix|exim|pmta] [--config FILE] [--json] [--since DUR] FILE...
+      One-shot report over historical logs: per source IP, per Proofpoint recipient domain, replies verbatim.
+  ppwatch version
+
+Exit codes: 0 ok, 1 runtime error, 2 usage or config error.
+`
+
+// Main runs the command in args (without the program name) and returns the
+// exit code.
+func Main(args []string, env Env) int {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return ExitUsage
+	}
+	var err error
+	switch args[0] {
+	case "parse":
+		err = runParse(args[1:], env)
+	case "scan":
+		err = runScan(args[1:], env)
+	case "version", "--version", "-version":
+		v, r, g := version.Info()
+		fmt.Fprintf(env.Stdout, "ppwatch %s (revision %s, %s)\n", v, r, g)
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(env.Stdout, usage)
+	default:
+		err = usagef("unknown command %q (run \"ppwatch help\")", args[0])
+	}
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	fmt.Fprintf(env.Stderr, "ppwatch: %v\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return ExitUsage
+	}
+	return ExitRuntime
+}
+
+// parseFlags lets flags come before or after the file names, as users type
+// them ("ppwatch scan maillog --json").
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		rest := fs.Args()
+		i := 0
+		for i < len(rest) && (!strings.HasPrefix(rest[i], "-") || rest[i] == "-") {
+			i++
+		}
+		files = append(files, rest[:i]...)
+		if i == len(rest) {
+			return files, nil
+		}
+		if rest[i] == "--" {
+			return append(files, rest[i+1:]...), nil
+		}
+		args = rest[i:]
+	}
+}

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/classify"
+	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/pipeline"
+	"github.com/ppwatch/ppwatch/pkg/report"
+)
+
+// maxMalformedShown caps the malformed lines printed per file; the rest are
+// counted and summed up in one line.
+const maxMalformedShown = 10
+
+// common holds the flags parse and scan share.
+type common struct {
+	mta        string
+	configFile string
+	cfg        *config.Config
+	cls        *classify.Classifier
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.mta, "mta", "auto", "MTA that wrote the logs: auto, postfix, exim or pmta")
+	fs.StringVar(&c.configFile, "config", "", "YAML configuration `file` (source IPs, internal relays, Proofpoint domains, rules)")
+}
+
+// setup checks the flags and loads the configuration.
+func (c *common) setup() error {
+	if c.mta != "auto" && !contains(pipeline.MTAs, c.mta) {
+		return usagef("--mta: unknown MTA %q (use auto, %s)", c.mta, strings.Join(pipeline.MTAs, ", "))
+	}
+	c.cfg = config.Default()
+	if c.configFile != "" {
+		cfg, err := config.Load(c.configFile)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		c.cfg = cfg
+	}
+	cls, err := pipeline.NewClassifier(c.cfg)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	c.cls = cls
+	return nil
+}
+
+// readInput runs one file (or "-") through a pipeline and calls emit for
+// every line's outcome. Malformed lines are reported on stderr with
+// file:line (the first few per file).
+func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, res pipeline.Result, err error)) (report.File, error) {
+	display := name
+	if name == "-" {
+		display = "(stdin)"
+	}
+	f := report.File{Path: display}
+	rc, err := pipeline.Open(name, env.Stdin)
+	if err != nil {
+		return f, err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 256<<10)
+
+	mta := c.mta
+	if mta == "auto" {
+		peek, _ := br.Peek(64 << 10)
+		if len(bytes.TrimSpace(peek)) == 0 {
+			f.MTA = "none"
+			return f, nil // empty input: nothing to tell, nothing to count
+		}
+		mta = pipeline.Detect(sampleLines(peek, 200))
+		if mta == "" {
+			return f, fmt.Errorf("%s: cannot tell which MTA wrote it (no Postfix, Exim or PowerMTA line among the first lines); give --mta", display)
+		}
+	}
+	f.MTA = mta
+	p, err := pipeline.New(mta, c.cfg, c.cls, reference(name))
+	if err != nil {
+		return f, usagef("%v", err)
+	}
+	shown := 0
+	report := func(n int, msg string) {
+		f.Malformed++
+		if shown < maxMalformedShown {
+			fmt.Fprintf(env.Stderr, "ppwatch: %s:%d: malformed: %s\n", display, n, msg)
+		}
+		shown++
+	}
+	err = pipeline.ReadLines(br, func(n int, line string, tooLong bool) error {
+		f.Read++
+		if tooLong {
+			report(n, fmt.Sprintf("line longer than %d bytes skipped", pipeline.MaxLineBytes))
+			emit(nil, pipeline.Malformed, fmt.Errorf("line longer than %d bytes", pipeline.MaxLineBytes))
+			return nil
+		}
+		ev, res, perr := p.Line(line)
+		switch res {
+		case pipeline.Parsed:
+			f.Parsed++
+			emit(&ev, res, nil)
+		case pipeline.Malformed:
+			report(n, perr.Error())
+			emit(nil, res, perr)
+		default:
+			f.Ignored++
+			emit(nil, res, nil)
+		}
+		return nil
+	})
+	if shown > maxMalformedShown {
+		fmt.Fprintf(env.Stderr, "ppwatch: %s: %d more malformed lines not shown\n", display, shown-maxMalformedShown)
+	}
+	if err != nil {
+		return f, fmt.Errorf("%s: line %d: %w", display, f.Read+1, err)
+	}
+	return f, nil
+}
+
+// reference is the instant no year-less timestamp may lie after: the file's
+// modification time (an old rotated file then gets its own year), else now.
+func reference(name string) time.Time {
+	now := time.Now()
+	if name == "-" {
+		return now
+	}
+	if st, err := os.Stat(name); err == nil && st.ModTime().Before(now) {
+		return st.ModTime()
+	}
+	return now
+}
+
+func sampleLines(b []byte, max int) []string {
+	var out []string
+	for len(b) > 0 && len(out) < max {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			break // a cut-off last line would mislead
+		}
+		out = append(out, string(b[:i]))
+		b = b[i+1:]
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+

@@ -1,0 +1,296 @@
+// Package config reads ppwatch's YAML configuration. Decoding is strict: an
+// unknown key is an error naming the file, line and key, and every
+// validation error names the file, line and field, and says what to fix.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ppwatch/ppwatch/pkg/event"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Timezone of log timestamps that carry none (RFC 3164 syslog, Exim
+	// without log_timezone): "Local", "UTC" or an IANA name.
+	Timezone string `yaml:"timezone"`
+	// SourceIPs name the sending IP when the log line does not carry it.
+	SourceIPs []SourceIP `yaml:"source_ips"`
+	// InternalRelays are relays that are hops inside the host, not outbound
+	// deliveries: IPs, CIDR prefixes or host names ("*.example" globs).
+	InternalRelays []string   `yaml:"internal_relays"`
+	Proofpoint     Proofpoint `yaml:"proofpoint"`
+	// Rules are tried before the built-in classification rules.
+	Rules []Rule `yaml:"rules"`
+
+	Location *time.Location `yaml:"-"`
+	File     string         `yaml:"-"`
+}
+
+// SourceIP maps an instance (Postfix syslog name, Exim transport, PowerMTA
+// vmta) to the local IP it sends from. Instance "*" or empty matches any.
+type SourceIP struct {
+	MTA      string `yaml:"mta"`
+	Instance string `yaml:"instance"`
+	IP       string `yaml:"ip"`
+}
+
+// Proofpoint extends the built-in detection.
+type Proofpoint struct {
+	Hosts            []string `yaml:"hosts"`
+	RecipientDomains []string `yaml:"recipient_domains"`
+}
+
+// Rule is a user classification rule.
+type Rule struct {
+	ID         string `yaml:"id"`
+	Match      string `yaml:"match"`
+	Class      string `yaml:"class"`
+	Proofpoint bool   `yaml:"proofpoint"`
+}
+
+// DefaultInternalRelays are loopback: content filters and local hops.
+var DefaultInternalRelays = []string{"127.0.0.0/8", "::1"}
+
+// Default returns the configuration used without a file.
+func Default() *Config {
+	c := &Config{
+		Timezone:       "Local",
+		InternalRelays: append([]string(nil), DefaultInternalRelays...),
+	}
+	c.Location = time.Local
+	return c
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes and validates data; name is used in error messages.
+func Parse(data []byte, name string) (*Config, error) {
+	c := Default()
+	c.File = name
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(name, err)
+	}
+	if len(root.Content) == 0 { // empty file: all defaults
+		return c, c.validate(nil)
+	}
+	doc := root.Content[0]
+	lines := map[string]int{}
+	if err := checkKeys(doc, reflect.TypeOf(*c), "", name, lines); err != nil {
+		return nil, err
+	}
+	if err := doc.Decode(c); err != nil {
+		return nil, yamlError(name, err)
+	}
+	return c, c.validate(lines)
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+
+// yamlError rewrites yaml.v3's "yaml: line N: msg" as "file:N: msg".
+func yamlError(file string, err error) error {
+	var msgs []string
+	if te, ok := err.(*yaml.TypeError); ok {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var errs []error
+	for _, m := range msgs {
+		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
+			errs = append(errs, fmt.Errorf("%s:%s: %s", file, sm[1], m[len(sm[0]):]))
+		} else {
+			errs = append(errs, fmt.Errorf("%s: %s", file, strings.TrimPrefix(m, "yaml: ")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkKeys walks the YAML tree beside the Go type, so an unknown key is
+// reported with its line and path, and records each field's line.
+func checkKeys(n *yaml.Node, t reflect.Type, path, file string, lines map[string]int) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if path != "" {
+		lines[path] = n.Line
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+				return nil
+			}
+			return fmt.Errorf("%s:%d: %s: expected a mapping of keys", file, n.Line, orTop(path))
+		}
+		known := map[string]reflect.Type{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			known[tag] = t.Field(i).Type
+			names = append(names, tag)
+		}
+		sort.Strings(names)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			ft, ok := known[k.Value]
+			if !ok {
+				return fmt.Errorf("%s:%d: unknown key %q in %s (known keys: %s)", file, k.Line, k.Value, orTop(path), strings.Join(names, ", "))
+			}
+			if seen[k.Value] {
+				return fmt.Errorf("%s:%d: key %q given twice in %s", file, k.Line, k.Value, orTop(path))
+			}
+			seen[k.Value] = true
+			if err := checkKeys(v, ft, join(path, k.Value), file, lines); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode && n.Tag != "!!null" {
+			return fmt.Errorf("%s:%d: %s: expected a list", file, n.Line, path)
+		}
+		if n.Kind == yaml.SequenceNode {
+			for i, item := range n.Content {
+				if err := checkKeys(item, t.Elem(), path+"["+strconv.Itoa(i)+"]", file, lines); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.String, reflect.Bool:
+		if n.Kind != yaml.ScalarNode {
+			return fmt.Errorf("%s:%d: %s: expected a single value, not a list or mapping", file, n.Line, path)
+		}
+		if t.Kind() == reflect.Bool && n.Value != "true" && n.Value != "false" {
+			return fmt.Errorf("%s:%d: %s: expected true or false, not %q", file, n.Line, path, n.Value)
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func orTop(path string) string {
+	if path == "" {
+		return "the top level"
+	}
+	return path
+}
+
+var ruleID = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+
+// validate checks values; errors name file:line: field.
+func (c *Config) validate(lines map[string]int) error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		line := lines[field]
+		for line == 0 && strings.Contains(field, ".") { // fall back to the parent's line
+			field2 := field[:strings.LastIndexAny(field, ".[")]
+			line = lines[field2]
+			if field2 == field {
+				break
+			}
+			field = field2
+		}
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", c.File, line, field, fmt.Sprintf(format, args...)))
+	}
+	switch c.Timezone {
+	case "", "Local", "local":
+		c.Location = time.Local
+	default:
+		loc, err := time.LoadLocation(c.Timezone)
+		if err != nil {
+			bad("timezone", "unknown zone %q (use Local, UTC or an IANA name like Europe/Berlin)", c.Timezone)
+		}
+		c.Location = loc
+	}
+	for i, s := range c.SourceIPs {
+		f := fmt.Sprintf("source_ips[%d]", i)
+		switch s.MTA {
+		case "", event.Postfix, event.Exim, event.PMTA:
+		default:
+			bad(f+".mta", "unknown MTA %q (use postfix, exim or pmta)", s.MTA)
+		}
+		if _, err := netip.ParseAddr(s.IP); err != nil {
+			bad(f+".ip", "%q is not an IP address", s.IP)
+		}
+	}
+	for i, r := range c.InternalRelays {
+		if r == "" {
+			bad(fmt.Sprintf("internal_relays[%d]", i), "empty entry (give an IP, a CIDR prefix or a host name)")
+		} else if strings.Contains(r, "/") {
+			if _, err := netip.ParsePrefix(r); err != nil {
+				bad(fmt.Sprintf("internal_relays[%d]", i), "%q is not a CIDR prefix", r)
+			}
+		}
+	}
+	for i, h := range c.Proofpoint.Hosts {
+		if h == "" || strings.ContainsAny(h, " /[]") || strings.Count(h, "*") > 1 || (strings.Contains(h, "*") && !strings.HasPrefix(h, "*.")) {
+			bad(fmt.Sprintf("proofpoint.hosts[%d]", i), "%q is not a host name or a \"*.domain\" pattern", h)
+		}
+	}
+	for i, d := range c.Proofpoint.RecipientDomains {
+		if d == "" || strings.ContainsAny(d, " /@[]") || (strings.Contains(d, "*") && !strings.HasPrefix(d, "*.")) {
+			bad(fmt.Sprintf("proofpoint.recipient_domains[%d]", i), "%q is not a domain or a \"*.domain\" pattern", d)
+		}
+	}
+	ids := map[string]bool{}
+	for i, r := range c.Rules {
+		f := fmt.Sprintf("rules[%d]", i)
+		switch {
+		case r.ID == "":
+			bad(f+".id", "missing (give the rule an id like \"acme-block\")")
+		case !ruleID.MatchString(r.ID):
+			bad(f+".id", "%q: use lower-case letters, digits, '-', '_' and '.'", r.ID)
+		case ids[r.ID]:
+			bad(f+".id", "%q is used by an earlier rule", r.ID)
+		}
+		ids[r.ID] = true
+		if r.Match == "" {
+			bad(f+".match", "missing (a regular expression on the reply text)")
+		} else if _, err := regexp.Compile(r.Match); err != nil {
+			bad(f+".match", "%v", err)
+		}
+		if !event.ValidClass(event.Class(r.Class)) || r.Class == string(event.ClassNone) {
+			bad(f+".class", "unknown class %q (use one of %s)", r.Class, classList())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func classList() string {
+	var s []string
+	for _, c := range event.Classes {
+		if c != event.ClassNone {
+			s = append(s, string(c))
+		}
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,106 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestShippedExampleLoads(t *testing.T) {
+	c, err := Load("../../configs/ppwatch.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SourceIPs) != 3 || c.SourceIPs[0].IP != "192.0.2.10" || len(c.Rules) != 2 || !c.Rules[1].Proofpoint {
+		t.Errorf("unexpected content: %+v", c)
+	}
+	if c.Location != time.Local {
+		t.Errorf("location %v", c.Location)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte("# nothing\n"), "empty.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(DefaultInternalRelays, c.InternalRelays); d != "" {
+		t.Error(d)
+	}
+	c, err = Parse([]byte("internal_relays: []\ntimezone: Europe/Berlin\n"), "x.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.InternalRelays) != 0 || c.Location.String() != "Europe/Berlin" {
+		t.Errorf("relays %v location %v", c.InternalRelays, c.Location)
+	}
+}
+
+// Each bad-*.yml has one exact error: file, line, field and what to do.
+func TestBadConfigs(t *testing.T) {
+	want := map[string]string{
+		"bad-unknown-key.yml":  `testdata/bad-unknown-key.yml:2: unknown key "listen" in the top level (known keys: internal_relays, proofpoint, rules, source_ips, timezone)`,
+		"bad-nested-key.yml":   `testdata/bad-nested-key.yml:3: unknown key "hostz" in proofpoint (known keys: hosts, recipient_domains)`,
+		"bad-timezone.yml":     `testdata/bad-timezone.yml:1: timezone: unknown zone "Mars/Olympus" (use Local, UTC or an IANA name like Europe/Berlin)`,
+		"bad-source-ip.yml":    `testdata/bad-source-ip.yml:3: source_ips[0].ip: "192.0.2.300" is not an IP address`,
+		"bad-mta.yml":          `testdata/bad-mta.yml:2: source_ips[0].mta: unknown MTA "sendmail" (use postfix, exim or pmta)`,
+		"bad-regex.yml":        "testdata/bad-regex.yml:3: rules[0].match: error parsing regexp: missing closing ): `(`",
+		"bad-class.yml":        `testdata/bad-class.yml:4: rules[0].class: unknown class "blocked" (use one of reputation, rate_limit, content, policy, auth, recipient, connection, other)`,
+		"bad-duplicate-id.yml": `testdata/bad-duplicate-id.yml:5: rules[1].id: "a" is used by an earlier rule`,
+		"bad-cidr.yml":         `testdata/bad-cidr.yml:1: internal_relays[0]: "127.0.0.0/33" is not a CIDR prefix`,
+		"bad-type.yml":         `testdata/bad-type.yml:1: rules: expected a list`,
+		"bad-syntax.yml":       `testdata/bad-syntax.yml:1: did not find expected ',' or ']'`,
+		"bad-bool.yml":         `testdata/bad-bool.yml:4: rules[0].proofpoint: expected true or false, not "yes"`,
+		"bad-twice.yml":        `testdata/bad-twice.yml:2: key "timezone" given twice in the top level`,
+	}
+	files, _ := filepath.Glob("testdata/bad-*.yml")
+	if len(files) != len(want) {
+		t.Errorf("%d bad files, %d expectations", len(files), len(want))
+	}
+	for _, f := range files {
+		_, err := Load(f)
+		if err == nil {
+			t.Errorf("%s: loaded", f)
+			continue
+		}
+		if got := err.Error(); got != want[filepath.Base(f)] {
+			t.Errorf("%s:\n got %s\nwant %s", f, got, want[filepath.Base(f)])
+		}
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yml"))
+	if !os.IsNotExist(err) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestErrorsAreJoined(t *testing.T) {
+	_, err := Parse([]byte("timezone: Nowhere/X\nsource_ips:\n  - ip: x\n"), "c.yml")
+	if err == nil || strings.Count(err.Error(), "\n") != 1 {
+		t.Errorf("want two errors, got %v", err)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yml")
+	files = append(files, "../../configs/ppwatch.yml", "../../testdata/golden-config.yml")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, "fuzz.yml")
+		if err == nil && c.Location == nil {
+			t.Error("valid config without location")
+		}
+	})
+}

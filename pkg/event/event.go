@@ -1,0 +1,129 @@
+// Package event holds the delivery event: one delivery attempt as read from
+// an MTA log, and the closed sets of statuses and classes that become JSON
+// values and metric label values. It imports nothing from ppwatch.
+package event
+
+import (
+	"strings"
+	"time"
+)
+
+// Status is the MTA's own verdict on an attempt.
+type Status string
+
+const (
+	Delivered Status = "delivered"
+	Deferred  Status = "deferred"
+	Bounced   Status = "bounced"
+)
+
+// Class says why an attempt did not deliver. The set is fixed: the values are
+// metric label values and users' dashboards depend on them.
+type Class string
+
+const (
+	ClassNone       Class = "none"       // delivered
+	ClassReputation Class = "reputation" // PDR, IP/domain reputation, blocklists
+	ClassRateLimit  Class = "rate_limit" // too many connections/messages/recipients, throttling
+	ClassContent    Class = "content"    // spam, virus, content, size
+	ClassPolicy     Class = "policy"     // gateway or customer policy, relaying denied
+	ClassAuth       Class = "auth"       // SPF, DKIM, DMARC, PTR
+	ClassRecipient  Class = "recipient"  // unknown, invalid, full or disabled mailbox
+	ClassConnection Class = "connection" // no SMTP reply: timeout, refused, closed, TLS
+	ClassOther      Class = "other"
+)
+
+// Classes lists every class in a stable order (for reports and label values).
+var Classes = []Class{
+	ClassNone, ClassReputation, ClassRateLimit, ClassContent, ClassPolicy,
+	ClassAuth, ClassRecipient, ClassConnection, ClassOther,
+}
+
+// Statuses lists every status in a stable order.
+var Statuses = []Status{Delivered, Deferred, Bounced}
+
+// ValidClass reports whether c is one of Classes.
+func ValidClass(c Class) bool {
+	for _, k := range Classes {
+		if k == c {
+			return true
+		}
+	}
+	return false
+}
+
+// MTA names, as used in the mta field and the --mta flag.
+const (
+	Postfix = "postfix"
+	Exim    = "exim"
+	PMTA    = "pmta"
+)
+
+// Delivery is one delivery attempt. The JSON field names are a public
+// contract (ppwatch parse, the HTTP API, users' scripts).
+type Delivery struct {
+	Time            time.Time `json:"time"` // always UTC
+	MTA             string    `json:"mta"`
+	Instance        string    `json:"instance"` // syslog name, Exim transport or PowerMTA vmta
+	QueueID         string    `json:"queue_id"`
+	Sender          string    `json:"sender"`
+	Recipient       string    `json:"recipient"`
+	OrigRecipient   string    `json:"orig_recipient,omitempty"`
+	RecipientDomain string    `json:"recipient_domain"` // lower case
+	RelayHost       string    `json:"relay_host"`
+	RelayIP         string    `json:"relay_ip"`
+	SourceIP        string    `json:"source_ip"` // "" when unknown
+	Status          Status    `json:"status"`
+	SMTPCode        int       `json:"smtp_code"`     // 0 when there was no SMTP reply
+	EnhancedCode    string    `json:"enhanced_code"` // from the reply, else the MTA's DSN field
+	Response        string    `json:"response"`      // the remote reply (or the MTA's reason), verbatim
+	Proofpoint      bool      `json:"proofpoint"`
+	Class           Class     `json:"class"`
+	Rule            string    `json:"rule"` // id of the rule that decided Class
+}
+
+// Clone returns a copy whose strings share no memory with the line the
+// parser read, so the event may outlive a reused read buffer.
+func (d Delivery) Clone() Delivery {
+	d.MTA = strings.Clone(d.MTA)
+	d.Instance = strings.Clone(d.Instance)
+	d.QueueID = strings.Clone(d.QueueID)
+	d.Sender = strings.Clone(d.Sender)
+	d.Recipient = strings.Clone(d.Recipient)
+	d.OrigRecipient = strings.Clone(d.OrigRecipient)
+	d.RecipientDomain = strings.Clone(d.RecipientDomain)
+	d.RelayHost = strings.Clone(d.RelayHost)
+	d.RelayIP = strings.Clone(d.RelayIP)
+	d.SourceIP = strings.Clone(d.SourceIP)
+	d.EnhancedCode = strings.Clone(d.EnhancedCode)
+	d.Response = strings.Clone(d.Response)
+	d.Rule = strings.Clone(d.Rule)
+	return d
+}
+
+// IsBlock reports whether d is a block: a Proofpoint attempt with a 5xx reply
+// whose class is not recipient.
+func (d *Delivery) IsBlock() bool {
+	return d.Proofpoint && d.SMTPCode >= 500 && d.SMTPCode <= 599 && d.Class != ClassRecipient
+}
+
+// IsDeferral reports whether d is a deferral: a Proofpoint attempt with a 4xx reply.
+func (d *Delivery) IsDeferral() bool {
+	return d.Proofpoint && d.SMTPCode >= 400 && d.SMTPCode <= 499
+}
+
+// DomainOf returns the lower-cased domain of an address ("" when it has none).
+func DomainOf(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 || i == len(addr)-1 {
+		return ""
+	}
+	d := addr[i+1:]
+	d = strings.TrimSuffix(d, ".")
+	for j := 0; j < len(d); j++ {
+		if c := d[j]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(d)
+		}
+	}
+	return d
+}

@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ppwatch/ppwatch/pkg/config"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// goldenReference is the clock the golden files are made with: late enough
+// for the Nov 2026 samples, early enough that "Dec 31" falls in 2025.
+var goldenReference = time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+
+// TestGolden runs every testdata/<mta>/*.log through the whole pipeline and
+// compares one JSON line per input line: the event, {"skip":true} or
+// {"error":"…"}. Adding a case means adding a file; -update rewrites.
+func TestGolden(t *testing.T) {
+	cfg, err := config.Load("../../testdata/golden-config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cls, err := NewClassifier(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mta := range MTAs {
+		logs, _ := filepath.Glob(filepath.Join("../../testdata", mta, "*.log"))
+		for _, path := range logs {
+			t.Run(mta+"/"+filepath.Base(path), func(t *testing.T) {
+				p, err := New(mta, cfg, cls, goldenReference)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := goldenOutput(t, p, path)
+				want := strings.TrimSuffix(path, ".log") + ".golden.jsonl"
+				if *update {
+					if err := os.WriteFile(want, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				w, err := os.ReadFile(want)
+				if err != nil {
+					t.Fatalf("%v (run: go test ./pkg/pipeline -run Golden -update)", err)
+				}
+				if d := cmp.Diff(string(w), string(got)); d != "" {
+					t.Errorf("%s mismatch (-want +got):\n%s", want, d)
+				}
+			})
+		}
+	}
+}
+
+func goldenOutput(t *testing.T, p *Pipeline, path string) []byte {
+	t.Helper()
+	f, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	err = ReadLines(f, func(n int, line string, tooLong bool) error {
+		ev, res, err := p.Line(line)
+		switch {
+		case tooLong:
+			return enc.Encode(map[string]string{"error": "line too long"})
+		case res == Malformed:
+			return enc.Encode(map[string]string{"error": err.Error()})
+		case res == Ignored:
+			return enc.Encode(map[string]bool{"skip": true})
+		}
+		return enc.Encode(ev)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}

@@ -1,0 +1,284 @@
+// Package report aggregates delivery events into the one-shot report of
+// "ppwatch scan": totals, per source IP, per Proofpoint recipient domain,
+// and the distinct Proofpoint replies verbatim with first and last seen.
+package report
+
+import (
+	"sort"
+	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/event"
+)
+
+// MaxReplies caps the distinct Proofpoint replies kept; more are counted in
+// RepliesDropped. Replies that name a recipient are distinct per recipient,
+// so a long scan could otherwise hold one per message.
+const MaxReplies = 10000
+
+// MaxReplyDomains caps the recipient domains listed per reply.
+const MaxReplyDomains = 5
+
+// Counts are the attempt counts of one group. Block and deferral ratios are
+// over Proofpoint attempts; they are 0 when there were none.
+type Counts struct {
+	Attempts           int            `json:"attempts"`
+	Delivered          int            `json:"delivered"`
+	Deferred           int            `json:"deferred"`
+	Bounced            int            `json:"bounced"`
+	ProofpointAttempts int            `json:"proofpoint_attempts"`
+	Blocks             int            `json:"blocks"`
+	Deferrals          int            `json:"deferrals"`
+	BlockRatio         float64        `json:"block_ratio"`
+	DeferralRatio      float64        `json:"deferral_ratio"`
+	Classes            map[string]int `json:"classes"`
+}
+
+func (c *Counts) add(ev *event.Delivery) {
+	c.Attempts++
+	switch ev.Status {
+	case event.Delivered:
+		c.Delivered++
+	case event.Deferred:
+		c.Deferred++
+	case event.Bounced:
+		c.Bounced++
+	}
+	if ev.Proofpoint {
+		c.ProofpointAttempts++
+		if ev.IsBlock() {
+			c.Blocks++
+		}
+		if ev.IsDeferral() {
+			c.Deferrals++
+		}
+	}
+	if c.Classes == nil {
+		c.Classes = map[string]int{}
+	}
+	c.Classes[string(ev.Class)]++
+}
+
+func (c *Counts) finish() {
+	if c.ProofpointAttempts > 0 {
+		c.BlockRatio = float64(c.Blocks) / float64(c.ProofpointAttempts)
+		c.DeferralRatio = float64(c.Deferrals) / float64(c.ProofpointAttempts)
+	}
+	if c.Classes == nil {
+		c.Classes = map[string]int{}
+	}
+}
+
+// IP is one sending IP ("" when unknown).
+type IP struct {
+	SourceIP string `json:"source_ip"`
+	Counts
+}
+
+// Domain is one Proofpoint recipient domain.
+type Domain struct {
+	RecipientDomain string `json:"recipient_domain"`
+	Counts
+}
+
+// Reply is one distinct Proofpoint reply from one source IP.
+type Reply struct {
+	SourceIP         string        `json:"source_ip"`
+	Response         string        `json:"response"`
+	SMTPCode         int           `json:"smtp_code"`
+	EnhancedCode     string        `json:"enhanced_code"`
+	Class            string        `json:"class"`
+	Rule             string        `json:"rule"`
+	Count            int           `json:"count"`
+	FirstSeen        time.Time     `json:"first_seen"`
+	LastSeen         time.Time     `json:"last_seen"`
+	RecipientDomains []DomainCount `json:"recipient_domains"` // the most frequent, at most MaxReplyDomains
+	domains          map[string]int
+}
+
+// DomainCount is a recipient domain with its count.
+type DomainCount struct {
+	Domain string `json:"domain"`
+	Count  int    `json:"count"`
+}
+
+// File is what was read from one input.
+type File struct {
+	Path string `json:"path"`
+	MTA  string `json:"mta"`
+	Lines
+}
+
+// Lines counts lines by outcome.
+type Lines struct {
+	Read        int `json:"read"`
+	Parsed      int `json:"parsed"`
+	Ignored     int `json:"ignored"`
+	Malformed   int `json:"malformed"`
+	BeforeSince int `json:"before_since,omitempty"`
+}
+
+// Report is the whole scan report; its JSON form is documented in README.
+type Report struct {
+	Since             *time.Time `json:"since,omitempty"`
+	FirstEvent        *time.Time `json:"first_event"`
+	LastEvent         *time.Time `json:"last_event"`
+	Files             []File     `json:"files"`
+	Lines             Lines      `json:"lines"`
+	Totals            Counts     `json:"totals"`
+	SourceIPs         []IP       `json:"source_ips"`
+	ProofpointDomains []Domain   `json:"proofpoint_domains"`
+	ProofpointReplies []Reply    `json:"proofpoint_replies"`
+	RepliesDropped    int        `json:"replies_dropped"`
+}
+
+// Builder accumulates events. Not safe for concurrent use.
+type Builder struct {
+	r       Report
+	ips     map[string]*IP
+	domains map[string]*Domain
+	replies map[replyKey]*Reply
+}
+
+type replyKey struct{ ip, response string }
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder {
+	return &Builder{ips: map[string]*IP{}, domains: map[string]*Domain{}, replies: map[replyKey]*Reply{}}
+}
+
+// SetSince records the --since cut-off shown in the report.
+func (b *Builder) SetSince(t time.Time) { b.r.Since = &t }
+
+// AddFile records the line counts of one input.
+func (b *Builder) AddFile(f File) {
+	b.r.Files = append(b.r.Files, f)
+	b.r.Lines.Read += f.Read
+	b.r.Lines.Parsed += f.Parsed
+	b.r.Lines.Ignored += f.Ignored
+	b.r.Lines.Malformed += f.Malformed
+	b.r.Lines.BeforeSince += f.BeforeSince
+}
+
+// Add counts one event. Its strings are kept, so they must not alias a
+// reused buffer.
+func (b *Builder) Add(ev *event.Delivery) {
+	t := ev.Time
+	if b.r.FirstEvent == nil || t.Before(*b.r.FirstEvent) {
+		b.r.FirstEvent = &t
+	}
+	if b.r.LastEvent == nil || t.After(*b.r.LastEvent) {
+		t2 := t
+		b.r.LastEvent = &t2
+	}
+	b.r.Totals.add(ev)
+	ip := b.ips[ev.SourceIP]
+	if ip == nil {
+		ip = &IP{SourceIP: ev.SourceIP}
+		b.ips[ev.SourceIP] = ip
+	}
+	ip.add(ev)
+	if !ev.Proofpoint {
+		return
+	}
+	d := b.domains[ev.RecipientDomain]
+	if d == nil {
+		d = &Domain{RecipientDomain: ev.RecipientDomain}
+		b.domains[ev.RecipientDomain] = d
+	}
+	d.add(ev)
+	if ev.Status == event.Delivered {
+		return
+	}
+	k := replyKey{ev.SourceIP, ev.Response}
+	r := b.replies[k]
+	if r == nil {
+		if len(b.replies) >= MaxReplies {
+			b.r.RepliesDropped++
+			return
+		}
+		r = &Reply{SourceIP: ev.SourceIP, Response: ev.Response, SMTPCode: ev.SMTPCode, EnhancedCode: ev.EnhancedCode,
+			Class: string(ev.Class), Rule: ev.Rule, FirstSeen: ev.Time, LastSeen: ev.Time, domains: map[string]int{}}
+		b.replies[k] = r
+	}
+	r.Count++
+	if ev.Time.Before(r.FirstSeen) {
+		r.FirstSeen = ev.Time
+	}
+	if ev.Time.After(r.LastSeen) {
+		r.LastSeen = ev.Time
+	}
+	r.domains[ev.RecipientDomain]++
+}
+
+// Report sorts and returns the report: IPs and domains by blocks, then
+// deferrals, then attempts (most first); replies by count.
+func (b *Builder) Report() *Report {
+	r := b.r
+	r.Totals.finish()
+	r.SourceIPs = make([]IP, 0, len(b.ips))
+	for _, ip := range b.ips {
+		ip.finish()
+		r.SourceIPs = append(r.SourceIPs, *ip)
+	}
+	sort.Slice(r.SourceIPs, func(i, j int) bool {
+		return worse(&r.SourceIPs[i].Counts, &r.SourceIPs[j].Counts, r.SourceIPs[i].SourceIP, r.SourceIPs[j].SourceIP)
+	})
+	r.ProofpointDomains = make([]Domain, 0, len(b.domains))
+	for _, d := range b.domains {
+		d.finish()
+		r.ProofpointDomains = append(r.ProofpointDomains, *d)
+	}
+	sort.Slice(r.ProofpointDomains, func(i, j int) bool {
+		a, c := &r.ProofpointDomains[i], &r.ProofpointDomains[j]
+		return worse(&a.Counts, &c.Counts, a.RecipientDomain, c.RecipientDomain)
+	})
+	r.ProofpointReplies = make([]Reply, 0, len(b.replies))
+	for _, rp := range b.replies {
+		rp.RecipientDomains = topDomains(rp.domains)
+		r.ProofpointReplies = append(r.ProofpointReplies, *rp)
+	}
+	sort.Slice(r.ProofpointReplies, func(i, j int) bool {
+		a, c := &r.ProofpointReplies[i], &r.ProofpointReplies[j]
+		if a.Count != c.Count {
+			return a.Count > c.Count
+		}
+		if a.SourceIP != c.SourceIP {
+			return a.SourceIP < c.SourceIP
+		}
+		return a.Response < c.Response
+	})
+	if r.Files == nil {
+		r.Files = []File{}
+	}
+	return &r
+}
+
+func worse(a, b *Counts, ka, kb string) bool {
+	if a.Blocks != b.Blocks {
+		return a.Blocks > b.Blocks
+	}
+	if a.Deferrals != b.Deferrals {
+		return a.Deferrals > b.Deferrals
+	}
+	if a.Attempts != b.Attempts {
+		return a.Attempts > b.Attempts
+	}
+	return ka < kb
+}
+
+func topDomains(m map[string]int) []DomainCount {
+	out := make([]DomainCount, 0, len(m))
+	for d, n := range m {
+		out = append(out, DomainCount{d, n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Domain < out[j].Domain
+	})
+	if len(out) > MaxReplyDomains {
+		out = out[:MaxReplyDomains]
+	}
+	return out
+}
