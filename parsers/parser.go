@@ -18,8 +18,9 @@ type Parser interface {
 	// looked like an attempt but a field could not be read; the line is then
 	// malformed and ok is false.
 	//
-	// The returned event may share memory with line; callers that keep it
-	// beyond the next call must Clone it.
+	// The strings of the returned event are substrings of line or strings
+	// the parser owns and never changes; line may alias a reused buffer, so
+	// callers copy the substrings before keeping the event.
 	Parse(line string) (ev event.Delivery, ok bool, err error)
 }
 

@@ -17,7 +17,7 @@ type entry struct {
 }
 
 func newCorrelator(max int) *correlator {
-	return &correlator{m: make(map[string]entry), ring: make([]string, max)}
+	return &correlator{m: make(map[string]entry, min(max, 4096)), ring: make([]string, max)}
 }
 
 func (c *correlator) put(qid, sender string) {

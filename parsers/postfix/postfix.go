@@ -91,8 +91,15 @@ func Sniff(line string) bool {
 func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
 	var ev event.Delivery
 	line = strings.TrimSuffix(line, "\r")
-	isTo := strings.Contains(line, ": to=<")
-	if !isTo && (p.senders == nil || !(strings.Contains(line, ": from=<") || strings.HasSuffix(line, ": removed"))) {
+	// Most lines are noise: decide from the first '=' alone. An attempt's
+	// first key is "to=", a qmgr sender line's "from=", and "removed" has none.
+	isTo := false
+	switch eq := strings.IndexByte(line, '='); {
+	case eq >= 4 && line[eq-4:eq] == ": to":
+		isTo = true
+	case eq >= 6 && line[eq-6:eq] == ": from" && p.senders != nil:
+	case eq < 0 && p.senders != nil && strings.HasSuffix(line, ": removed"):
+	default:
 		return ev, false, nil
 	}
 	looksLikeAttempt := isTo && strings.Contains(line, " status=")
@@ -227,8 +234,14 @@ func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
 // the whole text is the response and the code stays 0.
 func splitText(text string) (reply, peer string) {
 	text = strings.TrimPrefix(text, "delivery temporarily suspended: ")
+	if len(text) > 0 && text[0] >= '2' && text[0] <= '5' {
+		return text, "" // the reply itself, as for status=sent
+	}
 	for _, marker := range []string{" said: ", " refused to talk to me: "} {
-		if i := strings.Index(text, marker); i >= 0 && strings.HasPrefix(text, "host ") {
+		if !strings.HasPrefix(text, "host ") {
+			break
+		}
+		if i := strings.Index(text, marker); i >= 0 {
 			peer = text[len("host "):i]
 			reply = text[i+len(marker):]
 			// Postfix's own note, not part of the reply.

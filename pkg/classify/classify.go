@@ -29,7 +29,8 @@ type Options struct {
 	Rules   []UserRule
 }
 
-// Classifier holds compiled rules. It is safe for concurrent use.
+// Classifier holds compiled rules. It is not safe for concurrent use (it
+// keeps a cache); give each goroutine its own.
 type Classifier struct {
 	hostSuffixes []string // ".pphosted.com"; a host matches if it ends with one or equals it without the dot
 	hostExact    map[string]bool
@@ -37,6 +38,23 @@ type Classifier struct {
 	domains      map[string]bool
 	domainSuffix []string
 	user         []compiledRule
+
+	// Replies repeat (one block text per IP, hour after hour): remember the
+	// verdict per distinct reply, up to cacheSize entries.
+	cache map[cacheKey]verdict
+}
+
+const cacheSize = 4096
+
+type cacheKey struct {
+	response, enhanced string
+	code               int
+}
+
+type verdict struct {
+	class      event.Class
+	rule       string
+	proofpoint bool // a marker in the text, or a user rule that says so
 }
 
 type compiledRule struct {
@@ -50,7 +68,7 @@ var DefaultHosts = []string{"*.pphosted.com", "*.ppe-hosted.com", "*.ppops.net"}
 
 // New compiles opts. Errors name the rule by its index and id.
 func New(opts Options) (*Classifier, error) {
-	c := &Classifier{hostExact: map[string]bool{}, domains: map[string]bool{}}
+	c := &Classifier{hostExact: map[string]bool{}, domains: map[string]bool{}, cache: map[cacheKey]verdict{}}
 	for _, h := range append(append([]string{}, DefaultHosts...), opts.Hosts...) {
 		h = strings.ToLower(strings.TrimSuffix(h, "."))
 		if rest, ok := strings.CutPrefix(h, "*."); ok {
@@ -84,28 +102,40 @@ func New(opts Options) (*Classifier, error) {
 
 // Classify sets ev.Proofpoint, ev.Class and ev.Rule.
 func (c *Classifier) Classify(ev *event.Delivery) {
-	lower := toLower(ev.Response)
-	ev.Proofpoint = c.isProofpointHost(ev.RelayHost) || c.isProofpointDomain(ev.RecipientDomain) || c.hasMarker(lower)
-
+	pp := c.isProofpointHost(ev.RelayHost) || c.isProofpointDomain(ev.RecipientDomain)
 	if ev.Status == event.Delivered {
 		ev.Class, ev.Rule = event.ClassNone, "delivered"
+		ev.Proofpoint = pp || c.hasMarker(ev.Response)
 		return
 	}
+	k := cacheKey{ev.Response, ev.EnhancedCode, ev.SMTPCode}
+	v, ok := c.cache[k]
+	if !ok {
+		v = c.decide(ev)
+		if len(c.cache) >= cacheSize {
+			clear(c.cache)
+		}
+		c.cache[k] = v
+	}
+	ev.Class, ev.Rule, ev.Proofpoint = v.class, v.rule, pp || v.proofpoint
+}
+
+func (c *Classifier) decide(ev *event.Delivery) verdict {
+	v := verdict{proofpoint: c.hasMarker(ev.Response)}
 	for i := range c.user {
 		r := &c.user[i]
 		if r.re.MatchString(ev.Response) {
-			ev.Class, ev.Rule = r.Class, r.ID
-			if r.Proofpoint {
-				ev.Proofpoint = true
-			}
-			return
+			v.class, v.rule = r.Class, r.ID
+			v.proofpoint = v.proofpoint || r.Proofpoint
+			return v
 		}
 	}
-	if r := match(lower, ev.SMTPCode); r != nil {
-		ev.Class, ev.Rule = r.Class, r.ID
-		return
+	if r := match(toLower(ev.Response), ev.SMTPCode); r != nil {
+		v.class, v.rule = r.Class, r.ID
+		return v
 	}
-	ev.Class, ev.Rule = byCode(ev.SMTPCode, ev.EnhancedCode)
+	v.class, v.rule = byCode(ev.SMTPCode, ev.EnhancedCode)
+	return v
 }
 
 func match(lower string, code int) *Rule {
@@ -170,8 +200,29 @@ func (c *Classifier) isProofpointDomain(d string) bool {
 // hasMarker looks for Proofpoint's own wording or host names in the reply
 // or connection text: some organisations run Proofpoint under their own MX
 // names, and postfix/error lines name the host only in the text.
-func (c *Classifier) hasMarker(lower string) bool {
+func (c *Classifier) hasMarker(text string) bool {
+	if len(c.textHosts) == len(DefaultHosts) && !mayHaveMarker(text) {
+		return false
+	}
+	lower := toLower(text)
 	return containsAny(lower, markers) || containsAny(lower, c.textHosts)
+}
+
+// mayHaveMarker is a cheap first look: every built-in marker holds "pp" or
+// "roofpoint" in some case. Most replies of delivered mail hold neither.
+func mayHaveMarker(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i]|0x20 != 'p' {
+			continue
+		}
+		if s[i+1]|0x20 == 'p' {
+			return true
+		}
+		if i+10 <= len(s) && strings.EqualFold(s[i+1:i+10], "roofpoint") {
+			return true
+		}
+	}
+	return false
 }
 
 func containsAny(s string, words []string) bool {

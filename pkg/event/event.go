@@ -82,25 +82,6 @@ type Delivery struct {
 	Rule            string    `json:"rule"` // id of the rule that decided Class
 }
 
-// Clone returns a copy whose strings share no memory with the line the
-// parser read, so the event may outlive a reused read buffer.
-func (d Delivery) Clone() Delivery {
-	d.MTA = strings.Clone(d.MTA)
-	d.Instance = strings.Clone(d.Instance)
-	d.QueueID = strings.Clone(d.QueueID)
-	d.Sender = strings.Clone(d.Sender)
-	d.Recipient = strings.Clone(d.Recipient)
-	d.OrigRecipient = strings.Clone(d.OrigRecipient)
-	d.RecipientDomain = strings.Clone(d.RecipientDomain)
-	d.RelayHost = strings.Clone(d.RelayHost)
-	d.RelayIP = strings.Clone(d.RelayIP)
-	d.SourceIP = strings.Clone(d.SourceIP)
-	d.EnhancedCode = strings.Clone(d.EnhancedCode)
-	d.Response = strings.Clone(d.Response)
-	d.Rule = strings.Clone(d.Rule)
-	return d
-}
-
 // IsBlock reports whether d is a block: a Proofpoint attempt with a 5xx reply
 // whose class is not recipient.
 func (d *Delivery) IsBlock() bool {

@@ -104,7 +104,7 @@ func (p *Pipeline) Line(line string) (event.Delivery, Result, error) {
 	if !ok || p.relays.internal(ev.RelayHost, ev.RelayIP) {
 		return event.Delivery{}, Ignored, nil
 	}
-	ev = ev.Clone()
+	ownCopy(&ev, line)
 	p.cls.Classify(&ev)
 	if ev.SourceIP == "" && ev.Proofpoint {
 		ev.SourceIP = classify.SourceIP(ev.Response, ev.RelayIP)

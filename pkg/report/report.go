@@ -5,6 +5,7 @@ package report
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/event"
@@ -173,8 +174,10 @@ func (b *Builder) Add(ev *event.Delivery) {
 	b.r.Totals.add(ev)
 	ip := b.ips[ev.SourceIP]
 	if ip == nil {
-		ip = &IP{SourceIP: ev.SourceIP}
-		b.ips[ev.SourceIP] = ip
+		// Keys are copied: an event's strings may share one buffer with its
+		// whole log line, which a long-lived key would keep alive.
+		ip = &IP{SourceIP: strings.Clone(ev.SourceIP)}
+		b.ips[ip.SourceIP] = ip
 	}
 	ip.add(ev)
 	if !ev.Proofpoint {
@@ -182,8 +185,8 @@ func (b *Builder) Add(ev *event.Delivery) {
 	}
 	d := b.domains[ev.RecipientDomain]
 	if d == nil {
-		d = &Domain{RecipientDomain: ev.RecipientDomain}
-		b.domains[ev.RecipientDomain] = d
+		d = &Domain{RecipientDomain: strings.Clone(ev.RecipientDomain)}
+		b.domains[d.RecipientDomain] = d
 	}
 	d.add(ev)
 	if ev.Status == event.Delivered {
@@ -196,9 +199,10 @@ func (b *Builder) Add(ev *event.Delivery) {
 			b.r.RepliesDropped++
 			return
 		}
-		r = &Reply{SourceIP: ev.SourceIP, Response: ev.Response, SMTPCode: ev.SMTPCode, EnhancedCode: ev.EnhancedCode,
-			Class: string(ev.Class), Rule: ev.Rule, FirstSeen: ev.Time, LastSeen: ev.Time, domains: map[string]int{}}
-		b.replies[k] = r
+		r = &Reply{SourceIP: strings.Clone(ev.SourceIP), Response: strings.Clone(ev.Response), SMTPCode: ev.SMTPCode,
+			EnhancedCode: strings.Clone(ev.EnhancedCode), Class: string(ev.Class), Rule: ev.Rule, FirstSeen: ev.Time, LastSeen: ev.Time,
+			domains: map[string]int{}}
+		b.replies[replyKey{r.SourceIP, r.Response}] = r
 	}
 	r.Count++
 	if ev.Time.Before(r.FirstSeen) {
@@ -206,6 +210,9 @@ func (b *Builder) Add(ev *event.Delivery) {
 	}
 	if ev.Time.After(r.LastSeen) {
 		r.LastSeen = ev.Time
+	}
+	if _, ok := r.domains[ev.RecipientDomain]; !ok {
+		r.domains[strings.Clone(ev.RecipientDomain)] = 0
 	}
 	r.domains[ev.RecipientDomain]++
 }

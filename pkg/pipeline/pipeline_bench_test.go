@@ -1,0 +1,39 @@
+package pipeline
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/loggen"
+)
+
+// BenchmarkPipeline reads a generated Postfix log through ReadLines and the
+// whole pipeline, as "ppwatch scan" does (without the report).
+func BenchmarkPipeline(b *testing.B) {
+	var log bytes.Buffer
+	loggen.Write(&log, loggen.Options{Lines: 100000, Seed: 1})
+	cfg := config.Default()
+	cls, err := NewClassifier(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(log.Len()))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p, _ := New(event.Postfix, cfg, cls, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+		n := 0
+		ReadLines(bytes.NewReader(log.Bytes()), func(_ int, line string, _ bool) error {
+			if _, res, _ := p.Line(line); res == Parsed {
+				n++
+			}
+			return nil
+		})
+		if n == 0 {
+			b.Fatal("no events")
+		}
+	}
+}
