@@ -9,6 +9,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/pipeline"
 	"github.com/ppwatch/ppwatch/pkg/version"
 )
 
@@ -40,6 +42,10 @@ Usage:
       One JSON delivery event per line, in input order. Files may be gzip'd; no FILE or "-" reads stdin.
   ppwatch scan [--mta auto|postfix|exim|pmta] [--config FILE] [--json] [--since DUR] FILE...
       One-shot report over historical logs: per source IP, per Proofpoint recipient domain, replies verbatim.
+  ppwatch run [--config FILE] [--listen ADDR] [--state FILE] [--web.config.file FILE] [--log.level L] [--log.format json|console]
+      The daemon: tails the logs, keeps counts in the state file, serves Prometheus metrics.
+  ppwatch check-config FILE
+      Validate a configuration file: exit 0 when it is good, 2 with the reasons when not.
   ppwatch version
 
 Exit codes: 0 ok, 1 runtime error, 2 usage or config error.
@@ -58,6 +64,8 @@ func Main(args []string, env Env) int {
 		err = runParse(args[1:], env)
 	case "scan":
 		err = runScan(args[1:], env)
+	case "check-config":
+		err = runCheckConfig(args[1:], env)
 	case "version", "--version", "-version":
 		v, r, g := version.Info()
 		fmt.Fprintf(env.Stdout, "ppwatch %s (revision %s, %s)\n", v, r, g)
@@ -78,6 +86,21 @@ func Main(args []string, env Env) int {
 		return ExitUsage
 	}
 	return ExitRuntime
+}
+
+func runCheckConfig(args []string, env Env) error {
+	if len(args) != 1 {
+		return usagef("check-config: give one configuration file")
+	}
+	cfg, err := config.Load(args[0])
+	if err == nil {
+		_, err = pipeline.NewClassifier(cfg)
+	}
+	if err != nil {
+		return usagef("%v", err)
+	}
+	fmt.Fprintf(env.Stdout, "%s: ok\n", args[0])
+	return nil
 }
 
 // parseFlags lets flags come before or after the file names, as users type

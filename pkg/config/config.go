@@ -34,6 +34,15 @@ type Config struct {
 	// Rules are tried before the built-in classification rules.
 	Rules []Rule `yaml:"rules"`
 
+	// The daemon's keys (ppwatch run); see daemon.go.
+	Listen        string     `yaml:"listen"`
+	StateFile     string     `yaml:"state_file"`
+	FlushInterval Duration   `yaml:"flush_interval"`
+	Inputs        []Input    `yaml:"inputs"`
+	Windows       []Duration `yaml:"windows"`
+	Domains       Domains    `yaml:"domains"`
+	Retention     Duration   `yaml:"retention"`
+
 	Location *time.Location `yaml:"-"`
 	File     string         `yaml:"-"`
 }
@@ -68,6 +77,11 @@ func Default() *Config {
 	c := &Config{
 		Timezone:       "Local",
 		InternalRelays: append([]string(nil), DefaultInternalRelays...),
+		Listen:         DefaultListen,
+		FlushInterval:  Duration(time.Second),
+		Windows:        append([]Duration(nil), DefaultWindows...),
+		Domains:        Domains{Top: 50},
+		Retention:      Duration(30 * 24 * time.Hour),
 	}
 	c.Location = time.Local
 	return c
@@ -282,6 +296,7 @@ func (c *Config) validate(lines map[string]int) error {
 			bad(f+".class", "unknown class %q (use one of %s)", r.Class, classList())
 		}
 	}
+	c.validateDaemon(bad)
 	return errors.Join(errs...)
 }
 

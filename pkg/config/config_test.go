@@ -43,7 +43,7 @@ func TestDefaults(t *testing.T) {
 // Each bad-*.yml has one exact error: file, line, field and what to do.
 func TestBadConfigs(t *testing.T) {
 	want := map[string]string{
-		"bad-unknown-key.yml":  `testdata/bad-unknown-key.yml:2: unknown key "listen" in the top level (known keys: internal_relays, proofpoint, rules, source_ips, timezone)`,
+		"bad-unknown-key.yml":  `testdata/bad-unknown-key.yml:2: unknown key "listen_address" in the top level (known keys: domains, flush_interval, inputs, internal_relays, listen, proofpoint, retention, rules, source_ips, state_file, timezone, windows)`,
 		"bad-nested-key.yml":   `testdata/bad-nested-key.yml:3: unknown key "hostz" in proofpoint (known keys: hosts, recipient_domains)`,
 		"bad-timezone.yml":     `testdata/bad-timezone.yml:1: timezone: unknown zone "Mars/Olympus" (use Local, UTC or an IANA name like Europe/Berlin)`,
 		"bad-source-ip.yml":    `testdata/bad-source-ip.yml:3: source_ips[0].ip: "192.0.2.300" is not an IP address`,
@@ -55,6 +55,10 @@ func TestBadConfigs(t *testing.T) {
 		"bad-type.yml":         `testdata/bad-type.yml:1: rules: expected a list`,
 		"bad-syntax.yml":       `testdata/bad-syntax.yml:1: did not find expected ',' or ']'`,
 		"bad-bool.yml":         `testdata/bad-bool.yml:4: rules[0].proofpoint: expected true or false, not "yes"`,
+		"bad-duration.yml":     `testdata/bad-duration.yml:1: invalid duration "1x" (use e.g. 90s, 5m, 24h, 30d)`,
+		"bad-input-mta.yml":    `testdata/bad-input-mta.yml:3: inputs[0].mta: unknown MTA "qmail" (use auto, postfix, exim or pmta)`,
+		"bad-window.yml":       `testdata/bad-window.yml:1: windows[0]: 1m30s: windows are whole minutes, at least 1m`,
+		"bad-listen.yml":       `testdata/bad-listen.yml:1: listen: "9797" has no port (give host:port, e.g. ":9797")`,
 		"bad-twice.yml":        `testdata/bad-twice.yml:2: key "timezone" given twice in the top level`,
 	}
 	files, _ := filepath.Glob("testdata/bad-*.yml")

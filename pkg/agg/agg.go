@@ -1,0 +1,326 @@
+// Package agg keeps, in memory, what the metrics endpoint and the alerts
+// read: monotonic attempt totals, Proofpoint totals per recipient domain,
+// and per-minute Proofpoint figures per source IP for the ratio windows. The
+// daemon loads it from the store at start and adds each committed batch, so
+// a scrape never opens a store transaction. Safe for concurrent use.
+package agg
+
+import (
+	"container/heap"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Other is the recipient_domain value of the domains outside the cap.
+const Other = "other"
+
+// Series is what one attempt is counted under. RecipientDomain is set for
+// Proofpoint attempts only: other domains are never labels. Outcome is
+// Block, Deferral or "": it needs the SMTP code, which the status alone
+// does not give (a 5xx banner block is logged as deferred).
+type Series struct {
+	MTA, SourceIP, RecipientDomain, Status, Class string
+	Proofpoint                                    bool
+	Outcome                                       string
+}
+
+// Outcomes of a Proofpoint attempt.
+const (
+	Block    = "block"
+	Deferral = "deferral"
+)
+
+// Attempt is the sample of ppwatch_attempts_total.
+type Attempt struct {
+	MTA, SourceIP, Status, Class string
+	Proofpoint                   bool
+	N                            uint64
+}
+
+// PPAttempt is the sample of ppwatch_proofpoint_attempts_total.
+type PPAttempt struct {
+	SourceIP, RecipientDomain, Status, Class string
+	N                                        uint64
+}
+
+// Window holds the Proofpoint figures of one source IP over one window.
+type Window struct {
+	SourceIP  string
+	Window    time.Duration
+	Attempts  uint64 // Proofpoint attempts
+	Blocks    uint64
+	Deferrals uint64
+}
+
+// Snapshot is a consistent copy for one scrape or one alert evaluation.
+type Snapshot struct {
+	Attempts   []Attempt
+	PPAttempts []PPAttempt // at most Top+len(Always)+1 domains per (ip, status, class)
+	Windows    []Window    // only windows with Proofpoint attempts
+	LastBlock  map[string]time.Time
+}
+
+// Options bound the domains and set the windows.
+type Options struct {
+	Top     int             // domains with most Proofpoint attempts that keep their name
+	Always  []string        // domains that always keep their name
+	Windows []time.Duration // ratio windows; the longest sets the memory kept per IP
+}
+
+// Agg is the in-memory aggregate.
+type Agg struct {
+	mu        sync.Mutex
+	opts      Options
+	always    map[string]bool
+	attempts  map[Attempt]uint64 // key with N = 0
+	pp        map[PPAttempt]uint64
+	volume    map[string]uint64 // Proofpoint attempts per recipient domain
+	minutes   map[string]*ring
+	span      int64 // minutes kept per IP
+	lastBlock map[string]time.Time
+}
+
+// New returns an empty aggregate.
+func New(o Options) *Agg {
+	a := &Agg{opts: o, always: map[string]bool{}, attempts: map[Attempt]uint64{}, pp: map[PPAttempt]uint64{},
+		volume: map[string]uint64{}, minutes: map[string]*ring{}, lastBlock: map[string]time.Time{}}
+	for _, d := range o.Always {
+		a.always[d] = true
+	}
+	for _, w := range o.Windows {
+		if m := int64(w / time.Minute); m > a.span {
+			a.span = m
+		}
+	}
+	if a.span == 0 {
+		a.span = 1
+	}
+	return a
+}
+
+// AddTotal adds n to the monotonic totals of s (loading from the store).
+func (a *Agg) AddTotal(s Series, n uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.addTotal(s, n)
+}
+
+func (a *Agg) addTotal(s Series, n uint64) {
+	a.attempts[Attempt{MTA: s.MTA, SourceIP: s.SourceIP, Status: s.Status, Class: s.Class, Proofpoint: s.Proofpoint}] += n
+	if s.Proofpoint {
+		a.pp[PPAttempt{SourceIP: s.SourceIP, RecipientDomain: s.RecipientDomain, Status: s.Status, Class: s.Class}] += n
+		a.volume[s.RecipientDomain] += n
+	}
+}
+
+// AddMinute adds n Proofpoint attempts of which blocks and deferrals, at
+// event minute m (unix seconds / 60), to the windows of ip.
+func (a *Agg) AddMinute(ip string, m int64, n, blocks, deferrals uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.addMinute(ip, m, n, blocks, deferrals)
+}
+
+func (a *Agg) addMinute(ip string, m int64, n, blocks, deferrals uint64) {
+	r := a.minutes[ip]
+	if r == nil {
+		r = &ring{slots: make([]slot, a.span)}
+		a.minutes[ip] = r
+	}
+	r.add(m, n, blocks, deferrals)
+}
+
+// SetLastBlock records a block at t for ip if it is the latest.
+func (a *Agg) SetLastBlock(ip string, t time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.setLastBlock(ip, t)
+}
+
+func (a *Agg) setLastBlock(ip string, t time.Time) {
+	if t.After(a.lastBlock[ip]) {
+		a.lastBlock[ip] = t
+	}
+}
+
+// Event is one committed attempt.
+type Event struct {
+	Time     time.Time
+	Series   Series
+	Block    bool
+	Deferral bool
+}
+
+// Add counts committed attempts.
+func (a *Agg) Add(evs []Event) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range evs {
+		e := &evs[i]
+		a.addTotal(e.Series, 1)
+		if !e.Series.Proofpoint {
+			continue
+		}
+		var b, d uint64
+		switch e.Series.Outcome {
+		case Block:
+			b = 1
+			a.setLastBlock(e.Series.SourceIP, e.Time)
+		case Deferral:
+			d = 1
+		}
+		a.addMinute(e.Series.SourceIP, e.Time.Unix()/60, 1, b, d)
+	}
+}
+
+// Snapshot copies the figures as of now, with the recipient domains capped.
+func (a *Agg) Snapshot(now time.Time) *Snapshot {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := &Snapshot{LastBlock: make(map[string]time.Time, len(a.lastBlock))}
+	for k, n := range a.attempts {
+		k.N = n
+		s.Attempts = append(s.Attempts, k)
+	}
+	keep := a.kept()
+	folded := map[PPAttempt]uint64{}
+	for k, n := range a.pp {
+		if !keep[k.RecipientDomain] {
+			k.RecipientDomain = Other
+		}
+		folded[k] += n
+	}
+	for k, n := range folded {
+		k.N = n
+		s.PPAttempts = append(s.PPAttempts, k)
+	}
+	nowMin := now.Unix() / 60
+	for ip, r := range a.minutes {
+		for _, w := range a.opts.Windows {
+			n, b, d := r.sum(nowMin, int64(w/time.Minute))
+			if n > 0 {
+				s.Windows = append(s.Windows, Window{SourceIP: ip, Window: w, Attempts: n, Blocks: b, Deferrals: d})
+			}
+		}
+	}
+	for ip, t := range a.lastBlock {
+		s.LastBlock[ip] = t
+	}
+	sort.Slice(s.Attempts, func(i, j int) bool { return lessAttempt(s.Attempts[i], s.Attempts[j]) })
+	sort.Slice(s.PPAttempts, func(i, j int) bool { return lessPP(s.PPAttempts[i], s.PPAttempts[j]) })
+	sort.Slice(s.Windows, func(i, j int) bool {
+		if s.Windows[i].SourceIP != s.Windows[j].SourceIP {
+			return s.Windows[i].SourceIP < s.Windows[j].SourceIP
+		}
+		return s.Windows[i].Window < s.Windows[j].Window
+	})
+	return s
+}
+
+// kept returns the domains that keep their name: the configured ones and
+// the Top by volume (ties broken by name, so the set is stable).
+func (a *Agg) kept() map[string]bool {
+	keep := make(map[string]bool, a.opts.Top+len(a.always))
+	for d := range a.always {
+		keep[d] = true
+	}
+	if a.opts.Top <= 0 {
+		return keep
+	}
+	h := &topHeap{}
+	for d, v := range a.volume {
+		if a.always[d] {
+			continue
+		}
+		if h.Len() < a.opts.Top {
+			heap.Push(h, dv{d, v})
+		} else if better(dv{d, v}, (*h)[0]) {
+			(*h)[0] = dv{d, v}
+			heap.Fix(h, 0)
+		}
+	}
+	for _, e := range *h {
+		keep[e.d] = true
+	}
+	return keep
+}
+
+type dv struct {
+	d string
+	v uint64
+}
+
+func better(a, b dv) bool { return a.v > b.v || a.v == b.v && a.d < b.d }
+
+// topHeap is a min-heap: its root is the weakest of the kept domains.
+type topHeap []dv
+
+func (h topHeap) Len() int           { return len(h) }
+func (h topHeap) Less(i, j int) bool { return better(h[j], h[i]) }
+func (h topHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *topHeap) Push(x any)        { *h = append(*h, x.(dv)) }
+func (h *topHeap) Pop() any          { o := *h; x := o[len(o)-1]; *h = o[:len(o)-1]; return x }
+
+func lessAttempt(a, b Attempt) bool {
+	if a.MTA != b.MTA {
+		return a.MTA < b.MTA
+	}
+	if a.SourceIP != b.SourceIP {
+		return a.SourceIP < b.SourceIP
+	}
+	if a.Status != b.Status {
+		return a.Status < b.Status
+	}
+	if a.Class != b.Class {
+		return a.Class < b.Class
+	}
+	return !a.Proofpoint && b.Proofpoint
+}
+
+func lessPP(a, b PPAttempt) bool {
+	if a.SourceIP != b.SourceIP {
+		return a.SourceIP < b.SourceIP
+	}
+	if a.RecipientDomain != b.RecipientDomain {
+		return a.RecipientDomain < b.RecipientDomain
+	}
+	if a.Status != b.Status {
+		return a.Status < b.Status
+	}
+	return a.Class < b.Class
+}
+
+// ring holds per-minute figures for the last len(slots) minutes.
+type ring struct{ slots []slot }
+
+type slot struct {
+	minute               int64
+	n, blocks, deferrals uint64
+}
+
+func (r *ring) add(m int64, n, b, d uint64) {
+	s := &r.slots[int(uint64(m)%uint64(len(r.slots)))]
+	switch {
+	case s.minute == m:
+	case s.minute < m: // the slot held an older minute: reuse it
+		*s = slot{minute: m}
+	default: // older than the ring reaches: no window can use it
+		return
+	}
+	s.n += n
+	s.blocks += b
+	s.deferrals += d
+}
+
+// sum adds the minutes in (now-w, now].
+func (r *ring) sum(now, w int64) (n, b, d uint64) {
+	for _, s := range r.slots {
+		if s.n > 0 && s.minute > now-w && s.minute <= now {
+			n += s.n
+			b += s.blocks
+			d += s.deferrals
+		}
+	}
+	return n, b, d
+}

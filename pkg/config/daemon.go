@@ -1,0 +1,171 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ppwatch/ppwatch/pkg/event"
+)
+
+// Input is one log source of the daemon.
+type Input struct {
+	// Path is a file, a glob ("/var/log/pmta/acct-*.csv"), "-" for
+	// standard input, or "journald:" followed by comma-separated unit names.
+	Path string `yaml:"path"`
+	MTA  string `yaml:"mta"` // postfix, exim, pmta or auto (default)
+}
+
+// Domains bound the recipient_domain label.
+type Domains struct {
+	Top    int      `yaml:"top"`    // the N domains with most Proofpoint attempts get their own series
+	Always []string `yaml:"always"` // always their own series
+}
+
+// Duration is a time.Duration written as "90s", "5m", "24h" or "30d".
+type Duration time.Duration
+
+// UnmarshalYAML reads the duration text.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration is time.ParseDuration plus a "d" (24h) unit.
+func ParseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if days, err := strconv.Atoi(n); err == nil && days >= 0 {
+			return time.Duration(days) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 5m, 24h, 30d)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("negative duration %q", s)
+	}
+	return d, nil
+}
+
+// String writes a window the way label values show it: "5m", "1h", "24h".
+func (d Duration) String() string {
+	t := time.Duration(d)
+	switch {
+	case t > 0 && t%time.Hour == 0:
+		return strconv.FormatInt(int64(t/time.Hour), 10) + "h"
+	case t > 0 && t%time.Minute == 0:
+		return strconv.FormatInt(int64(t/time.Minute), 10) + "m"
+	}
+	return t.String()
+}
+
+// Defaults of the daemon.
+const (
+	DefaultListen = ":9797"
+	MaxWindow     = 7 * 24 * time.Hour
+)
+
+// DefaultWindows are the ratio windows.
+var DefaultWindows = []Duration{Duration(5 * time.Minute), Duration(time.Hour), Duration(24 * time.Hour)}
+
+// defaultLogs are looked for when the config names no inputs.
+var defaultLogs = []Input{
+	{Path: "/var/log/mail.log", MTA: event.Postfix},
+	{Path: "/var/log/maillog", MTA: event.Postfix},
+	{Path: "/var/log/exim4/mainlog", MTA: event.Exim},
+	{Path: "/var/log/exim/main.log", MTA: event.Exim},
+	{Path: "/var/log/pmta/acct-*.csv", MTA: event.PMTA},
+}
+
+// DefaultInputs are whichever of the usual log locations exist.
+func DefaultInputs() []Input {
+	var in []Input
+	for _, i := range defaultLogs {
+		if m, _ := filepath.Glob(i.Path); len(m) > 0 {
+			in = append(in, i)
+		}
+	}
+	return in
+}
+
+// DefaultStateFile is $STATE_DIRECTORY/ppwatch.db under systemd, else
+// /var/lib/ppwatch/ppwatch.db.
+func DefaultStateFile() string {
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		// systemd may pass several, colon-separated: the first is ours.
+		return filepath.Join(strings.Split(d, ":")[0], "ppwatch.db")
+	}
+	return "/var/lib/ppwatch/ppwatch.db"
+}
+
+func (c *Config) validateDaemon(bad func(field, format string, args ...any)) {
+	if c.Listen == "" {
+		bad("listen", "empty (give host:port, e.g. \"127.0.0.1:9797\" or \":9797\")")
+	} else if !strings.Contains(c.Listen, ":") {
+		bad("listen", "%q has no port (give host:port, e.g. \":9797\")", c.Listen)
+	}
+	if c.FlushInterval < Duration(10*time.Millisecond) || c.FlushInterval > Duration(time.Minute) {
+		bad("flush_interval", "%s is outside 10ms..1m", time.Duration(c.FlushInterval))
+	}
+	seen := map[string]bool{}
+	for i, in := range c.Inputs {
+		f := fmt.Sprintf("inputs[%d]", i)
+		switch {
+		case in.Path == "":
+			bad(f+".path", "missing (a file, a glob, \"-\" or \"journald:UNIT,…\")")
+		case seen[in.Path]:
+			bad(f+".path", "%q is listed twice", in.Path)
+		case strings.HasPrefix(in.Path, "journald:") && strings.Trim(strings.TrimPrefix(in.Path, "journald:"), ", ") == "":
+			bad(f+".path", "journald: needs unit names, e.g. \"journald:postfix@-.service\"")
+		case !strings.HasPrefix(in.Path, "journald:") && in.Path != "-":
+			if _, err := filepath.Match(in.Path, ""); err != nil {
+				bad(f+".path", "bad glob %q: %v", in.Path, err)
+			}
+		}
+		seen[in.Path] = true
+		switch in.MTA {
+		case "", "auto", event.Postfix, event.Exim, event.PMTA:
+		default:
+			bad(f+".mta", "unknown MTA %q (use auto, postfix, exim or pmta)", in.MTA)
+		}
+	}
+	wseen := map[Duration]bool{}
+	for i, w := range c.Windows {
+		f := fmt.Sprintf("windows[%d]", i)
+		switch {
+		case w < Duration(time.Minute) || time.Duration(w)%time.Minute != 0:
+			bad(f, "%s: windows are whole minutes, at least 1m", time.Duration(w))
+		case time.Duration(w) > MaxWindow:
+			bad(f, "%s is longer than the longest window, 7d", w)
+		case wseen[w]:
+			bad(f, "%s is listed twice", w)
+		}
+		wseen[w] = true
+	}
+	if c.Domains.Top < 0 || c.Domains.Top > 10000 {
+		bad("domains.top", "%d is outside 0..10000", c.Domains.Top)
+	}
+	for i, d := range c.Domains.Always {
+		if d == "" || strings.ContainsAny(d, " /@[]*") {
+			bad(fmt.Sprintf("domains.always[%d]", i), "%q is not a domain", d)
+		}
+	}
+	if c.Retention < Duration(time.Hour) {
+		bad("retention", "%s is shorter than 1h", time.Duration(c.Retention))
+	}
+	for i, w := range c.Windows {
+		if w > c.Retention {
+			bad(fmt.Sprintf("windows[%d]", i), "%s is longer than retention %s", w, c.Retention)
+		}
+	}
+}
