@@ -14,8 +14,26 @@ type Clock struct {
 	Location  *time.Location // zone of zone-less timestamps; nil means time.Local
 
 	// One-entry cache: consecutive lines mostly share their timestamp text.
-	lastText string
+	// The text is copied: lines may alias a read buffer that is reused.
+	lastBuf  [48]byte
+	lastLen  int
 	lastTime time.Time
+}
+
+func (c *Clock) cached(text string) (time.Time, bool) {
+	if c.lastLen > 0 && len(text) == c.lastLen && string(c.lastBuf[:c.lastLen]) == text {
+		return c.lastTime, true
+	}
+	return time.Time{}, false
+}
+
+func (c *Clock) remember(text string, t time.Time) {
+	if len(text) > len(c.lastBuf) {
+		c.lastLen = 0
+		return
+	}
+	c.lastLen = copy(c.lastBuf[:], text)
+	c.lastTime = t
 }
 
 func (c *Clock) loc() *time.Location {
@@ -93,7 +111,7 @@ func (c *Clock) ParseSyslog(line string) (sl SyslogLine, ok bool, err error) {
 	// tag[pid]: msg  — or BusyBox's "mail.info tag[pid]: msg"
 	for pass := 0; pass < 2; pass++ {
 		end := indexByte(rest, ' ')
-		if end < 0 {
+		if end <= 0 { // no tag, or two spaces in a row
 			return sl, false, nil
 		}
 		tok := rest[:end]
@@ -181,11 +199,11 @@ func (c *Clock) rfc3164(s string) (time.Time, string, error) {
 	if day > daysIn(mon) {
 		return time.Time{}, "", Errorf("time", "no day %d in %s", day, mon)
 	}
-	if text == c.lastText {
-		return c.lastTime, s[p+1:], nil
+	if t, ok := c.cached(text); ok {
+		return t, s[p+1:], nil
 	}
 	t := c.YearLess(mon, day, hh, mm, ss, nsec)
-	c.lastText, c.lastTime = text, t
+	c.remember(text, t)
 	return t, s[p+1:], nil
 }
 
@@ -218,8 +236,8 @@ func (c *Clock) rfc3339(s string) (time.Time, string, error) {
 // ParseISO reads "YYYY-MM-DD<sep>hh:mm:ss[.frac][zone]" where zone is "Z",
 // "+hh:mm", "+hhmm" or absent (then Location applies).
 func (c *Clock) ParseISO(ts string, sep byte) (time.Time, error) {
-	if ts == c.lastText {
-		return c.lastTime, nil
+	if t, ok := c.cached(ts); ok {
+		return t, nil
 	}
 	bad := func() (time.Time, error) {
 		return time.Time{}, Errorf("time", "bad timestamp %q", cut(ts, 40))
@@ -269,7 +287,7 @@ func (c *Clock) ParseISO(ts string, sep byte) (time.Time, error) {
 	if time.Month(mo) == time.February && d == 29 && time.Date(y, 2, 29, 0, 0, 0, 0, time.UTC).Day() != 29 {
 		return bad()
 	}
-	c.lastText, c.lastTime = ts, t
+	c.remember(ts, t)
 	return t, nil
 }
 

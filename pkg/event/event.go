@@ -102,7 +102,7 @@ func DomainOf(addr string) string {
 	d := addr[i+1:]
 	d = strings.TrimSuffix(d, ".")
 	for j := 0; j < len(d); j++ {
-		if c := d[j]; c >= 'A' && c <= 'Z' {
+		if c := d[j]; c >= 'A' && c <= 'Z' || c >= 0x80 {
 			return strings.ToLower(d)
 		}
 	}

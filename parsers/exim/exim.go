@@ -1,0 +1,767 @@
+// Package exim parses Exim delivery attempts from the main log or from
+// syslog (log_file_path = syslog).
+//
+// A main log line is
+//
+//	YYYY-MM-DD hh:mm:ss[.mmm] [+hhmm] [[pid]] <msgid> <flag> <address> [fields] [: text]
+//
+// (.mmm with log_selector +millisec, +hhmm with log_timezone, [pid] with
+// +pid). Zone-less timestamps are read in Options.Location. Via syslog the
+// same text follows a syslog prefix and the tag exim or exim4, with or
+// without Exim's own timestamp (syslog_timestamp); when it is there it wins,
+// because it carries the year and the milliseconds. Message ids are
+// 1e4Ssq-00024N-Sp (up to 4.96) or 10HmaX-000000005vi-0000 (4.97+).
+//
+// Flags: "=>" delivery, "->" a further address of the same delivery, ">>"
+// cutthrough delivery (all delivered), "==" deferred, "**" failed (bounced).
+// "<=" (arrival) and "Completed" feed the envelope-sender correlator; other
+// lines are not attempts. Fields are read by key, in any order, and unknown
+// keys are skipped, so new log_selector items do not break parsing: R= router,
+// T= transport (the event's Instance), H=host [ip][:port][*] (DS after the
+// name with +dnssec; the * marks a reused connection), I=[ip][:port] (the
+// source IP, with +outgoing_interface), F=<sender> (+sender_on_delivery, wins
+// over the correlator), C="…" the remote confirmation with \" and \\
+// escaped, DN="…", X=, CV=, K, QT=, DT=. A failure or deferral carries its
+// reason after ": " (for "==" after "defer (errno)", with strerror first
+// when errno > 0); a failure may end with " DT=…", which is not reply text.
+//
+// Response is the remote reply from its SMTP code on, verbatim as Exim logs
+// it: multi-line replies stay joined with Exim's literal "\n". Exim prefixes
+// replies with "SMTP error from remote mail server after <command>: " (older
+// releases "… remote mailer …" and then "host NAME [IP]: ", which also gives
+// the relay). Without a reply (timeouts, refused or closed connections,
+// routing failures) Response is Exim's error text and SMTPCode is 0, except
+// that a reply Exim quotes as "(EHLO response was: …)" is taken as the reply.
+// EnhancedCode comes from the reply only: Exim logs no DSN field.
+//
+// Traps:
+//   - "== … defer (-52|-53|-54): retry time not reached…", and "** …: retry
+//     timeout exceeded" alone, log that nothing was tried: not attempts, and
+//     no retry-class deferral (errno ≤ -51: queue_domains, local-only,
+//     transport limits) is one either. When an attempt's 4xx turns into a
+//     failure at the retry cutoff, Exim appends ": retry timeout exceeded"
+//     to the reply; that suffix is not reply text and is dropped.
+//   - Exim logs each failing host on its own line ("H=mx [ip] Connection
+//     timed out", older "mx [ip] Connection timed out", "H=mx [ip]: SMTP
+//     error …" when more hosts follow) before the one "==" line: those lines
+//     are not attempts, but the parser remembers the last one per message so
+//     that a "== … defer (110): Connection timed out", which names no host,
+//     gets the relay of the host that failed that way (a silent Proofpoint
+//     MX is then still recognisable by its name).
+//   - Local deliveries are not outbound attempts: "=>", "->" and ">>" count
+//     only with H=host [ip] (a local transport logs at most H=name without an
+//     address). Pipes, files, autoreplies and :blackhole: (addresses
+//     starting with |, / or >, or without a domain) never count. A
+//     "=="/"**" line without H= counts when it is a routing failure (no T=:
+//     "Unrouteable address", "all relevant MX records point to non-existent
+//     hosts", DNS deferrals such as "host lookup did not complete"), or
+//     when its transport is an SMTP one: its error is one only the smtp
+//     transport writes (SMTP error/timeout, remote host closed, connection
+//     refused/timed out/reset, no route, network unreachable, TLS), or its
+//     T= name says so (contains "smtp" but not "lmtp", "remote", "smarthost",
+//     "relay" or "outbound"). Anything else (appendfile, pipe, lmtp to a
+//     socket, dovecot_delivery, …) is local.
+//   - Exim splits syslog lines longer than 870 bytes into "[1/3] …",
+//     "[2/3] …": the parts are joined per exim pid (parts of other processes
+//     may come between) and the attempt is returned on the last part; the
+//     earlier parts are skipped, as is a part whose start was never seen.
+//   - Lines may live in a buffer the caller reuses, so nothing of a line is
+//     kept as a substring: the timestamp cache, the host memo and the sender
+//     arena copy bytes.
+//
+// The envelope sender is not on attempt lines unless +sender_on_delivery is
+// set: a bounded correlator (see DefaultMaxSenders) remembers it from "<="
+// until "Completed", so a Parser is stateful; use one per log stream, on one
+// goroutine.
+package exim
+
+import (
+	"strings"
+	"time"
+
+	"github.com/ppwatch/ppwatch/parsers"
+	"github.com/ppwatch/ppwatch/pkg/event"
+)
+
+// Options configure a Parser.
+type Options struct {
+	Reference  time.Time      // no year-less syslog timestamp is placed after it
+	Location   *time.Location // zone of zone-less timestamps; nil means Local
+	MaxSenders int            // correlator cap; 0 means DefaultMaxSenders, <0 disables it
+}
+
+// Parser reads Exim log lines.
+type Parser struct {
+	clock   parsers.Clock // only for Zoneless: its cache is not used
+	senders *senders
+	host    hostMemo
+	splits  [4]splitLine
+	ts      stampCache
+}
+
+// New returns a Parser.
+func New(opts Options) *Parser {
+	p := &Parser{clock: parsers.Clock{Reference: opts.Reference, Location: opts.Location}}
+	n := opts.MaxSenders
+	if n == 0 {
+		n = DefaultMaxSenders
+	}
+	if n > 0 {
+		p.senders = newSenders(n)
+	}
+	return p
+}
+
+// Sniff reports whether line clearly is an Exim log line: a main-log
+// timestamp followed by a message id, or a syslog line tagged exim or exim4.
+func Sniff(line string) bool {
+	if isStampStart(line) {
+		s, ok := skipStamp(line)
+		if !ok {
+			return false
+		}
+		s = skipPid(s)
+		sp := strings.IndexByte(s, ' ')
+		if sp > 0 && isMsgID(s[:sp]) {
+			return true
+		}
+		return strings.HasPrefix(s, "Start queue run: pid=") || strings.HasPrefix(s, "End queue run: pid=")
+	}
+	if len(line) < 16 || !(line[0] == '<' || isUpper(line[0]) || isDigit(line[0]) && line[4] == '-' && line[10] == 'T') {
+		return false
+	}
+	head := line
+	if len(head) > 120 {
+		head = head[:120]
+	}
+	for _, tag := range [...]string{" exim[", " exim4[", " exim: ", " exim4: "} {
+		if i := strings.Index(head, tag); i > 0 {
+			return tag[len(tag)-1] == ' ' || strings.Contains(head[i:], "]: ")
+		}
+	}
+	return false
+}
+
+// Parse reads one line; see parsers.Parser.
+func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
+	line = strings.TrimSuffix(line, "\r")
+	if isStampStart(line) {
+		return p.logLine(line, time.Time{}, false, false)
+	}
+	if i := strings.Index(line, "exim"); i > 0 && i < 200 {
+		// A fresh Clock: its one-entry cache keeps a substring of the line,
+		// and callers may hand lines that live in a reused buffer.
+		c := parsers.Clock{Reference: p.clock.Reference, Location: p.clock.Location}
+		sl, ok, err := parseSyslog(&c, line)
+		if err != nil {
+			if findAttempt(line) >= 0 {
+				return event.Delivery{}, false, err
+			}
+			return event.Delivery{}, false, nil
+		}
+		if ok {
+			if sl.Tag != "exim" && sl.Tag != "exim4" {
+				return event.Delivery{}, false, nil
+			}
+			return p.syslogLine(line, sl)
+		}
+	}
+	if findAttempt(line) >= 0 {
+		return event.Delivery{}, false, parsers.Errorf("time", "no timestamp before the message id")
+	}
+	return event.Delivery{}, false, nil
+}
+
+// logLine reads "[timestamp ][[pid] ]<msgid> <flag> …". When fromSyslog is
+// set, the timestamp is optional and t is used without it.
+func (p *Parser) logLine(s string, t time.Time, fromSyslog, truncated bool) (event.Delivery, bool, error) {
+	if isStampStart(s) {
+		var err error
+		var rest string
+		t, rest, err = p.stamp(s)
+		if err != nil {
+			if findAttempt(s) >= 0 {
+				return event.Delivery{}, false, err
+			}
+			return event.Delivery{}, false, nil
+		}
+		s = rest
+	} else if !fromSyslog {
+		return event.Delivery{}, false, nil
+	}
+	s = skipPid(s)
+	sp := strings.IndexByte(s, ' ')
+	if sp <= 0 {
+		return event.Delivery{}, false, nil
+	}
+	id, rest := s[:sp], s[sp+1:]
+	flag, after := rest, ""
+	if i := strings.IndexByte(rest, ' '); i >= 0 {
+		flag, after = rest[:i], rest[i+1:]
+	}
+	if !isMsgID(id) {
+		if attemptFlag(flag) != "" {
+			return event.Delivery{}, false, parsers.Errorf("queue_id", "invalid message id %q", clip(id))
+		}
+		return event.Delivery{}, false, nil
+	}
+	switch flag {
+	case "<=":
+		if p.senders != nil && after != "" {
+			snd := firstAddress(after)
+			if snd == "<>" {
+				snd = ""
+			}
+			p.senders.put(id, snd)
+		}
+		return event.Delivery{}, false, nil
+	case "Completed":
+		if p.senders != nil {
+			p.senders.remove(id)
+		}
+		p.host.forget(id)
+		return event.Delivery{}, false, nil
+	}
+	status := attemptFlag(flag)
+	if status == "" {
+		p.host.note(id, rest)
+		return event.Delivery{}, false, nil
+	}
+	return p.attempt(t, id, status, after, truncated)
+}
+
+func attemptFlag(f string) event.Status {
+	switch f {
+	case "=>", "->", ">>":
+		return event.Delivered
+	case "==":
+		return event.Deferred
+	case "**":
+		return event.Bounced
+	}
+	return ""
+}
+
+// fields collects what an attempt line says after its address.
+type fields struct {
+	sender    string
+	hasSender bool
+	router    string
+	transport string
+	host, ip  string
+	hasHost   bool // H= was present
+	hostIP    bool // …and carried [ip]
+	sourceIP  string
+	conf      string
+	hasConf   bool
+	hasDefer  bool
+	errno     int
+	strerr    string
+	text      string // reason after ": " (with strerror in front when contiguous)
+	hasText   bool
+}
+
+func (p *Parser) attempt(t time.Time, id string, status event.Status, s string, truncated bool) (event.Delivery, bool, error) {
+	var ev event.Delivery
+	if t.Year() < 1970 { // year 1 would even read as the zero time
+		return ev, false, parsers.Errorf("time", "implausible year %d", t.Year())
+	}
+	if s == "" {
+		return ev, false, parsers.Errorf("recipient", "missing after the flag")
+	}
+	// Pipes, files and autoreplies (">addr") may hold spaces; they are local.
+	if s[0] == '|' || s[0] == '/' || s[0] == '>' {
+		return ev, false, nil
+	}
+	var f fields
+	if s[0] == '"' && strings.IndexByte(s[1:], '"') < 0 {
+		return ev, false, parsers.Errorf("recipient", "unterminated quoted local part")
+	}
+	rcpt := firstAddress(s)
+	rest := s[len(rcpt):]
+	inText := false
+	if strings.HasSuffix(rcpt, ":") {
+		rcpt, inText = rcpt[:len(rcpt)-1], true
+	}
+	var orig string
+	if !inText {
+		if strings.HasPrefix(rest, " (") { // parents, with +all_parents
+			j := strings.IndexByte(rest, ')')
+			if j < 0 {
+				return ev, false, parsers.Errorf("recipient", "unterminated parent list")
+			}
+			rest = rest[j+1:]
+		}
+		if strings.HasPrefix(rest, " <") {
+			j := strings.IndexByte(rest, '>')
+			if j < 0 {
+				return ev, false, parsers.Errorf("recipient", "unterminated original address")
+			}
+			orig, rest = rest[2:j], rest[j+1:]
+		}
+	}
+	if inText {
+		f.text, f.hasText = strings.TrimPrefix(rest, " "), true
+	} else if err := f.read(rest, truncated); err != nil {
+		return ev, false, err
+	}
+
+	domain := lowerDomain(rcpt)
+	if domain == "" {
+		if f.hostIP {
+			return ev, false, parsers.Errorf("recipient", "address %q has no domain", clip(rcpt))
+		}
+		return ev, false, nil // local part only: a local delivery
+	}
+
+	var text string // Exim's reason text for "=="/"**"
+	if status != event.Delivered {
+		text = f.text
+		if !f.hasText {
+			text = f.strerr
+		}
+		text = strings.TrimSpace(trimDT(text))
+		if notTried(status, &f, text) {
+			return ev, false, nil
+		}
+	}
+	if !f.hostIP {
+		if f.hasHost || status == event.Delivered {
+			return ev, false, nil // local transport
+		}
+		if f.transport != "" && !remoteTransport(f.transport, text) {
+			return ev, false, nil
+		}
+	}
+
+	ev.Time = t.UTC()
+	ev.MTA = event.Exim
+	ev.Instance = f.transport
+	ev.QueueID = id
+	ev.Recipient = rcpt
+	ev.OrigRecipient = orig
+	ev.RecipientDomain = domain
+	ev.RelayHost, ev.RelayIP = f.host, f.ip
+	ev.SourceIP = f.sourceIP
+	ev.Status = status
+	if f.hasSender {
+		ev.Sender = f.sender
+	} else if p.senders != nil {
+		ev.Sender, _ = p.senders.get(id)
+	}
+
+	if status == event.Delivered {
+		if f.hasConf {
+			ev.Response = strings.TrimSpace(f.conf)
+			ev.SMTPCode, ev.EnhancedCode = parsers.SplitReply(ev.Response)
+		}
+		return ev, true, nil
+	}
+
+	reply, host, ip := remoteReply(text)
+	if reply != "" {
+		ev.Response = reply
+		ev.SMTPCode, ev.EnhancedCode = parsers.SplitReply(reply)
+	} else {
+		ev.Response = text
+		host, ip = hostInText(text)
+	}
+	if ev.RelayIP == "" {
+		switch {
+		case ip != "":
+			ev.RelayHost, ev.RelayIP = host, ip
+		case f.transport != "":
+			key := f.strerr
+			if key == "" {
+				key = text
+			}
+			ev.RelayHost, ev.RelayIP = p.host.recall(id, key)
+		}
+	}
+	return ev, true, nil
+}
+
+// read parses the fields after the address(es).
+func (f *fields) read(rest string, truncated bool) error {
+	for len(rest) > 0 {
+		if rest[0] == ' ' {
+			rest = rest[1:]
+			continue
+		}
+		if rest[0] == ':' {
+			f.setText(rest[1:])
+			return nil
+		}
+		j := strings.IndexByte(rest, ' ')
+		if j < 0 {
+			j = len(rest)
+		}
+		tok := rest[:j]
+		if k := strings.Index(tok[:min(len(tok), 6)], "=<"); k > 0 && k < 4 { // F=<…>, P=<…>, SRS=<…>: a quoted local part may hold spaces
+			end := angleEnd(rest, k+2)
+			if end < 0 {
+				if truncated {
+					return nil
+				}
+				return parsers.Errorf("sender", "unterminated address in %q", clip(tok))
+			}
+			if tok[0] == 'F' && k == 1 {
+				f.sender, f.hasSender = rest[3:end], true
+			}
+			rest = dropGlued(rest[end+1:])
+			continue
+		}
+		if strings.HasPrefix(tok, `C="`) || strings.HasPrefix(tok, `DN="`) {
+			q := strings.IndexByte(tok, '"') + 1
+			end := closingQuote(rest, q)
+			var val string
+			if end < 0 {
+				if !truncated {
+					name := "confirmation"
+					if tok[0] == 'D' {
+						name = "peer_dn"
+					}
+					return parsers.Errorf(name, "unterminated quoted value")
+				}
+				val, rest = rest[q:], ""
+			} else {
+				val, rest = rest[q:end], dropGlued(rest[end+1:])
+			}
+			if tok[0] == 'C' {
+				f.conf, f.hasConf = unescape(val), true
+			}
+			continue
+		}
+		rest = rest[j:]
+		colon := false
+		if len(tok) > 1 && tok[len(tok)-1] == ':' {
+			tok, colon = tok[:len(tok)-1], true
+		}
+		switch {
+		case strings.HasPrefix(tok, "R="):
+			f.router = tok[2:]
+		case strings.HasPrefix(tok, "T="):
+			f.transport = tok[2:]
+		case strings.HasPrefix(tok, "H="):
+			f.hasHost, f.host = true, tok[2:]
+			if colon {
+				break
+			}
+			if strings.HasPrefix(rest, " DS ") || rest == " DS" {
+				rest = rest[3:]
+			}
+			if !strings.HasPrefix(rest, " [") {
+				break // a local transport's host list: name only
+			}
+			ip, after, ok := bracketIP(rest[1:])
+			if !ok {
+				if truncated {
+					return nil
+				}
+				return parsers.Errorf("relay", "bad host address in %q", clip(rest[1:]))
+			}
+			f.ip, f.hostIP, rest = ip, true, after
+		case strings.HasPrefix(tok, "I="):
+			ip, after, ok := bracketIP(tok[2:])
+			if !ok || after != "" {
+				if truncated && rest == "" {
+					return nil
+				}
+				return parsers.Errorf("source_ip", "bad interface address in %q", clip(tok))
+			}
+			f.sourceIP = ip
+		case tok == "defer":
+			if !strings.HasPrefix(rest, " (") {
+				break
+			}
+			k := strings.IndexByte(rest, ')')
+			if k < 0 {
+				if truncated {
+					return nil
+				}
+				return parsers.Errorf("errno", "unterminated error number in %q", clip(rest))
+			}
+			n, ok := atoi(rest[2:k])
+			if !ok {
+				return parsers.Errorf("errno", "bad error number in %q", clip(rest))
+			}
+			f.hasDefer, f.errno, rest = true, n, rest[k+1:]
+			if n > 0 && strings.HasPrefix(rest, ": ") {
+				rest = f.readStrerror(rest[2:])
+			}
+		}
+		if colon {
+			f.setText(rest)
+			return nil
+		}
+	}
+	return nil
+}
+
+func (f *fields) setText(s string) {
+	f.text, f.hasText = strings.TrimPrefix(s, " "), true
+}
+
+// dropGlued skips what is glued to a quoted value up to the next space, so
+// that every scan of the field loop consumes what it reads.
+func dropGlued(s string) string {
+	if s == "" || s[0] == ' ' || s[0] == ':' {
+		return s
+	}
+	if k := strings.IndexByte(s, ' '); k >= 0 {
+		return s[k:]
+	}
+	return ""
+}
+
+// readStrerror takes strerror(errno) after "defer (N): ". It ends before
+// " H=" or " DT=" (deferral_log puts the host after it) or at ": " when the
+// reason follows directly; then text keeps both, as one reads them.
+func (f *fields) readStrerror(r string) string {
+	end := len(r)
+	for i := 0; i+1 < len(r); i++ {
+		if r[i] == ':' && r[i+1] == ' ' || r[i] == ' ' && (strings.HasPrefix(r[i:], " H=") || strings.HasPrefix(r[i:], " DT=")) {
+			end = i
+			break
+		}
+	}
+	f.strerr = r[:end]
+	rest := r[end:]
+	if strings.HasPrefix(rest, ": ") {
+		f.text, f.hasText = r, true
+		return ""
+	}
+	return rest
+}
+
+// notTried reports the "==" and "**" lines that log that nothing was tried.
+func notTried(status event.Status, f *fields, text string) bool {
+	if strings.Contains(text, "retry time not reached") {
+		return true
+	}
+	if f.hasDefer && f.errno <= -51 {
+		return true
+	}
+	return status == event.Bounced && f.router == "" && f.transport == "" && text == "retry timeout exceeded"
+}
+
+// remoteTransport decides for a line without H= whether T= is an SMTP
+// transport (see the package comment).
+func remoteTransport(name, text string) bool {
+	for _, m := range [...]string{
+		"SMTP error from remote mail", "SMTP timeout", "Remote host ", "Connection refused",
+		"Connection timed out", "Operation timed out", "Connection reset", "No route to host",
+		"Network is unreachable", "TLS session", "TLS support", "send() to ", "Malformed SMTP response",
+		"all hosts", "host lookup did not complete", "all relevant MX records",
+	} {
+		if strings.Contains(text, m) {
+			return true
+		}
+	}
+	if strings.Contains(name, "lmtp") {
+		return false
+	}
+	for _, m := range [...]string{"smtp", "remote", "smarthost", "relay", "outbound"} {
+		if strings.Contains(name, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// remoteReply finds the remote reply in Exim's reason text: after "SMTP error
+// from remote mail server after <command>: " (older: "… remote mailer …",
+// then "host NAME [IP]: "), or inside "(EHLO response was: …)". The reply is
+// returned from its code on; host and ip are set when the text names them.
+func remoteReply(text string) (reply, host, ip string) {
+	if k := strings.Index(text, "SMTP error from remote mail"); k >= 0 {
+		r := text[k:]
+		a := strings.Index(r, " after ")
+		if a < 0 {
+			return "", "", ""
+		}
+		r = r[a+7:]
+		c := strings.Index(r, ": ")
+		if c < 0 {
+			return "", "", ""
+		}
+		r = r[c+2:]
+		if strings.HasPrefix(r, "host ") {
+			if h, addr, after, ok := hostBracket(r[5:]); ok && strings.HasPrefix(after, ": ") {
+				host, ip, r = h, addr, after[2:]
+			}
+		}
+		r = strings.TrimSuffix(r, ": retry timeout exceeded")
+		r = strings.TrimSpace(r)
+		if code, _ := parsers.SplitReply(r); code == 0 {
+			return "", "", ""
+		}
+		return r, host, ip
+	}
+	if k := strings.Index(text, "(EHLO response was: "); k >= 0 {
+		r := strings.TrimSuffix(strings.TrimSpace(text[k+20:]), ")")
+		if code, _ := parsers.SplitReply(r); code != 0 {
+			host, ip = hostInText(text[:k])
+			return r, host, ip
+		}
+	}
+	return "", "", ""
+}
+
+// lowerDomain is event.DomainOf, also lower-casing non-ASCII (SMTPUTF8)
+// domains, which DomainOf leaves alone unless they hold an ASCII capital.
+func lowerDomain(addr string) string {
+	d := event.DomainOf(addr)
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 {
+			return strings.ToLower(d)
+		}
+	}
+	return d
+}
+
+// angleEnd finds the ">" closing an address opened at s[from-1]: the first
+// one followed by a space, a colon or the end of s.
+func angleEnd(s string, from int) int {
+	for i := from; i < len(s); i++ {
+		if s[i] == '>' && (i+1 == len(s) || s[i+1] == ' ' || s[i+1] == ':') {
+			return i
+		}
+	}
+	return -1
+}
+
+// firstAddress returns the address at the start of s up to a space; a quoted
+// local part ("john q"@example.com) may hold spaces.
+func firstAddress(s string) string {
+	i := 0
+	if strings.HasPrefix(s, `"`) {
+		if q := strings.IndexByte(s[1:], '"'); q >= 0 {
+			i = q + 2
+		}
+	}
+	if sp := strings.IndexByte(s[i:], ' '); sp >= 0 {
+		return s[:i+sp]
+	}
+	return s
+}
+
+// closingQuote finds the quote ending a value opened at s[from-1]; Exim
+// escapes " and \ inside C= with a backslash.
+func closingQuote(s string, from int) int {
+	for i := from; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}
+
+func unescape(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
+			i++
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+// trimDT drops the " DT=1.2s" that failure_log appends after the reason.
+func trimDT(s string) string {
+	k := strings.LastIndex(s, " DT=")
+	if k < 0 {
+		return s
+	}
+	v := s[k+4:]
+	if v == "" {
+		return s
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !isDigit(c) && c != '.' && c != 's' && c != 'm' && c != 'h' && c != 'd' && c != 'w' {
+			return s
+		}
+	}
+	return s[:k]
+}
+
+func atoi(s string) (int, bool) {
+	neg := false
+	if strings.HasPrefix(s, "-") {
+		neg, s = true, s[1:]
+	}
+	if s == "" || len(s) > 6 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// isMsgID matches 1e4Ssq-00024N-Sp (6-6-2) and 10HmaX-000000005vi-0000
+// (6-11-4) of base-62 characters.
+func isMsgID(s string) bool {
+	var mid int
+	switch len(s) {
+	case 16:
+		mid = 6
+	case 23:
+		mid = 11
+	default:
+		return false
+	}
+	if s[6] != '-' || s[7+mid] != '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i == 6 || i == 7+mid {
+			continue
+		}
+		if c := s[i]; !isDigit(c) && !isUpper(c) && !(c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// findAttempt returns the index of a message id followed by an attempt flag
+// anywhere in s, or -1: it tells a damaged attempt line from noise.
+func findAttempt(s string) int {
+	for i := 0; i+4 <= len(s); i++ {
+		if s[i] != ' ' || s[i+3] != ' ' || attemptFlag(s[i+1:i+3]) == "" {
+			continue
+		}
+		for _, n := range [...]int{16, 23} {
+			if i >= n && isMsgID(s[i-n:i]) && (i == n || s[i-n-1] == ' ' || s[i-n-1] == ']') {
+				return i - n
+			}
+		}
+	}
+	return -1
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40]
+	}
+	return s
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+func isUpper(b byte) bool { return b >= 'A' && b <= 'Z' }

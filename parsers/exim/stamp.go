@@ -1,0 +1,143 @@
+package exim
+
+import (
+	"time"
+
+	"github.com/ppwatch/ppwatch/parsers"
+)
+
+// isStampStart reports the shape "dddd-dd-dd dd:dd:dd" at the start of s.
+func isStampStart(s string) bool {
+	return len(s) >= 19 && isDigit(s[0]) && isDigit(s[3]) && s[4] == '-' && s[7] == '-' && s[10] == ' ' && s[13] == ':' && s[16] == ':'
+}
+
+// skipStamp returns s after the timestamp (with fraction and zone) and its
+// space, without checking the values.
+func skipStamp(s string) (string, bool) {
+	p := stampEnd(s)
+	if p >= len(s) || s[p] != ' ' {
+		return "", false
+	}
+	return s[p+1:], true
+}
+
+func stampEnd(s string) int {
+	p := 19
+	if p < len(s) && s[p] == '.' {
+		p++
+		for p < len(s) && isDigit(s[p]) {
+			p++
+		}
+	}
+	if p+6 <= len(s) && s[p] == ' ' && (s[p+1] == '+' || s[p+1] == '-') &&
+		isDigit(s[p+2]) && isDigit(s[p+3]) && isDigit(s[p+4]) && isDigit(s[p+5]) &&
+		(p+6 == len(s) || s[p+6] == ' ') {
+		p += 6
+	}
+	return p
+}
+
+// skipPid drops the "[pid] " that log_selector +pid writes.
+func skipPid(s string) string {
+	if len(s) < 4 || s[0] != '[' {
+		return s
+	}
+	for i := 1; i < len(s) && i < 12; i++ {
+		if s[i] == ']' {
+			if i > 1 && i+1 < len(s) && s[i+1] == ' ' {
+				return s[i+2:]
+			}
+			return s
+		}
+		if !isDigit(s[i]) {
+			return s
+		}
+	}
+	return s
+}
+
+// stampCache holds the last timestamp text by value: the caller may reuse the
+// memory of earlier lines, so a substring of one cannot be kept.
+type stampCache struct {
+	n int
+	b [40]byte
+	t time.Time
+}
+
+// stamp reads "YYYY-MM-DD hh:mm:ss[.fff][ ±hhmm]" and the space after it.
+func (p *Parser) stamp(s string) (time.Time, string, error) {
+	end := stampEnd(s)
+	if end >= len(s) || s[end] != ' ' {
+		return time.Time{}, "", parsers.Errorf("time", "no space after timestamp %q", clip(s[:min(end, len(s))]))
+	}
+	text, rest := s[:end], s[end+1:]
+	if p.ts.n == len(text) && string(p.ts.b[:p.ts.n]) == text {
+		return p.ts.t, rest, nil
+	}
+	bad := func() (time.Time, string, error) {
+		return time.Time{}, "", parsers.Errorf("time", "bad timestamp %q", clip(text))
+	}
+	y, ok0 := num(text, 0, 4)
+	mo, ok1 := num(text, 5, 2)
+	d, ok2 := num(text, 8, 2)
+	hh, ok3 := num(text, 11, 2)
+	mm, ok4 := num(text, 14, 2)
+	ss, ok5 := num(text, 17, 2)
+	if !(ok0 && ok1 && ok2 && ok3 && ok4 && ok5) || mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 {
+		return bad()
+	}
+	p19 := 19
+	nsec := 0
+	if p19 < len(text) && text[p19] == '.' {
+		scale := 100000000
+		k := p19 + 1
+		for ; k < len(text) && isDigit(text[k]); k++ {
+			nsec += int(text[k]-'0') * scale
+			scale /= 10
+		}
+		if k == p19+1 || k-p19-1 > 9 {
+			return bad()
+		}
+		p19 = k
+	}
+	var t time.Time
+	if p19 < len(text) { // " +hhmm"
+		zh, _ := num(text, p19+2, 2)
+		zm, _ := num(text, p19+4, 2)
+		if zh > 14 || zm > 59 {
+			return bad()
+		}
+		off := time.Duration(zh)*time.Hour + time.Duration(zm)*time.Minute
+		if text[p19+1] == '-' {
+			off = -off
+		}
+		t = time.Date(y, time.Month(mo), d, hh, mm, ss, nsec, time.UTC).Add(-off)
+		if _, _, dd := t.Add(off).Date(); dd != d {
+			return bad()
+		}
+	} else {
+		t = p.clock.Zoneless(y, time.Month(mo), d, hh, mm, ss, nsec)
+		if time.Date(y, time.Month(mo), d, 12, 0, 0, 0, time.UTC).Day() != d {
+			return bad()
+		}
+	}
+	if len(text) <= len(p.ts.b) {
+		p.ts.n = copy(p.ts.b[:], text)
+		p.ts.t = t
+	}
+	return t, rest, nil
+}
+
+func num(s string, p, n int) (int, bool) {
+	if p+n > len(s) {
+		return 0, false
+	}
+	v := 0
+	for i := p; i < p+n; i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+		v = v*10 + int(s[i]-'0')
+	}
+	return v, true
+}

@@ -1,0 +1,46 @@
+package parsers
+
+import (
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// The timestamp cache must not trust text that aliases a reused buffer.
+func TestClockCacheCopiesText(t *testing.T) {
+	c := &Clock{Reference: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Location: time.UTC}
+	buf := []byte("Nov 22 09:15:02 h postfix/smtp[1]: x")
+	line := unsafe.String(&buf[0], len(buf)) // as pipeline.ReadLines hands lines over
+	sl, ok, err := c.ParseSyslog(line)
+	if !ok || err != nil || sl.Time.Second() != 2 {
+		t.Fatal(sl, ok, err)
+	}
+	copy(buf, "Nov 22 09:15:07") // the buffer is refilled with the next line
+	sl, _, _ = c.ParseSyslog(line)
+	if sl.Time.Second() != 7 {
+		t.Errorf("stale cached time %v", sl.Time)
+	}
+}
+
+func TestParseSyslogShapes(t *testing.T) {
+	c := &Clock{Reference: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Location: time.UTC}
+	for _, tt := range []struct {
+		line string
+		ok   bool
+		tag  string
+	}{
+		{"Nov  2 14:23:33 host postfix/smtp[1]: msg", true, "postfix/smtp"},
+		{"<22>Nov  2 14:23:33 host postfix/smtp[1]: msg", true, "postfix/smtp"},
+		{"Nov  2 14:23:33 host mail.info postfix/smtp[1]: msg", true, "postfix/smtp"},
+		{"Nov  2 14:23:33 host postfix/smtp: msg", true, "postfix/smtp"},
+		{"2026-11-22T14:23:33.123456+00:00 host postfix-out/smtp[1]: msg", true, "postfix-out/smtp"},
+		{"Nov 1 00:00:00 0  exim", false, ""}, // two spaces: no tag (once a panic)
+		{"Nov  2 14:23:33 host", false, ""},
+		{"hello world", false, ""},
+	} {
+		sl, ok, err := c.ParseSyslog(tt.line)
+		if ok != tt.ok || err != nil || sl.Tag != tt.tag {
+			t.Errorf("%q: ok=%v err=%v tag=%q", tt.line, ok, err, sl.Tag)
+		}
+	}
+}
