@@ -12,6 +12,9 @@ import (
 type Clock struct {
 	Reference time.Time      // no year-less event is placed after this instant
 	Location  *time.Location // zone of zone-less timestamps; nil means time.Local
+	// Now, when set, replaces Reference with its value at each new
+	// timestamp: a daemon's reference moves on while it runs.
+	Now func() time.Time
 
 	// One-entry cache: consecutive lines mostly share their timestamp text.
 	// The text is copied: lines may alias a read buffer that is reused.
@@ -47,6 +50,9 @@ func (c *Clock) loc() *time.Location {
 func (c *Clock) YearLess(mon time.Month, day, hour, min, sec, nsec int) time.Time {
 	loc := c.loc()
 	ref := c.Reference
+	if c.Now != nil {
+		ref = c.Now()
+	}
 	if ref.IsZero() {
 		ref = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 	}

@@ -44,3 +44,17 @@ func TestParseSyslogShapes(t *testing.T) {
 		}
 	}
 }
+
+// With Now set, the reference moves: a line from just now is this year's
+// even after the clock passed the year's end since the parser was made.
+func TestClockNowMoves(t *testing.T) {
+	now := time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC)
+	c := &Clock{Location: time.UTC, Now: func() time.Time { return now }}
+	if y := c.YearLess(time.December, 31, 23, 58, 0, 0).Year(); y != 2026 {
+		t.Errorf("year %d", y)
+	}
+	now = time.Date(2027, 1, 1, 0, 1, 0, 0, time.UTC)
+	if y := c.YearLess(time.January, 1, 0, 0, 30, 0).Year(); y != 2027 {
+		t.Errorf("year %d after New Year", y)
+	}
+}

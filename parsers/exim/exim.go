@@ -85,9 +85,10 @@ import (
 
 // Options configure a Parser.
 type Options struct {
-	Reference  time.Time      // no year-less syslog timestamp is placed after it
-	Location   *time.Location // zone of zone-less timestamps; nil means Local
-	MaxSenders int            // correlator cap; 0 means DefaultMaxSenders, <0 disables it
+	Reference  time.Time        // no year-less syslog timestamp is placed after it
+	Now        func() time.Time // when set, the reference is its value at each new timestamp (the daemon)
+	Location   *time.Location   // zone of zone-less timestamps; nil means Local
+	MaxSenders int              // correlator cap; 0 means DefaultMaxSenders, <0 disables it
 }
 
 // Parser reads Exim log lines.
@@ -101,7 +102,7 @@ type Parser struct {
 
 // New returns a Parser.
 func New(opts Options) *Parser {
-	p := &Parser{clock: parsers.Clock{Reference: opts.Reference, Location: opts.Location}}
+	p := &Parser{clock: parsers.Clock{Reference: opts.Reference, Location: opts.Location, Now: opts.Now}}
 	n := opts.MaxSenders
 	if n == 0 {
 		n = DefaultMaxSenders
@@ -151,7 +152,7 @@ func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
 	if i := strings.Index(line, "exim"); i > 0 && i < 200 {
 		// A fresh Clock: its one-entry cache keeps a substring of the line,
 		// and callers may hand lines that live in a reused buffer.
-		c := parsers.Clock{Reference: p.clock.Reference, Location: p.clock.Location}
+		c := parsers.Clock{Reference: p.clock.Reference, Location: p.clock.Location, Now: p.clock.Now}
 		sl, ok, err := parseSyslog(&c, line)
 		if err != nil {
 			if findAttempt(line) >= 0 {

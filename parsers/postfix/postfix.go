@@ -39,9 +39,10 @@ const DefaultMaxSenders = 50000
 
 // Options configure a Parser.
 type Options struct {
-	Reference  time.Time      // no year-less timestamp is placed after it
-	Location   *time.Location // zone of zone-less timestamps; nil means Local
-	MaxSenders int            // correlator cap; 0 means DefaultMaxSenders, <0 disables it
+	Reference  time.Time        // no year-less timestamp is placed after it
+	Now        func() time.Time // when set, the reference is its value at each new timestamp (the daemon)
+	Location   *time.Location   // zone of zone-less timestamps; nil means Local
+	MaxSenders int              // correlator cap; 0 means DefaultMaxSenders, <0 disables it
 }
 
 // Parser reads Postfix log lines. It keeps the correlator, so use one Parser
@@ -53,7 +54,7 @@ type Parser struct {
 
 // New returns a Parser.
 func New(opts Options) *Parser {
-	p := &Parser{clock: parsers.Clock{Reference: opts.Reference, Location: opts.Location}}
+	p := &Parser{clock: parsers.Clock{Reference: opts.Reference, Location: opts.Location, Now: opts.Now}}
 	n := opts.MaxSenders
 	if n == 0 {
 		n = DefaultMaxSenders

@@ -83,7 +83,8 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 		}
 	}
 	f.MTA = mta
-	p, err := pipeline.New(mta, c.cfg, c.cls, reference(name))
+	ref := reference(name)
+	p, err := pipeline.New(mta, c.cfg, c.cls, func() time.Time { return ref })
 	if err != nil {
 		return f, usagef("%v", err)
 	}

@@ -65,9 +65,10 @@ type Pipeline struct {
 	sourceIPs []config.SourceIP
 }
 
-// New returns a pipeline for one stream of mta's log. ref is the reference
-// clock for year-less timestamps (no event is placed after it).
-func New(mta string, cfg *config.Config, cls *classify.Classifier, ref time.Time) (*Pipeline, error) {
+// New returns a pipeline for one stream of mta's log. ref gives the
+// reference for year-less timestamps (no event is placed after it): a fixed
+// instant for a file read once, the moving clock for the daemon.
+func New(mta string, cfg *config.Config, cls *classify.Classifier, ref func() time.Time) (*Pipeline, error) {
 	p := &Pipeline{mta: mta, cls: cls, relays: newRelays(cfg.InternalRelays)}
 	for _, s := range cfg.SourceIPs {
 		if s.MTA == "" || s.MTA == mta {
@@ -76,11 +77,11 @@ func New(mta string, cfg *config.Config, cls *classify.Classifier, ref time.Time
 	}
 	switch mta {
 	case event.Postfix:
-		p.parser = postfix.New(postfix.Options{Reference: ref, Location: cfg.Location})
+		p.parser = postfix.New(postfix.Options{Now: ref, Location: cfg.Location})
 	case event.Exim:
-		p.parser = exim.New(exim.Options{Reference: ref, Location: cfg.Location})
+		p.parser = exim.New(exim.Options{Now: ref, Location: cfg.Location})
 	case event.PMTA:
-		p.parser = pmta.New(pmta.Options{Reference: ref, Location: cfg.Location})
+		p.parser = pmta.New(pmta.Options{Location: cfg.Location}) // its timestamps carry the year
 	default:
 		return nil, fmt.Errorf("unknown MTA %q (use auto, %s)", mta, strings.Join(MTAs, ", "))
 	}
