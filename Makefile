@@ -45,7 +45,7 @@ bench: build
 
 # The main job on a built-in default: the scan report over the shipped samples.
 run: build
-	./$(BIN) scan $(SAMPLES)
+	./$(BIN) scan --config testdata/demo.yml $(SAMPLES)
 
 clean:
 	rm -rf bin

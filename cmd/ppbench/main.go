@@ -31,7 +31,7 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
-		if _, err := loggen.Write(f, loggen.Options{Lines: *lines, Seed: *seed, Start: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), Domains: 60, Rate: 0.05, ProofpointShare: 0.5}); err != nil {
+		if _, err := loggen.Write(f, loggen.Options{Lines: *lines, Seed: *seed, Start: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), Domains: 60, Rate: 0.05, ProofpointShare: 0.5, SourceIPs: []string{"192.0.2.20"}}); err != nil {
 			fail(err)
 		}
 		if err := f.Close(); err != nil {

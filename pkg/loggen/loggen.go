@@ -21,6 +21,9 @@ type Options struct {
 	Rate    float64   // messages per second of log time (0: 50)
 	// ProofpointShare is the share of deliveries to Proofpoint (0: 0.10).
 	ProofpointShare float64
+	// SourceIPs are the sending IPs Proofpoint names in its replies, one
+	// picked per message (nil: four documentation addresses).
+	SourceIPs []string
 }
 
 var ppReplies = []struct {
@@ -63,6 +66,9 @@ func Write(w io.Writer, o Options) (int64, error) {
 	}
 	if o.ProofpointShare <= 0 {
 		o.ProofpointShare = 0.10
+	}
+	if len(o.SourceIPs) == 0 {
+		o.SourceIPs = sourceIPs
 	}
 	if o.Start.IsZero() {
 		o.Start = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
@@ -125,7 +131,7 @@ func Write(w io.Writer, o Options) (int64, error) {
 			relay = "none"
 		}
 		t = t.Add(time.Duration(50+rng.IntN(900)) * time.Millisecond)
-		text := fmt.Sprintf(r.text, qid, host, ip, sourceIPs[rng.IntN(len(sourceIPs))])
+		text := fmt.Sprintf(r.text, qid, host, ip, o.SourceIPs[rng.IntN(len(o.SourceIPs))])
 		emit("postfix/smtp[%d]: %s: to=<user%d@%s>, relay=%s, delay=%.2f, delays=0.01/0/0.3/0.4, dsn=%s, status=%s (%s)",
 			pid+2, qid, rng.IntN(100000), domain, relay, 0.2+rng.Float64(), r.dsn, r.status, text)
 		emit("postfix/qmgr[999]: %s: removed", qid)
