@@ -115,6 +115,8 @@ func (c *Classifier) Classify(ev *event.Delivery) {
 		if len(c.cache) >= cacheSize {
 			clear(c.cache)
 		}
+		// The key is kept: copy it, the event may alias a read buffer.
+		k.response, k.enhanced = strings.Clone(k.response), strings.Clone(k.enhanced)
 		c.cache[k] = v
 	}
 	ev.Class, ev.Rule, ev.Proofpoint = v.class, v.rule, pp || v.proofpoint
@@ -258,6 +260,12 @@ func toLower(s string) string {
 // form without "ip="), "Mail from ", or in "[A.B.C.D]". relayIP is never
 // returned: a bracketed address may be the receiver's own. "" when none.
 func SourceIP(reply, relayIP string) string {
+	// The usual case, without lowering the whole reply.
+	if i := strings.Index(reply, "?ip="); i >= 0 {
+		if ip := leadingIP(reply[i+4:]); ip != "" && ip != relayIP {
+			return ip
+		}
+	}
 	lower := toLower(reply)
 	for _, key := range []string{"?ip=", "lookup.cgi?", "mail from ", "client host [", "client [", "["} {
 		from := 0

@@ -26,6 +26,7 @@ type common struct {
 	configFile string
 	cfg        *config.Config
 	cls        *classify.Classifier
+	noSenders  bool // the scan report shows no senders
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -84,7 +85,7 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 	}
 	f.MTA = mta
 	ref := reference(name)
-	p, err := pipeline.New(mta, c.cfg, c.cls, func() time.Time { return ref })
+	p, err := pipeline.New(mta, pipeline.Options{Config: c.cfg, Classifier: c.cls, Reference: func() time.Time { return ref }, NoSenders: c.noSenders, Transient: true})
 	if err != nil {
 		return f, usagef("%v", err)
 	}

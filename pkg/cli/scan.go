@@ -15,7 +15,7 @@ import (
 func runScan(args []string, env Env) error {
 	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	var c common
+	c := common{noSenders: true}
 	c.register(fs)
 	asJSON := fs.Bool("json", false, "write the report as JSON (schema in README)")
 	sinceFlag := fs.String("since", "", "only count attempts newer than this `duration` before now (e.g. 90m, 24h, 7d)")

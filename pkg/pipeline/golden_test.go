@@ -37,7 +37,7 @@ func TestGolden(t *testing.T) {
 		logs, _ := filepath.Glob(filepath.Join("../../testdata", mta, "*.log"))
 		for _, path := range logs {
 			t.Run(mta+"/"+filepath.Base(path), func(t *testing.T) {
-				p, err := New(mta, cfg, cls, func() time.Time { return goldenReference })
+				p, err := New(mta, Options{Config: cfg, Classifier: cls, Reference: func() time.Time { return goldenReference }})
 				if err != nil {
 					t.Fatal(err)
 				}
