@@ -1,0 +1,87 @@
+package store
+
+import "time"
+
+// Series identifies one counter. Callers keep the set of series bounded: pass
+// RecipientDomain "" where the domain is not needed (for example for
+// non-Proofpoint attempts), since every distinct series is a key per minute in
+// the buckets and a key forever in the totals.
+type Series struct {
+	MTA, SourceIP, RecipientDomain, Status, Class string
+	Proofpoint                                    bool
+	// Outcome is "block", "deferral" or "": it depends on the SMTP code,
+	// which the status alone does not give.
+	Outcome string
+}
+
+// Reply is one distinct Proofpoint reply seen from one source IP for one
+// recipient domain.
+type Reply struct {
+	SourceIP, RecipientDomain, Response, EnhancedCode, Class string
+	SMTPCode                                                 int
+	Count                                                    uint64
+	FirstSeen, LastSeen                                      time.Time // UTC
+}
+
+// BucketKey is one counter cell: a series in one minute of event time.
+type BucketKey struct {
+	Minute int64 // unix seconds / 60, rounded down
+	Series Series
+}
+
+// ReplyKey identifies a distinct reply.
+type ReplyKey struct {
+	SourceIP, RecipientDomain, Response string
+}
+
+// Batch holds the deltas and input positions of one commit. Apply does not
+// modify it, so after a failed Apply the same batch can be applied again.
+type Batch struct {
+	Counts    map[BucketKey]uint64 // deltas
+	Replies   map[ReplyKey]*Reply  // deltas: Count to add, FirstSeen/LastSeen to merge (min/max)
+	Positions map[string][]byte    // input key -> opaque position; nil value deletes the key
+
+	n int
+}
+
+// NewBatch returns an empty batch.
+func NewBatch() *Batch {
+	return &Batch{
+		Counts:    make(map[BucketKey]uint64),
+		Replies:   make(map[ReplyKey]*Reply),
+		Positions: make(map[string][]byte),
+	}
+}
+
+// Add counts one attempt at event time t.
+func (b *Batch) Add(t time.Time, s Series) {
+	b.Counts[BucketKey{Minute: minuteOf(t), Series: s}]++
+	b.n++
+}
+
+// AddReply counts one occurrence of reply r at event time t. The Count in r
+// is ignored. When the same reply is added again, its codes and class are
+// taken from the occurrence with the latest time.
+func (b *Batch) AddReply(t time.Time, r Reply) {
+	t = t.UTC()
+	k := ReplyKey{SourceIP: r.SourceIP, RecipientDomain: r.RecipientDomain, Response: r.Response}
+	cur := b.Replies[k]
+	if cur == nil {
+		r.Count = 1
+		r.FirstSeen, r.LastSeen = t, t
+		b.Replies[k] = &r
+		return
+	}
+	cur.Count++
+	if t.Before(cur.FirstSeen) {
+		cur.FirstSeen = t
+	}
+	if !t.Before(cur.LastSeen) {
+		cur.LastSeen = t
+		cur.SMTPCode, cur.EnhancedCode, cur.Class = r.SMTPCode, r.EnhancedCode, r.Class
+	}
+}
+
+// Len returns the number of attempts counted with Add since NewBatch, so that
+// the caller can bound the batch size.
+func (b *Batch) Len() int { return b.n }

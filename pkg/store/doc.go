@@ -1,0 +1,64 @@
+// Package store keeps ppwatch's counters, Proofpoint replies and input
+// positions in one bbolt file.
+//
+// # The one-transaction rule
+//
+// Apply writes a whole Batch (bucket counts, totals, replies and the input
+// positions that those counts were read up to) in a single db.Update. After a
+// crash the file holds either all of a batch or none of it, so the positions
+// always match the counts: input read after the last commit is read again and
+// counted once. Apply is all-or-nothing; when it fails (for example the disk
+// is full) the caller keeps the batch, stops reading, and applies the same
+// batch again later. DB.Batch is never used: its function may run twice.
+// There is one writer goroutine (Apply, Prune); readers copy what they need
+// out of short read transactions and return plain Go values, because bbolt
+// byte slices are only valid inside the transaction and long readers stop
+// page reuse.
+//
+// # Buckets and keys
+//
+// All integers are big-endian. A "field" is a uvarint length followed by the
+// bytes; fields are cut to 255 bytes (responses to 512) so that no key can
+// exceed bbolt's key size limit and stall Apply forever.
+//
+//	meta
+//	  "format"  -> "ppwatch-store"
+//	  "schema"  -> uint64 (1); Open refuses any other version (ErrSchema)
+//	  "created" -> uint64 unix microseconds
+//	series                              one key per series ever seen, never pruned
+//	  series -> uint32 id | uint64 total   (the monotonic totals)
+//	series_ids                          the same, by id, to decode cells
+//	  uint32 id -> series
+//	buckets_1m                          1-minute counters by event time
+//	  minute | uint32 id -> uint64 count
+//	replies                             distinct Proofpoint replies
+//	  field(ip) field(domain) field(response) ->
+//	      uint64 count | uint16 smtp code | int64 first seen | int64 last seen |
+//	      field(enhanced code) field(class)       (times in unix microseconds)
+//	reply_overflow                      replies over the per-pair bound
+//	  field(ip) field(domain) -> uint64 count | int64 last seen
+//	positions                           input key -> opaque position bytes
+//
+// minute is unix seconds / 60 (rounded down) as 8 bytes with the sign bit
+// flipped, so that byte order is time order and Cursor.Seek gives range scans
+// by time. series is field(mta) field(source ip) field(recipient domain)
+// field(status) field(class) field(outcome) and one flags byte (bit 0:
+// Proofpoint). Length
+// prefixes make the encoding unambiguous and keep all replies of one IP, and
+// of one (IP, domain) pair, under a common key prefix. Cells carry a series
+// id instead of the series itself, which makes them 12-byte keys and the
+// bucket less than half the size; ids come from the series_ids sequence, in
+// key order of the new series of a batch.
+//
+// # Size and retention
+//
+// Each distinct series costs a cell per minute it occurs in, and two keys
+// forever (series, series_ids); the caller keeps series bounded (RecipientDomain "" where
+// the domain is not needed). Prune deletes old cells, replies and overflow
+// counters in chunks of at most maxKeys keys per transaction. bbolt files
+// never shrink: freed pages are reused, and `bbolt compact` makes a smaller
+// copy offline.
+//
+// A file that exists but is not a ppwatch store, or has another schema
+// version, is refused; it is never reset.
+package store

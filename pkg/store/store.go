@@ -1,0 +1,734 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Defaults for zero Options fields and for Prune's maxKeys.
+const (
+	DefaultTimeout          = time.Second
+	DefaultRetention        = 30 * 24 * time.Hour
+	DefaultMaxRepliesPerKey = 20
+	DefaultPruneKeys        = 10000
+)
+
+// schemaVersion is the layout described in doc.go. Bump it on any change to
+// keys or values, and refuse files with a version this code does not know.
+const schemaVersion = 1
+
+const formatName = "ppwatch-store"
+
+var (
+	metaName      = []byte("meta")
+	seriesName    = []byte("series")
+	seriesIDsName = []byte("series_ids")
+	bucketsName   = []byte("buckets_1m")
+	repliesName   = []byte("replies")
+	overflowName  = []byte("reply_overflow")
+	positionsName = []byte("positions")
+
+	keyFormat  = []byte("format")
+	keySchema  = []byte("schema")
+	keyCreated = []byte("created")
+
+	dataBuckets = [][]byte{seriesName, seriesIDsName, bucketsName, repliesName, overflowName, positionsName}
+)
+
+var (
+	// ErrLocked means another process (or another Open in this one) holds the
+	// state file; Open gave up after Options.Timeout.
+	ErrLocked = errors.New("state file is locked")
+	// ErrNotStore means the file is not a ppwatch store: not a bbolt file, a
+	// corrupt one, or a bbolt file written by something else.
+	ErrNotStore = errors.New("not a ppwatch state file")
+	// ErrSchema means the file is a ppwatch store with a schema version this
+	// build does not know, typically written by a newer ppwatch.
+	ErrSchema = errors.New("unsupported state file schema")
+)
+
+// Options configure a Store. Zero fields take the Default* values.
+type Options struct {
+	Timeout          time.Duration // how long Open waits for the file lock
+	Retention        time.Duration // age after which Prune deletes buckets and replies
+	MaxRepliesPerKey int           // distinct replies kept per (source IP, recipient domain)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.MaxRepliesPerKey <= 0 {
+		o.MaxRepliesPerKey = DefaultMaxRepliesPerKey
+	}
+	return o
+}
+
+// Store is the persistent state of ppwatch. Apply and Prune must be called
+// from one writer goroutine; the read methods may be called from any.
+type Store struct {
+	db      *bolt.DB
+	path    string
+	opts    Options
+	created time.Time
+	fresh   bool
+}
+
+// Open opens the store at path, creating it if the file does not exist. It
+// fails with an error wrapping ErrLocked if the file stays locked for
+// opts.Timeout, ErrNotStore if the file is not a ppwatch store and ErrSchema
+// if its schema is unknown. Open never resets an existing file.
+func Open(path string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	if err != nil {
+		switch {
+		case errors.Is(err, bolt.ErrTimeout):
+			return nil, fmt.Errorf("state file %s is in use by another ppwatch (no lock within %s): %w", path, opts.Timeout, ErrLocked)
+		case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum):
+			return nil, fmt.Errorf("state file %s: %w: %w", path, ErrNotStore, err)
+		}
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, opts: opts}
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// init checks the meta bucket, or creates the layout in a file that has no
+// buckets at all: a new file, or one left by a crash between bbolt's own
+// initialisation and our first commit. Neither holds anything to lose.
+func (s *Store) init() error {
+	empty := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(metaName)
+		if meta == nil {
+			empty = true
+			return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				empty = false
+				return fmt.Errorf("%w: no meta bucket, found bucket %q", ErrNotStore, name)
+			})
+		}
+		if f := meta.Get(keyFormat); string(f) != formatName {
+			return fmt.Errorf("%w: format %q", ErrNotStore, f)
+		}
+		v, err := decodeUint64(meta.Get(keySchema))
+		if err != nil {
+			return fmt.Errorf("%w: unreadable schema version", ErrNotStore)
+		}
+		if v != schemaVersion {
+			return fmt.Errorf("%w: file has version %d, this ppwatch reads version %d", ErrSchema, v, schemaVersion)
+		}
+		for _, name := range dataBuckets {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("%w: bucket %s missing", ErrNotStore, name)
+			}
+		}
+		us, err := decodeUint64(meta.Get(keyCreated))
+		if err != nil {
+			return fmt.Errorf("%w: unreadable creation time", ErrNotStore)
+		}
+		s.created = time.UnixMicro(int64(us)).UTC()
+		return nil
+	})
+	if err != nil || !empty {
+		return err
+	}
+
+	created := time.Now().UTC()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(metaName)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keyFormat, []byte(formatName)); err != nil {
+			return err
+		}
+		if err := meta.Put(keySchema, encodeUint64(schemaVersion)); err != nil {
+			return err
+		}
+		if err := meta.Put(keyCreated, encodeUint64(uint64(created.UnixMicro()))); err != nil {
+			return err
+		}
+		for _, name := range dataBuckets {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create store: %w", err)
+	}
+	// The commit synced the file; sync the directory too so that the new
+	// file's entry survives a power loss (etcd-io/etcd#16596).
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		return fmt.Errorf("create store: %w", err)
+	}
+	s.created = created.Truncate(time.Microsecond)
+	s.fresh = true
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close closes the store. Calling it again is harmless.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// Path returns the file the store was opened from.
+func (s *Store) Path() string { return s.path }
+
+// Created returns when the store was created; Totals count from then.
+func (s *Store) Created() time.Time { return s.created }
+
+// Fresh reports whether Open created the store rather than opening an
+// existing one.
+func (s *Store) Fresh() bool { return s.fresh }
+
+// Apply commits a batch in one bbolt transaction: bucket counts, totals,
+// replies and input positions. It is all-or-nothing: on any error, including
+// a failed commit on a full disk, nothing of the batch is stored, the store
+// stays usable, and the caller keeps the batch and applies it again later.
+// Apply does not modify b.
+func (s *Store) Apply(b *Batch) error {
+	if b == nil || len(b.Counts)+len(b.Replies)+len(b.Positions) == 0 {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := applyCounts(tx, b.Counts); err != nil {
+			return err
+		}
+		if err := s.applyReplies(tx, b.Replies); err != nil {
+			return err
+		}
+		return applyPositions(tx, b.Positions)
+	})
+	if err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	return nil
+}
+
+func applyCounts(tx *bolt.Tx, counts map[BucketKey]uint64) error {
+	// Resolve each series of the batch once: a batch has many minutes of the
+	// same few series.
+	deltas := make(map[Series]uint64)
+	for k, n := range counts {
+		if n > 0 {
+			deltas[k.Series] += n
+		}
+	}
+	ids, err := addTotals(tx, deltas)
+	if err != nil {
+		return err
+	}
+
+	bk := tx.Bucket(bucketsName)
+	// Cells are keyed by time and mostly appended at the end; bbolt's default
+	// of splitting pages half full would leave this, the biggest bucket,
+	// half empty. The setting lives only for this transaction.
+	bk.FillPercent = 0.9
+	// bbolt keeps a reference to each value until the commit, so values get
+	// their own memory; one slab saves an allocation per key.
+	slab := make([]byte, 0, 8*len(counts))
+	key := make([]byte, 12)
+	for k, n := range counts {
+		if n == 0 {
+			continue
+		}
+		putCellKey(key, k.Minute, ids[k.Series])
+		var cur uint64
+		if v := bk.Get(key); v != nil {
+			if cur, err = decodeUint64(v); err != nil {
+				return corrupt(string(bucketsName), key, err)
+			}
+		}
+		start := len(slab)
+		slab = binary.BigEndian.AppendUint64(slab, cur+n)
+		if err := bk.Put(key, slab[start:len(slab):len(slab)]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addTotals adds the deltas to the series totals, gives new series an id,
+// and returns the id of every series in deltas.
+func addTotals(tx *bolt.Tx, deltas map[Series]uint64) (map[Series]uint32, error) {
+	// Sorted, so that new series get ids in the same order on every run.
+	type entry struct {
+		series Series
+		enc    []byte
+	}
+	entries := make([]entry, 0, len(deltas))
+	for series := range deltas {
+		entries = append(entries, entry{series, appendSeries(nil, series)})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return bytes.Compare(a.enc, b.enc) })
+
+	sb := tx.Bucket(seriesName)
+	ib := tx.Bucket(seriesIDsName)
+	ib.FillPercent = 0.9 // ids only grow, so this bucket is append-only
+	ids := make(map[Series]uint32, len(deltas))
+	for _, e := range entries {
+		var id uint32
+		var total uint64
+		if v := sb.Get(e.enc); v != nil {
+			var err error
+			if id, total, err = decodeSeriesValue(v); err != nil {
+				return nil, corrupt(string(seriesName), e.enc, err)
+			}
+		} else {
+			seq, err := ib.NextSequence()
+			if err != nil {
+				return nil, err
+			}
+			if seq > math.MaxUint32 {
+				return nil, fmt.Errorf("more than %d series", uint32(math.MaxUint32))
+			}
+			id = uint32(seq)
+			if err := ib.Put(idKey(id), e.enc); err != nil {
+				return nil, err
+			}
+		}
+		if err := sb.Put(e.enc, encodeSeriesValue(id, total+deltas[e.series])); err != nil {
+			return nil, err
+		}
+		ids[e.series] = id
+	}
+	return ids, nil
+}
+
+func (s *Store) applyReplies(tx *bolt.Tx, replies map[ReplyKey]*Reply) error {
+	if len(replies) == 0 {
+		return nil
+	}
+	rb := tx.Bucket(repliesName)
+	ob := tx.Bucket(overflowName)
+	// Earliest first, so that when a pair reaches its bound the replies kept
+	// are the ones seen first, whatever the map order.
+	keys := make([]ReplyKey, 0, len(replies))
+	for k, r := range replies {
+		if r != nil && r.Count > 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b ReplyKey) int {
+		if c := replies[a].FirstSeen.Compare(replies[b].FirstSeen); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a.SourceIP, b.SourceIP), cmp.Compare(a.RecipientDomain, b.RecipientDomain), cmp.Compare(a.Response, b.Response))
+	})
+
+	stored := make(map[string]int) // pair key -> distinct replies stored
+	for _, k := range keys {
+		d := replies[k]
+		key := replyKey(k)
+		if v := rb.Get(key); v != nil {
+			var cur Reply
+			if err := decodeReplyValue(v, &cur); err != nil {
+				return corrupt(string(repliesName), key, err)
+			}
+			mergeReply(&cur, d)
+			if err := rb.Put(key, encodeReplyValue(&cur)); err != nil {
+				return err
+			}
+			continue
+		}
+
+		pair := pairKey(k.SourceIP, k.RecipientDomain)
+		n, ok := stored[string(pair)]
+		if !ok {
+			n = countPrefix(rb, pair, s.opts.MaxRepliesPerKey)
+		}
+		if n >= s.opts.MaxRepliesPerKey {
+			stored[string(pair)] = n
+			if err := addOverflow(ob, pair, d); err != nil {
+				return err
+			}
+			continue
+		}
+		r := *d
+		r.FirstSeen, r.LastSeen = r.FirstSeen.UTC(), r.LastSeen.UTC()
+		if err := rb.Put(key, encodeReplyValue(&r)); err != nil {
+			return err
+		}
+		stored[string(pair)] = n + 1
+	}
+	return nil
+}
+
+// mergeReply adds delta d to cur. Codes and class follow the latest sighting.
+func mergeReply(cur, d *Reply) {
+	cur.Count += d.Count
+	if d.FirstSeen.Before(cur.FirstSeen) {
+		cur.FirstSeen = d.FirstSeen.UTC()
+	}
+	if !d.LastSeen.Before(cur.LastSeen) {
+		cur.LastSeen = d.LastSeen.UTC()
+		cur.SMTPCode, cur.EnhancedCode, cur.Class = d.SMTPCode, d.EnhancedCode, d.Class
+	}
+}
+
+// countPrefix counts keys starting with prefix, stopping at limit.
+func countPrefix(b *bolt.Bucket, prefix []byte, limit int) int {
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < limit; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+func addOverflow(ob *bolt.Bucket, pair []byte, d *Reply) error {
+	var n uint64
+	last := d.LastSeen
+	if v := ob.Get(pair); v != nil {
+		var prev time.Time
+		var err error
+		if n, prev, err = decodeOverflow(v); err != nil {
+			return corrupt(string(overflowName), pair, err)
+		}
+		if prev.After(last) {
+			last = prev
+		}
+	}
+	return ob.Put(pair, encodeOverflow(n+d.Count, last))
+}
+
+func applyPositions(tx *bolt.Tx, positions map[string][]byte) error {
+	pb := tx.Bucket(positionsName)
+	for k, v := range positions {
+		var err error
+		if v == nil {
+			err = pb.Delete([]byte(k))
+		} else {
+			err = pb.Put([]byte(k), bytes.Clone(v))
+		}
+		if err != nil {
+			return fmt.Errorf("position %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// Positions returns a copy of all stored input positions.
+func (s *Store) Positions() (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(positionsName).ForEach(func(k, v []byte) error {
+			out[string(k)] = bytes.Clone(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read positions: %w", err)
+	}
+	return out, nil
+}
+
+// Totals returns the count of every series since the store was created.
+// Retention does not touch them, so they can back Prometheus counters that
+// survive restarts.
+func (s *Store) Totals() (map[Series]uint64, error) {
+	out := make(map[Series]uint64)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(seriesName).ForEach(func(k, v []byte) error {
+			series, err := decodeSeries(k)
+			if err != nil {
+				return corrupt(string(seriesName), k, err)
+			}
+			_, n, err := decodeSeriesValue(v)
+			if err != nil {
+				return corrupt(string(seriesName), k, err)
+			}
+			out[series] = n
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read totals: %w", err)
+	}
+	return out, nil
+}
+
+// readChunk bounds how many cells Buckets reads per read transaction.
+const readChunk = 4096
+
+type cell struct {
+	minute int64
+	series Series
+	n      uint64
+}
+
+// Buckets calls fn for every counter cell whose minute overlaps [from, to),
+// in time order (within a minute, in the order the series were first seen). It reads in chunks, each in
+// its own short read transaction, and calls fn outside any transaction; so a
+// scan concurrent with Apply is not one snapshot, but fn may do anything,
+// including calling the store.
+func (s *Store) Buckets(from, to time.Time, fn func(minute int64, s Series, n uint64)) error {
+	start := minuteKey(minuteOf(from))
+	end := minuteKey(ceilMinute(to))
+	names := make(map[uint32]Series) // series by id, filled as ids are met
+	cells := make([]cell, 0, readChunk)
+	for bytes.Compare(start, end) < 0 {
+		cells = cells[:0]
+		var next []byte
+		err := s.db.View(func(tx *bolt.Tx) error {
+			ib := tx.Bucket(seriesIDsName)
+			c := tx.Bucket(bucketsName).Cursor()
+			for k, v := c.Seek(start); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
+				if len(cells) == readChunk {
+					next = bytes.Clone(k)
+					return nil
+				}
+				if len(k) != 12 {
+					return corrupt(string(bucketsName), k, errCorrupt)
+				}
+				id := binary.BigEndian.Uint32(k[8:])
+				series, ok := names[id]
+				if !ok {
+					enc := ib.Get(k[8:])
+					if enc == nil {
+						return corrupt(string(bucketsName), k, fmt.Errorf("unknown series id %d", id))
+					}
+					var err error
+					if series, err = decodeSeries(enc); err != nil {
+						return corrupt(string(seriesIDsName), k[8:], err)
+					}
+					names[id] = series
+				}
+				n, err := decodeUint64(v)
+				if err != nil {
+					return corrupt(string(bucketsName), k, err)
+				}
+				cells = append(cells, cell{minute: getMinute(k), series: series, n: n})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read buckets: %w", err)
+		}
+		for _, c := range cells {
+			fn(c.minute, c.series, c.n)
+		}
+		if next == nil {
+			return nil
+		}
+		start = next
+	}
+	return nil
+}
+
+// Replies returns the stored replies of sourceIP, or of all source IPs if
+// sourceIP is "", by count descending, then by key.
+func (s *Store) Replies(sourceIP string) ([]Reply, error) {
+	var out []Reply
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return scanPrefix(tx.Bucket(repliesName), sourceIP, func(k, v []byte) error {
+			rk, err := decodeReplyKey(k)
+			if err != nil {
+				return corrupt(string(repliesName), k, err)
+			}
+			r := Reply{SourceIP: rk.SourceIP, RecipientDomain: rk.RecipientDomain, Response: rk.Response}
+			if err := decodeReplyValue(v, &r); err != nil {
+				return corrupt(string(repliesName), k, err)
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read replies: %w", err)
+	}
+	slices.SortFunc(out, func(a, b Reply) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count),
+			cmp.Compare(a.SourceIP, b.SourceIP),
+			cmp.Compare(a.RecipientDomain, b.RecipientDomain),
+			cmp.Compare(a.Response, b.Response))
+	})
+	return out, nil
+}
+
+// Overflow counts the replies of one (source IP, recipient domain) pair that
+// were not stored because the pair already had MaxRepliesPerKey replies.
+type Overflow struct {
+	SourceIP, RecipientDomain string
+	Count                     uint64
+	LastSeen                  time.Time // UTC
+}
+
+// ReplyOverflow returns the overflow counters of sourceIP, or of all source
+// IPs if sourceIP is "", by count descending, then by key.
+func (s *Store) ReplyOverflow(sourceIP string) ([]Overflow, error) {
+	var out []Overflow
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return scanPrefix(tx.Bucket(overflowName), sourceIP, func(k, v []byte) error {
+			ip, domain, err := decodePairKey(k)
+			if err != nil {
+				return corrupt(string(overflowName), k, err)
+			}
+			n, last, err := decodeOverflow(v)
+			if err != nil {
+				return corrupt(string(overflowName), k, err)
+			}
+			out = append(out, Overflow{SourceIP: ip, RecipientDomain: domain, Count: n, LastSeen: last})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read reply overflow: %w", err)
+	}
+	slices.SortFunc(out, func(a, b Overflow) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count),
+			cmp.Compare(a.SourceIP, b.SourceIP),
+			cmp.Compare(a.RecipientDomain, b.RecipientDomain))
+	})
+	return out, nil
+}
+
+// scanPrefix calls fn for the keys of one source IP, or all keys if ip is "".
+func scanPrefix(b *bolt.Bucket, ip string, fn func(k, v []byte) error) error {
+	var prefix []byte
+	if ip != "" {
+		prefix = replyPrefix(ip)
+	}
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Prune deletes, in one transaction, at most maxKeys (DefaultPruneKeys if
+// maxKeys <= 0) of: bucket cells whose minute lies wholly before
+// now - Retention, then replies and overflow counters last seen before it.
+// It returns how many it deleted; call it again until that is below maxKeys.
+// Small chunks keep each commit short (etcd-io/bbolt#401). Totals are not
+// touched. The file does not shrink, but freed pages are reused.
+func (s *Store) Prune(now time.Time, maxKeys int) (deleted int, err error) {
+	if maxKeys <= 0 {
+		maxKeys = DefaultPruneKeys
+	}
+	cutoff := now.Add(-s.opts.Retention)
+	end := minuteKey(minuteOf(cutoff))
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		deleted = 0
+		// Collect first, then delete: deleting under a live cursor can skip
+		// keys (etcd-io/bbolt#611).
+		var old [][]byte
+		bk := tx.Bucket(bucketsName)
+		c := bk.Cursor()
+		for k, _ := c.First(); k != nil && len(old) < maxKeys && bytes.Compare(k, end) < 0; k, _ = c.Next() {
+			old = append(old, bytes.Clone(k))
+		}
+		n, err := deleteKeys(bk, old)
+		deleted += n
+		if err != nil {
+			return err
+		}
+
+		rb := tx.Bucket(repliesName)
+		old, err = collectOld(rb, repliesName, maxKeys-deleted, cutoff, func(v []byte) (time.Time, error) {
+			var r Reply
+			err := decodeReplyValue(v, &r)
+			return r.LastSeen, err
+		})
+		if err != nil {
+			return err
+		}
+		n, err = deleteKeys(rb, old)
+		deleted += n
+		if err != nil {
+			return err
+		}
+
+		ob := tx.Bucket(overflowName)
+		old, err = collectOld(ob, overflowName, maxKeys-deleted, cutoff, func(v []byte) (time.Time, error) {
+			_, last, err := decodeOverflow(v)
+			return last, err
+		})
+		if err != nil {
+			return err
+		}
+		n, err = deleteKeys(ob, old)
+		deleted += n
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune: %w", err)
+	}
+	return deleted, nil
+}
+
+// collectOld returns up to limit keys of b whose last-seen time is before
+// cutoff. The scan covers the whole bucket; replies are few next to buckets.
+func collectOld(b *bolt.Bucket, name []byte, limit int, cutoff time.Time, lastSeen func(v []byte) (time.Time, error)) ([][]byte, error) {
+	var old [][]byte
+	c := b.Cursor()
+	for k, v := c.First(); k != nil && len(old) < limit; k, v = c.Next() {
+		last, err := lastSeen(v)
+		if err != nil {
+			return nil, corrupt(string(name), k, err)
+		}
+		if last.Before(cutoff) {
+			old = append(old, bytes.Clone(k))
+		}
+	}
+	return old, nil
+}
+
+func deleteKeys(b *bolt.Bucket, keys [][]byte) (int, error) {
+	for i, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return i, err
+		}
+	}
+	return len(keys), nil
+}
+
+// Size returns the size of the state file in bytes. bbolt files never
+// shrink; see FreeBytes for the reusable part.
+func (s *Store) Size() (int64, error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// FreeBytes returns the bytes in free pages, which later commits reuse
+// before the file grows.
+func (s *Store) FreeBytes() int64 {
+	return int64(s.db.Stats().FreeAlloc)
+}
