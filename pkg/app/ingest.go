@@ -1,0 +1,267 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ppwatch/ppwatch/pkg/agg"
+	"github.com/ppwatch/ppwatch/pkg/classify"
+	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/metrics"
+	"github.com/ppwatch/ppwatch/pkg/pipeline"
+	"github.com/ppwatch/ppwatch/pkg/store"
+	"github.com/ppwatch/ppwatch/pkg/tailer"
+)
+
+// maxBatch bounds the attempts read but not committed: past it the writer
+// commits at once, and while commits fail it stops reading (the log file
+// itself is the buffer).
+const maxBatch = 10000
+
+// yearSlack lets a year-less timestamp lie a little after now (clock steps,
+// a daylight-saving hour) before it is taken for last year's.
+const yearSlack = time.Hour
+
+// ingester is the one writer: it reads lines from the tailer, runs them
+// through the pipelines and commits counts and positions in one store
+// transaction per flush interval.
+type ingester struct {
+	log   zerolog.Logger
+	st    *store.Store
+	agg   *agg.Agg
+	self  *metrics.Self
+	now   func() time.Time
+	cfg   *config.Config
+	cls   *classify.Classifier
+	mtas  map[string]string // configured input → MTA ("auto" resolved per file)
+	pipes map[string]*pipeline.Pipeline
+
+	batch     *store.Batch
+	events    []agg.Event
+	lines     map[[2]string]float64 // (input, result) → lines since the last commit
+	offsets   map[string]float64    // input → offset
+	lastLine  map[string]time.Time
+	malformed zerolog.Logger // sampled
+	failing   bool
+}
+
+func newIngester(log zerolog.Logger, st *store.Store, ag *agg.Agg, self *metrics.Self, now func() time.Time, cfg *config.Config) (*ingester, error) {
+	cls, err := pipeline.NewClassifier(cfg)
+	if err != nil {
+		return nil, err
+	}
+	in := &ingester{log: log, st: st, agg: ag, self: self, now: now, cfg: cfg, cls: cls,
+		mtas: map[string]string{}, pipes: map[string]*pipeline.Pipeline{}}
+	in.malformed = log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute})
+	for _, i := range cfg.Inputs {
+		in.mtas[i.Path] = i.MTA
+	}
+	in.reset()
+	return in, nil
+}
+
+func (in *ingester) reset() {
+	in.batch = store.NewBatch()
+	in.events = in.events[:0]
+	in.lines = map[[2]string]float64{}
+	in.offsets = map[string]float64{}
+	in.lastLine = map[string]time.Time{}
+}
+
+// run consumes lines until ctx is done and the tailer has stopped (done
+// closed), then drains what was handed over and commits it.
+func (in *ingester) run(ctx context.Context, lines chan tailer.Line, tailerDone <-chan struct{}) {
+	tick := time.NewTicker(time.Duration(in.cfg.FlushInterval))
+	defer tick.Stop()
+	// Retention runs in this goroutine: bbolt has one writer.
+	prune := time.NewTicker(time.Minute)
+	defer prune.Stop()
+	for {
+		src := lines
+		if in.failing && in.batch.Len() >= maxBatch {
+			src = nil // commits fail: stop reading until one succeeds
+		}
+		select {
+		case l := <-src:
+			in.handle(l)
+			if in.batch.Len() >= maxBatch {
+				in.flush()
+			}
+		case <-tick.C:
+			in.flush()
+		case <-prune.C:
+			if n, err := in.st.Prune(in.now(), store.DefaultPruneKeys); err != nil {
+				in.log.Warn().Err(err).Msg("retention failed")
+			} else if n > 0 {
+				in.log.Debug().Int("deleted", n).Msg("retention")
+			}
+		case <-tailerDone:
+			for {
+				select {
+				case l := <-lines:
+					in.handle(l)
+				default:
+					in.flushUntilDone(ctx)
+					return
+				}
+			}
+		}
+	}
+}
+
+// flushUntilDone commits the last batch, retrying a failing store for a
+// short while: what is not committed is read again after the restart.
+func (in *ingester) flushUntilDone(ctx context.Context) {
+	for i := 0; i < 5; i++ {
+		if in.flush() {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	in.log.Error().Int("attempts", in.batch.Len()).Msg("final commit failed; these lines will be read again at the next start")
+}
+
+func (in *ingester) handle(l tailer.Line) {
+	switch l.Kind {
+	case tailer.GoneKind:
+		in.batch.Positions[l.Pos.Path] = nil
+		in.self.LostFiles.Inc()
+		return
+	case tailer.HeaderKind:
+		if h, ok := in.pipe(l).Parser().(interface{ SetHeader(string) error }); ok {
+			if err := h.SetHeader(l.Text); err != nil {
+				in.malformed.Warn().Str("path", l.Path).Err(err).Msg("bad header line")
+			}
+		}
+		return
+	}
+	pos, err := l.Pos.MarshalBinary()
+	if err == nil && l.Pos.Path != "" {
+		in.batch.Positions[l.Pos.Path] = pos
+		in.offsets[l.Input] = float64(l.Pos.Offset)
+	}
+	in.lastLine[l.Input] = in.now()
+	if l.Kind == tailer.TooLongKind {
+		in.lines[[2]string{l.Input, "malformed"}]++
+		in.malformed.Warn().Str("path", l.Path).Int64("offset", l.Pos.Offset).Msg("line longer than the limit skipped")
+		return
+	}
+	ev, res, err := in.pipe(l).Line(l.Text)
+	in.lines[[2]string{l.Input, res.String()}]++
+	switch res {
+	case pipeline.Malformed:
+		in.malformed.Warn().Str("path", l.Path).Int64("offset", l.Pos.Offset).Err(err).Msg("malformed line skipped")
+	case pipeline.Parsed:
+		in.count(&ev)
+	}
+}
+
+func (in *ingester) count(ev *event.Delivery) {
+	s := store.Series{MTA: ev.MTA, SourceIP: ev.SourceIP, Status: string(ev.Status), Class: string(ev.Class), Proofpoint: ev.Proofpoint}
+	if ev.Proofpoint {
+		s.RecipientDomain = ev.RecipientDomain
+		switch {
+		case ev.IsBlock():
+			s.Outcome = agg.Block
+		case ev.IsDeferral():
+			s.Outcome = agg.Deferral
+		}
+		if ev.Status != event.Delivered {
+			in.batch.AddReply(ev.Time, store.Reply{SourceIP: ev.SourceIP, RecipientDomain: ev.RecipientDomain, Response: ev.Response,
+				EnhancedCode: ev.EnhancedCode, Class: string(ev.Class), SMTPCode: ev.SMTPCode})
+		}
+	}
+	in.batch.Add(ev.Time, s)
+	in.events = append(in.events, agg.Event{Time: ev.Time, Series: agg.Series(s)})
+}
+
+// flush commits the batch; it reports whether the store is up to date.
+func (in *ingester) flush() bool {
+	if in.batch.Len() == 0 && len(in.batch.Positions) == 0 {
+		return true
+	}
+	start := time.Now()
+	err := in.st.Apply(in.batch)
+	in.self.CommitDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		if !in.failing {
+			in.log.Error().Err(err).Msg("store commit failed; keeping the batch and retrying")
+		}
+		in.failing = true
+		in.self.CommitErrors.Inc()
+		in.self.StoreHealthy.Set(0)
+		in.self.Uncommitted.Set(float64(in.batch.Len()))
+		return false
+	}
+	if in.failing {
+		in.log.Info().Msg("store commits work again")
+	}
+	in.failing = false
+	in.self.StoreHealthy.Set(1)
+	in.agg.Add(in.events)
+	for k, n := range in.lines {
+		in.self.Lines.WithLabelValues(k[0], k[1]).Add(n)
+	}
+	for input, off := range in.offsets {
+		in.self.Offset.WithLabelValues(input).Set(off)
+	}
+	for input, t := range in.lastLine {
+		in.self.LastLine.WithLabelValues(input).Set(float64(t.UnixNano()) / 1e9)
+	}
+	if size, err := in.st.Size(); err == nil {
+		in.self.StoreSize.Set(float64(size))
+	}
+	in.self.Uncommitted.Set(0)
+	in.reset()
+	return true
+}
+
+// pipe returns the pipeline of the line's file, made on first use.
+func (in *ingester) pipe(l tailer.Line) *pipeline.Pipeline {
+	key := l.Path
+	if p := in.pipes[key]; p != nil {
+		return p
+	}
+	mta := in.mtas[l.Input]
+	if mta == "" || mta == "auto" {
+		mta = detectFile(l.Path)
+	}
+	p, err := pipeline.New(mta, pipeline.Options{Config: in.cfg, Classifier: in.cls, Reference: func() time.Time { return in.now().Add(yearSlack) }})
+	if err != nil { // the config was validated: only an unknown MTA gets here
+		panic(err)
+	}
+	in.log.Info().Str("path", l.Path).Str("mta", mta).Msg("reading")
+	in.pipes[key] = p
+	return p
+}
+
+// detectFile tells the MTA from a file's first lines, else from its name.
+func detectFile(path string) string {
+	if f, err := os.Open(path); err == nil {
+		defer f.Close()
+		var sample []string
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for len(sample) < 200 && sc.Scan() {
+			sample = append(sample, sc.Text())
+		}
+		if m := pipeline.Detect(sample); m != "" {
+			return m
+		}
+	}
+	base := strings.ToLower(filepath.Base(path))
+	switch {
+	case strings.Contains(base, "acct") || strings.HasSuffix(base, ".csv"):
+		return event.PMTA
+	case strings.Contains(path, "exim") || strings.Contains(base, "mainlog"):
+		return event.Exim
+	}
+	return event.Postfix
+}
