@@ -1,0 +1,98 @@
+// Package tailer reads log files line by line, exactly once per run, and
+// says with every line where to resume after it. It knows nothing of MTAs,
+// parsing or storage.
+//
+// # The contract with the caller
+//
+// Every event carries Pos, the position just past it, and Pos.Path, the key
+// to store it under. The caller commits its counts and the Pos of the last
+// event it handled in one transaction, deletes the key on a Gone event, and on
+// start hands the committed positions to New. A kill at any moment then loses
+// nothing and counts nothing twice: lines after the last commit are read
+// again, lines before it are not. Header events carry a position too (where
+// reading starts); commit it like the others, it is what keeps a file renamed
+// within the inputs from being read again from 0.
+//
+// Events of one key come in file order; a key's events never interleave two
+// files. Where a position moves from one key to another (a rename within the
+// inputs) the Header for the new key is sent before the Gone for the old one,
+// so any committed prefix names the file under at least one key.
+//
+// # Identity
+//
+// A file is (device, inode, SHA-256 of its first min(size, 1024) bytes, and
+// that length), never its path. Inodes are reused, so the fingerprint must
+// match too; a file shorter than 1024 bytes has a shorter fingerprint that
+// grows with it, and a saved position is compared over the length it saved.
+// Compressed files are fingerprinted on their decompressed bytes and their
+// offsets count decompressed bytes.
+//
+// # Offsets
+//
+// The offset only moves past complete lines. A partial last line waits for
+// its newline; a line over MaxLine is skipped up to its newline and reported as
+// TooLong, holding at most MaxLine bytes. Bytes pass through as they are.
+//
+// # Rotation and truncation
+//
+// Files are watched by polling: every PollInterval the inputs are expanded and
+// every followed file is compared with what its path names now.
+//
+//   - Rename (logrotate create, or PowerMTA moving its file): the descriptor
+//     stays open and the old file is read to its end, and until it has been
+//     quiet for a poll, before the new file at the path is read from 0. A file
+//     renamed to another path the inputs match keeps its descriptor and offset
+//     under the new key.
+//   - Truncation (copytruncate): a file shorter than what was read from it,
+//     or whose first bytes changed (truncated and regrown between two polls,
+//     whatever the speed), was truncated. The lines between our offset and the
+//     truncation are in the copy: it is found next to the file by fingerprint
+//     (name.1, name-YYYYMMDD, ..., also .gz) and finished first, then the file
+//     is read from 0. The first bytes are also checked after every read, so
+//     regrown content is never taken for the old file's, even between polls.
+//     Bytes written between the copy and the truncation are lost by the
+//     rotator itself and cannot be recovered.
+//   - While stopped: Decide, a pure function, chooses per saved position to
+//     resume the file at the path, to finish the saved file found under a
+//     rotated name (plain or .gz, by inode and fingerprint) and then read the
+//     path from 0, or, when the saved file is nowhere, to start at 0 and count
+//     it in Stats.LostFiles. A stale offset is never applied to another file.
+//
+// Rotated names are looked up next to the file only: name.*, name-*, and for
+// name.ext also stem-*, stem.* (the newest 64). Globs skip compressed names.
+// Files rotated more than once between two polls, or deleted before they are
+// seen, cannot be read; polling faster than the rotation rate avoids the first.
+//
+// # Why not nxadm/tail
+//
+// nxadm/tail was meant to follow the current file. It is not used, because
+// its problems are in that part too (v1.4.11):
+//
+//   - Memory is not bounded. readLine uses bufio.Reader.ReadString, and
+//     CompleteLines adds a strings.Builder. Both grow without limit on a line
+//     with no newline. MaxLineSize splits a line only after reading all of it.
+//   - The polling and inotify watchers call util.Fatal (os.Exit) when a stat
+//     fails with anything other than not-exist, for example EACCES during a
+//     rotation.
+//   - The poll interval is a package global (watch.POLL_DURATION), so two
+//     tailers cannot have different ones and tests cannot set it safely.
+//   - It finds truncations by size alone (prevSize > size), so a truncate and
+//     regrow between two looks goes unseen (nxadm/tail#62). When it does see
+//     a truncation, it reopens the path itself, even with ReOpen off. It drops
+//     the partial line and any old bytes it had not read yet, and it does not
+//     look for the copy.
+//
+// So we would need our own reader anyway to finish rotated, copied and
+// compressed files with the same line rules. That reader is also all it takes
+// to follow the current file: an os.File, a bufio.Reader with capped lines,
+// and stat polling in one goroutine. Vector, Filebeat and Fluent Bit do the
+// same. The descriptor's own read position is used to check for truncation;
+// nothing like Tell() is used.
+//
+// # Goroutines and backpressure
+//
+// Run reads all files in one goroutine and sends on an unbuffered or
+// buffered channel; a slow consumer blocks it and nothing is dropped (the
+// files are the buffer). It starts no other goroutine, except one for stdin,
+// whose lines have no position.
+package tailer

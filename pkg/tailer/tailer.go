@@ -1,0 +1,396 @@
+package tailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Kind says what a Line carries.
+type Kind int
+
+const (
+	// LineKind is a complete line: count it and commit its Pos.
+	LineKind Kind = iota
+	// HeaderKind is the first line of a file that is read from a non-zero
+	// offset, sent before its other lines so a CSV parser can map columns. Do
+	// not count it. Its Pos is where reading starts; committing it is safe and
+	// keeps a renamed file from being read again from 0.
+	HeaderKind
+	// TooLongKind is a line longer than MaxLine, skipped up to its newline.
+	// It has no text; count it as oversize and commit its Pos.
+	TooLongKind
+	// GoneKind says the file last reported under Pos.Path is finished (read
+	// to its end after a rotation, or not found any more): delete the saved
+	// position for Pos.Path. Lines of a new file may follow under the same key.
+	GoneKind
+)
+
+func (k Kind) String() string {
+	switch k {
+	case LineKind:
+		return "line"
+	case HeaderKind:
+		return "header"
+	case TooLongKind:
+		return "too_long"
+	case GoneKind:
+		return "gone"
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Line is one event of Run.
+type Line struct {
+	Kind  Kind
+	Input string   // the configured path or glob this file came from
+	Path  string   // the file's path when it was opened (a rotated name while it is finished)
+	Text  string   // without the newline (LineKind, HeaderKind)
+	Pos   Position // position just past this line; Pos.Path is the key to store it under
+}
+
+// Config configures a Tailer.
+type Config struct {
+	Inputs       []string      // paths, globs, or "-" for stdin
+	PollInterval time.Duration // stat/glob polling, default 1s
+	MaxLine      int           // default 1<<20
+	Logger       zerolog.Logger
+
+	// Stdin is read for the input "-"; nil means os.Stdin.
+	Stdin io.Reader
+}
+
+// Stats are the tailer's counters, for the caller's metrics.
+type Stats struct {
+	// LostFiles counts files whose unread tail could not be found: a saved
+	// file that is gone on start, or a truncation whose copy is missing
+	// while bytes were known to be unread. A saved file that had been read to
+	// its end before it was deleted counts too: there is no way to tell.
+	LostFiles uint64
+	// Truncations counts truncations seen while running.
+	Truncations uint64
+	// Rotations counts renames and deletions of followed files seen while
+	// running.
+	Rotations uint64
+}
+
+// Tailer reads the lines of its inputs exactly once per run. See the package
+// documentation for the identity and offset rules.
+type Tailer struct {
+	cfg    Config
+	log    zerolog.Logger
+	inputs []input
+	stdin  bool
+	saved  map[string]Position
+
+	lost, truncations, rotations atomic.Uint64
+	running                      atomic.Bool
+
+	// tick, set by tests only, replaces the poll timer: the loop polls once
+	// for every channel received and, when it is idle again, answers with the
+	// number of events sent so far, so a rotation test knows exactly what the
+	// tailer saw and needs no sleeps.
+	tick chan chan int64
+	sent int64
+
+	// Everything below belongs to the Run goroutine.
+	followers map[string]*follower
+	pending   []Line // Header and Gone events, sent before any further line
+	retired   []retired
+	deferred  map[string]int
+	warned    map[string]string
+	files     scanResult
+}
+
+type input struct {
+	pattern string
+	glob    bool
+}
+
+// New checks cfg and returns a Tailer that resumes from saved (keyed by path,
+// as Pos.Path). Files are looked at when Run starts.
+func New(cfg Config, saved map[string]Position) (*Tailer, error) {
+	if len(cfg.Inputs) == 0 {
+		return nil, errors.New("tailer: no inputs")
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.MaxLine <= 0 {
+		cfg.MaxLine = 1 << 20
+	}
+	t := &Tailer{
+		cfg:       cfg,
+		log:       cfg.Logger.With().Str("component", "tailer").Logger(),
+		saved:     make(map[string]Position, len(saved)),
+		followers: map[string]*follower{},
+		deferred:  map[string]int{},
+		warned:    map[string]string{},
+	}
+	seen := map[string]bool{}
+	for _, in := range cfg.Inputs {
+		switch {
+		case in == "":
+			return nil, errors.New("tailer: empty input")
+		case seen[in]:
+			return nil, fmt.Errorf("tailer: input %q given twice", in)
+		case in == "-":
+			t.stdin = true
+		case isGlob(in):
+			if _, err := filepath.Match(in, ""); err != nil {
+				return nil, fmt.Errorf("tailer: input %q: %w", in, err)
+			}
+			t.inputs = append(t.inputs, input{pattern: in, glob: true})
+		default:
+			t.inputs = append(t.inputs, input{pattern: in})
+		}
+		seen[in] = true
+	}
+	for k, p := range saved {
+		p.Path = k
+		t.saved[k] = p
+	}
+	return t, nil
+}
+
+func isGlob(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+
+// Stats returns the counters; safe to call at any time.
+func (t *Tailer) Stats() Stats {
+	return Stats{LostFiles: t.lost.Load(), Truncations: t.truncations.Load(), Rotations: t.rotations.Load()}
+}
+
+const readBudget = 4096 // lines per file per round, so one big file cannot starve a poll
+
+// Run sends the lines of the inputs to out until ctx is done, then returns
+// nil. Sends block: a slow consumer slows reading and nothing is skipped. A
+// line in flight when ctx ends is abandoned, never half-sent. Run never closes
+// out and may be called once.
+//
+// Files are read by one goroutine. A stdin input has its own goroutine, which
+// may outlive Run until its blocked read returns; it sends nothing after ctx
+// is done.
+func (t *Tailer) Run(ctx context.Context, out chan<- Line) error {
+	if !t.running.CompareAndSwap(false, true) {
+		return errors.New("tailer: Run called twice")
+	}
+	defer t.closeAll()
+	if t.stdin {
+		go t.readStdin(ctx, out)
+	}
+	t.start()
+	timer := time.NewTimer(t.cfg.PollInterval)
+	defer timer.Stop()
+	nextPoll := time.Now().Add(t.cfg.PollInterval)
+	var ack chan int64
+	for {
+		if !t.flush(ctx, out) {
+			return nil
+		}
+		busy, ok := t.readAll(ctx, out)
+		if !ok {
+			return nil
+		}
+		if busy || len(t.pending) > 0 {
+			// Keep reading, but a file written faster than it is read must
+			// still be checked for truncation and rotation.
+			if t.tick == nil && !time.Now().Before(nextPoll) {
+				t.poll()
+				nextPoll = time.Now().Add(t.cfg.PollInterval)
+			}
+			continue
+		}
+		if t.tick != nil {
+			if ack != nil {
+				ack <- t.sent
+				ack = nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case ack = <-t.tick:
+				t.poll()
+			}
+			continue
+		}
+		timer.Reset(time.Until(nextPoll))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		}
+		t.poll()
+		nextPoll = time.Now().Add(t.cfg.PollInterval)
+	}
+}
+
+func (t *Tailer) closeAll() {
+	for _, f := range t.followers {
+		for _, s := range []*source{f.drain, f.live} {
+			if s != nil {
+				s.close()
+			}
+		}
+	}
+	t.followers = map[string]*follower{}
+}
+
+// flush sends the queued Header and Gone events.
+func (t *Tailer) flush(ctx context.Context, out chan<- Line) bool {
+	for len(t.pending) > 0 {
+		select {
+		case out <- t.pending[0]:
+			t.pending = t.pending[1:]
+			t.sent++
+		case <-ctx.Done():
+			return false
+		}
+	}
+	t.pending = nil
+	return true
+}
+
+func (t *Tailer) send(ctx context.Context, out chan<- Line, l Line) bool {
+	if !t.flush(ctx, out) {
+		return false
+	}
+	select {
+	case out <- l:
+		t.sent++
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// readAll reads every follower once, in path order.
+func (t *Tailer) readAll(ctx context.Context, out chan<- Line) (busy, ok bool) {
+	for _, k := range t.sortedFollowers() {
+		f := t.followers[k]
+		n, ok := t.read(ctx, out, f)
+		if !ok {
+			return busy, false
+		}
+		busy = busy || n > 0
+	}
+	return busy, true
+}
+
+// read sends up to readBudget lines of one follower: its drain first, then
+// its followed file. It returns how many lines it sent, and counts finishing a
+// drain or restarting a truncated file as progress too.
+func (t *Tailer) read(ctx context.Context, out chan<- Line, f *follower) (int, bool) {
+	n := 0
+	for n < readBudget {
+		s := f.drain
+		if s == nil {
+			s = f.live
+		}
+		if s == nil {
+			return n, true
+		}
+		text, tooLong, err := s.r.next()
+		if err != nil {
+			s.eof = true
+			switch {
+			case s != f.live:
+				if err != io.EOF {
+					t.log.Warn().Str("path", s.path).Int64("offset", s.r.off).Err(err).Msg("rotated file read failed")
+				}
+				t.finishDrain(f)
+				n++
+				continue
+			case errors.Is(err, errTruncated):
+				t.truncated(f)
+				return n + 1, true
+			case err != io.EOF:
+				t.warnOnce(s.path, "read failed", err)
+			}
+			return n, true
+		}
+		s.eof = false
+		l := Line{Kind: LineKind, Input: f.input, Path: s.path, Pos: Position{Path: f.path, ID: s.id, Offset: s.r.off}}
+		if tooLong {
+			l.Kind = TooLongKind
+		} else {
+			l.Text = string(text)
+		}
+		if !t.send(ctx, out, l) {
+			return n, false
+		}
+		n++
+	}
+	return n, true
+}
+
+func (t *Tailer) sortedFollowers() []string {
+	keys := make([]string, 0, len(t.followers))
+	for k := range t.followers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// readStdin sends the lines of stdin, without positions. A stream has no
+// rotation and no restart, and at its end its unterminated last line is
+// complete.
+func (t *Tailer) readStdin(ctx context.Context, out chan<- Line) {
+	in := t.cfg.Stdin
+	if in == nil {
+		in = os.Stdin
+	}
+	r := newLineReader(in, t.cfg.MaxLine, 0)
+	send := func(text []byte, tooLong bool) bool {
+		l := Line{Kind: LineKind, Input: "-", Path: "-"}
+		if tooLong {
+			l.Kind = TooLongKind
+		} else {
+			l.Text = string(text)
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		select {
+		case out <- l:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for {
+		text, tooLong, err := r.next()
+		if err != nil {
+			if err != io.EOF {
+				t.log.Warn().Str("path", "-").Err(err).Msg("stdin read failed")
+			}
+			if text, tooLong, ok := r.rest(); ok {
+				send(text, tooLong)
+			}
+			return
+		}
+		if !send(text, tooLong) {
+			return
+		}
+	}
+}
+
+func (t *Tailer) warnOnce(path, msg string, err error) {
+	key := path + "\x00" + msg
+	if t.warned[key] == err.Error() {
+		return
+	}
+	t.warned[key] = err.Error()
+	t.log.Warn().Str("path", path).Err(err).Msg(msg)
+}
+
+func (t *Tailer) clearWarn(path, msg string) { delete(t.warned, path+"\x00"+msg) }
