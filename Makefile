@@ -43,9 +43,14 @@ bench: build
 	$(GO) run ./cmd/ppbench -ppwatch $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem ./parsers/... ./pkg/...
 
-# The main job on a built-in default: the scan report over the shipped samples.
+# The main job on a built-in default: the scan report over the shipped
+# samples, then the daemon on copies of them (appended to while it runs),
+# metrics on 127.0.0.1:9797. RUN_FOR=30s stops it by itself.
+RUN_FOR ?= 0
 run: build
 	./$(BIN) scan --config testdata/demo.yml $(SAMPLES)
+	@echo
+	$(GO) run ./cmd/ppdemo -ppwatch $(BIN) -for $(RUN_FOR)
 
 clean:
 	rm -rf bin

@@ -127,11 +127,12 @@ func (d *daemon) metrics() string {
 	return string(b)
 }
 
-var sample = regexp.MustCompile(`^([a-z_]+)\{([^}]*)\} (\S+)$`)
+var sample = regexp.MustCompile(`^([a-z_]+)(?:\{([^}]*)\})? (\S+)$`)
 
-// sum adds the samples of name whose labels contain every filter.
+// sum adds the samples of name whose labels contain every filter; -1 when
+// there is no sample of that name at all.
 func sum(metrics, name string, filters ...string) float64 {
-	total := 0.0
+	total, found := 0.0, false
 	for _, l := range strings.Split(metrics, "\n") {
 		m := sample.FindStringSubmatch(l)
 		if m == nil || m[1] != name {
@@ -146,7 +147,11 @@ func sum(metrics, name string, filters ...string) float64 {
 		if ok {
 			v, _ := strconv.ParseFloat(m[3], 64)
 			total += v
+			found = true
 		}
+	}
+	if !found {
+		return -1
 	}
 	return total
 }
@@ -387,4 +392,24 @@ func TestStartupErrors(t *testing.T) {
 	if code, out := runExit(t, "run", "--config", e.cfg, "--state", "/dev/null/sub/x.db", "--listen", "127.0.0.1:0"); code != 1 || !strings.Contains(out, "state directory") {
 		t.Errorf("unwritable state dir: %d %s", code, out)
 	}
+}
+
+// The rotated file is gone when ppwatch comes back: the loss is counted, and
+// the new file is read from its start, never from the stale offset.
+func TestRotatedFileGoneWhileStopped(t *testing.T) {
+	e := newEnv(t, "")
+	var g gen
+	appendFile(t, e.log, g.lines(50))
+	d := e.start(t)
+	d.waitAttempts(50)
+	d.stop()
+	appendFile(t, e.log, g.lines(20)) // never read: lost with the file
+	os.Remove(e.log)
+	appendFile(t, e.log, g.lines(30))
+	d = e.start(t)
+	m := d.waitAttempts(80)
+	if got := sum(m, "ppwatch_lost_files_total"); got != 1 {
+		t.Errorf("lost files %v", got)
+	}
+	d.stop()
 }

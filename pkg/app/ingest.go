@@ -50,6 +50,8 @@ type ingester struct {
 	lastLine  map[string]time.Time
 	malformed zerolog.Logger // sampled
 	failing   bool
+	tail      *tailer.Tailer
+	lost      uint64 // the tailer's LostFiles already counted
 }
 
 func newIngester(log zerolog.Logger, st *store.Store, ag *agg.Agg, self *metrics.Self, now func() time.Time, cfg *config.Config) (*ingester, error) {
@@ -129,23 +131,25 @@ func (in *ingester) flushUntilDone(ctx context.Context) {
 }
 
 func (in *ingester) handle(l tailer.Line) {
-	switch l.Kind {
-	case tailer.GoneKind:
+	if l.Kind == tailer.GoneKind {
+		// The key's file is finished (read to its end, or not found).
 		in.batch.Positions[l.Pos.Path] = nil
-		in.self.LostFiles.Inc()
 		return
-	case tailer.HeaderKind:
+	}
+	// Every event's position is committed, a Header's too: it is where
+	// reading of that file starts.
+	pos, err := l.Pos.MarshalBinary()
+	if err == nil && l.Pos.Path != "" {
+		in.batch.Positions[l.Pos.Path] = pos
+		in.offsets[l.Input] = float64(l.Pos.Offset)
+	}
+	if l.Kind == tailer.HeaderKind {
 		if h, ok := in.pipe(l).Parser().(interface{ SetHeader(string) error }); ok {
 			if err := h.SetHeader(l.Text); err != nil {
 				in.malformed.Warn().Str("path", l.Path).Err(err).Msg("bad header line")
 			}
 		}
 		return
-	}
-	pos, err := l.Pos.MarshalBinary()
-	if err == nil && l.Pos.Path != "" {
-		in.batch.Positions[l.Pos.Path] = pos
-		in.offsets[l.Input] = float64(l.Pos.Offset)
 	}
 	in.lastLine[l.Input] = in.now()
 	if l.Kind == tailer.TooLongKind {
@@ -205,7 +209,14 @@ func (in *ingester) flush() bool {
 	}
 	in.failing = false
 	in.self.StoreHealthy.Set(1)
-	in.agg.Add(in.events)
+	// Self-metrics first, the counts last: a scrape that sees the counts
+	// sees what came with them.
+	if in.tail != nil {
+		if lost := in.tail.Stats().LostFiles; lost > in.lost {
+			in.self.LostFiles.Add(float64(lost - in.lost))
+			in.lost = lost
+		}
+	}
 	for k, n := range in.lines {
 		in.self.Lines.WithLabelValues(k[0], k[1]).Add(n)
 	}
@@ -215,6 +226,7 @@ func (in *ingester) flush() bool {
 	for input, t := range in.lastLine {
 		in.self.LastLine.WithLabelValues(input).Set(float64(t.UnixNano()) / 1e9)
 	}
+	in.agg.Add(in.events)
 	if size, err := in.st.Size(); err == nil {
 		in.self.StoreSize.Set(float64(size))
 	}

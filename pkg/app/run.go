@@ -120,6 +120,7 @@ func (a *App) startIngest(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	in.tail = t
 	ctx, cancel := context.WithCancel(context.Background())
 	lines := make(chan tailer.Line, 1024)
 	tailerDone := make(chan struct{})
