@@ -1,15 +1,14 @@
 package exim
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ppwatch/ppwatch/parsers/parsertest"
 	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
@@ -633,24 +632,8 @@ func TestLongLinesLinear(t *testing.T) {
 	}
 }
 
-func readLines(tb testing.TB, path string) []string {
-	tb.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	return lines
-}
-
 func BenchmarkParse(b *testing.B) {
-	lines := readLines(b, "../../testdata/exim/sample.log")
+	lines := parsertest.File(b, "../../testdata/exim/sample.log")
 	var n int
 	for _, l := range lines {
 		n += len(l) + 1

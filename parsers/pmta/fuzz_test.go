@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppwatch/ppwatch/parsers/parsertest"
 	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
@@ -14,7 +15,7 @@ import (
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob("../../testdata/pmta/*.log")
 	for _, name := range files {
-		lines := readLines(f, name)
+		lines := parsertest.File(f, name)
 		for _, l := range lines {
 			f.Add(l)
 		}
@@ -43,21 +44,7 @@ func FuzzParse(f *testing.F) {
 			if !ok {
 				continue
 			}
-			if ev.RecipientDomain == "" || ev.RecipientDomain != strings.ToLower(ev.RecipientDomain) {
-				t.Errorf("recipient domain %q", ev.RecipientDomain)
-			}
-			if ev.SMTPCode != 0 && (ev.SMTPCode < 200 || ev.SMTPCode > 599) {
-				t.Errorf("smtp code %d", ev.SMTPCode)
-			}
-			if ev.Status != event.Delivered && ev.Status != event.Deferred && ev.Status != event.Bounced {
-				t.Errorf("status %q", ev.Status)
-			}
-			if ev.Time.IsZero() || ev.Time.Location() != time.UTC {
-				t.Errorf("time %v", ev.Time)
-			}
-			if ev.MTA != event.PMTA {
-				t.Errorf("mta %q", ev.MTA)
-			}
+			parsertest.CheckEvent(t, event.PMTA, ev)
 		}
 	})
 }

@@ -1,8 +1,6 @@
 package pmta
 
 import (
-	"bufio"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ppwatch/ppwatch/parsers/parsertest"
 	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
@@ -488,24 +487,8 @@ func TestSniffDoesNotAllocate(t *testing.T) {
 	}
 }
 
-func readLines(tb testing.TB, path string) []string {
-	tb.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	return lines
-}
-
 func BenchmarkParse(b *testing.B) {
-	lines := readLines(b, "../../testdata/pmta/sample.log")
+	lines := parsertest.File(b, "../../testdata/pmta/sample.log")
 	p := newParser()
 	b.ReportAllocs()
 	b.ResetTimer()

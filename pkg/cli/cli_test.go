@@ -173,7 +173,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"parse", "--mta", "sendmail"}, 2, `ppwatch: --mta: unknown MTA "sendmail" (use auto, postfix, exim, pmta)`},
 		{[]string{"parse", "--nope"}, 2, "flag provided but not defined: -nope"},
 		{[]string{"scan"}, 2, "scan: give one or more log files"},
-		{[]string{"scan", "--since", "yesterday", unknown}, 2, `--since: time: invalid duration "yesterday"`},
+		{[]string{"scan", "--since", "yesterday", unknown}, 2, `--since: invalid duration "yesterday" (use e.g. 90s, 5m, 24h, 30d)`},
 		{[]string{"parse", "--config", badCfg}, 2, badCfg + `:2: unknown key "bogus" in the top level`},
 		{[]string{"parse", "--config", filepath.Join(dir, "missing.yml")}, 2, "missing.yml: no such file or directory"},
 		{[]string{"parse", filepath.Join(dir, "missing.log")}, 1, "missing.log: no such file or directory"},

@@ -3,10 +3,9 @@ package cli
 import (
 	"encoding/json"
 	"flag"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
 	"github.com/ppwatch/ppwatch/pkg/report"
@@ -32,7 +31,7 @@ func runScan(args []string, env Env) error {
 	b := report.NewBuilder()
 	var since time.Time
 	if *sinceFlag != "" {
-		d, err := parseDuration(*sinceFlag)
+		d, err := config.ParseDuration(*sinceFlag)
 		if err != nil {
 			return usagef("--since: %v", err)
 		}
@@ -65,18 +64,4 @@ func runScan(args []string, env Env) error {
 		return enc.Encode(r)
 	}
 	return r.WriteText(env.Stdout)
-}
-
-// parseDuration is time.ParseDuration plus a "d" (24h) unit.
-func parseDuration(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		if days, err := strconv.Atoi(n); err == nil && days >= 0 {
-			return time.Duration(days) * 24 * time.Hour, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err == nil && d < 0 {
-		return 0, strconv.ErrRange
-	}
-	return d, err
 }
