@@ -388,6 +388,11 @@ func TestStartupErrors(t *testing.T) {
 	if code, out := runExit(t, "run", "--config", e.cfg, "--state", e.state, "--listen", "127.0.0.1:0"); code != 2 || !strings.Contains(out, "in use by another ppwatch") {
 		t.Errorf("locked state: %d %s", code, out)
 	}
+	empty := filepath.Join(dir, "empty.yml")
+	os.WriteFile(empty, []byte("inputs: []\n"), 0o644)
+	if code, out := runExit(t, "run", "--config", empty, "--state", filepath.Join(dir, "s.db"), "--listen", "127.0.0.1:0"); code != 2 || !strings.Contains(out, "no inputs") {
+		t.Errorf("no inputs: %d %s", code, out)
+	}
 	// A state path under a file can be created by nobody, root included.
 	if code, out := runExit(t, "run", "--config", e.cfg, "--state", "/dev/null/sub/x.db", "--listen", "127.0.0.1:0"); code != 1 || !strings.Contains(out, "state directory") {
 		t.Errorf("unwritable state dir: %d %s", code, out)
@@ -410,6 +415,55 @@ func TestRotatedFileGoneWhileStopped(t *testing.T) {
 	m := d.waitAttempts(80)
 	if got := sum(m, "ppwatch_lost_files_total"); got != 1 {
 		t.Errorf("lost files %v", got)
+	}
+	d.stop()
+}
+
+// A stand-in for journalctl (systemd-journald does not run in the test
+// sandbox): it prints the entries of a data file after --after-cursor, as
+// journalctl --output=json does, then follows like --follow.
+const fakeJournalctl = `#!/bin/sh
+after=0
+for a in "$@"; do
+  case "$a" in --after-cursor=*) after="${a#--after-cursor=}";; esac
+done
+awk -v after="$after" 'NR > after' "$JOURNAL_DATA"
+exec sleep 3600
+`
+
+func TestJournald(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	os.Mkdir(bin, 0o755)
+	os.WriteFile(filepath.Join(bin, "journalctl"), []byte(fakeJournalctl), 0o755)
+	data := filepath.Join(dir, "journal.json")
+	n := 0
+	entries := func(k int) string {
+		var b strings.Builder
+		for i := 0; i < k; i++ {
+			n++
+			msg := fmt.Sprintf("%010X: to=<u%d@acme.example>, relay=mx0a-00123a01.pphosted.com[148.163.150.12]:25, delay=1, delays=0/0/0.5/0.5, dsn=5.7.0, status=bounced (host mx0a-00123a01.pphosted.com[148.163.150.12] said: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.25 (in reply to MAIL FROM command))", n, n)
+			e, _ := json.Marshal(map[string]string{"__CURSOR": strconv.Itoa(n), "__REALTIME_TIMESTAMP": strconv.FormatInt(time.Now().UnixMicro(), 10),
+				"_HOSTNAME": "mta1", "SYSLOG_IDENTIFIER": "postfix/smtp", "_PID": "1410", "MESSAGE": msg})
+			b.Write(e)
+			b.WriteByte('\n')
+		}
+		return b.String()
+	}
+	appendFile(t, data, entries(5))
+	cfg := filepath.Join(dir, "ppwatch.yml")
+	os.WriteFile(cfg, []byte("flush_interval: 100ms\ninputs:\n  - path: \"journald:postfix@-.service\"\n    mta: postfix\n"), 0o644)
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	t.Setenv("JOURNAL_DATA", data)
+	state := filepath.Join(dir, "ppwatch.db")
+	d := startDaemon(t, "--config", cfg, "--state", state)
+	d.waitAttempts(5)
+	d.stop()
+	appendFile(t, data, entries(3))
+	d = startDaemon(t, "--config", cfg, "--state", state)
+	m := d.waitAttempts(8) // resumed after the committed cursor: 5 + 3, not 5 + 8
+	if got := sum(m, "ppwatch_proofpoint_block_ratio", `source_ip="192.0.2.25"`, `window="5m"`); got != 1 {
+		t.Errorf("block ratio %v", got)
 	}
 	d.stop()
 }

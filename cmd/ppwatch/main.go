@@ -96,6 +96,9 @@ func run(args []string, stderr io.Writer) int {
 	if err := a.Start(); err != nil {
 		log.Error().Err(err).Msg("cannot start")
 		a.Stop()
+		if errors.Is(err, app.ErrNoInputs) {
+			return cli.ExitUsage
+		}
 		return cli.ExitRuntime
 	}
 

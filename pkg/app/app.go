@@ -33,6 +33,11 @@ import (
 // ErrStateInUse means another ppwatch holds the state file.
 var ErrStateInUse = errors.New("state file is in use by another ppwatch")
 
+// ErrNoInputs means there is nothing to read: no inputs in the config, and
+// none of the usual log files exists.
+var ErrNoInputs = errors.New("no inputs: the config names none and none of /var/log/mail.log, /var/log/maillog, " +
+	"/var/log/exim4/mainlog, /var/log/exim/main.log, /var/log/pmta/acct-*.csv exists; list your logs under inputs:")
+
 // Options start an App.
 type Options struct {
 	Config        *config.Config

@@ -14,6 +14,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/journal"
 	"github.com/ppwatch/ppwatch/pkg/metrics"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
 	"github.com/ppwatch/ppwatch/pkg/store"
@@ -77,22 +78,33 @@ func (in *ingester) reset() {
 	in.lastLine = map[string]time.Time{}
 }
 
-// run consumes lines until ctx is done and the tailer has stopped (done
-// closed), then drains what was handed over and commits it.
-func (in *ingester) run(ctx context.Context, lines chan tailer.Line, tailerDone <-chan struct{}) {
+// journalLine is an entry of one journald input.
+type journalLine struct {
+	input string
+	entry journal.Entry
+}
+
+// run consumes lines until ctx is done and the sources have stopped
+// (tailerDone closed), then drains what was handed over and commits it.
+func (in *ingester) run(ctx context.Context, lines chan tailer.Line, jlines chan journalLine, tailerDone <-chan struct{}) {
 	tick := time.NewTicker(time.Duration(in.cfg.FlushInterval))
 	defer tick.Stop()
 	// Retention runs in this goroutine: bbolt has one writer.
 	prune := time.NewTicker(time.Minute)
 	defer prune.Stop()
 	for {
-		src := lines
+		src, jsrc := lines, jlines
 		if in.failing && in.batch.Len() >= maxBatch {
-			src = nil // commits fail: stop reading until one succeeds
+			src, jsrc = nil, nil // commits fail: stop reading until one succeeds
 		}
 		select {
 		case l := <-src:
 			in.handle(l)
+			if in.batch.Len() >= maxBatch {
+				in.flush()
+			}
+		case j := <-jsrc:
+			in.handleJournal(j.input, j.entry)
 			if in.batch.Len() >= maxBatch {
 				in.flush()
 			}
@@ -109,6 +121,8 @@ func (in *ingester) run(ctx context.Context, lines chan tailer.Line, tailerDone 
 				select {
 				case l := <-lines:
 					in.handle(l)
+				case j := <-jlines:
+					in.handleJournal(j.input, j.entry)
 				default:
 					in.flushUntilDone(ctx)
 					return
@@ -143,25 +157,35 @@ func (in *ingester) handle(l tailer.Line) {
 		in.batch.Positions[l.Pos.Path] = pos
 		in.offsets[l.Input] = float64(l.Pos.Offset)
 	}
-	if l.Kind == tailer.HeaderKind {
-		if h, ok := in.pipe(l).Parser().(interface{ SetHeader(string) error }); ok {
+	switch l.Kind {
+	case tailer.HeaderKind:
+		if h, ok := in.pipe(l.Input, l.Path).Parser().(interface{ SetHeader(string) error }); ok {
 			if err := h.SetHeader(l.Text); err != nil {
 				in.malformed.Warn().Str("path", l.Path).Err(err).Msg("bad header line")
 			}
 		}
-		return
-	}
-	in.lastLine[l.Input] = in.now()
-	if l.Kind == tailer.TooLongKind {
+	case tailer.TooLongKind:
+		in.lastLine[l.Input] = in.now()
 		in.lines[[2]string{l.Input, "malformed"}]++
 		in.malformed.Warn().Str("path", l.Path).Int64("offset", l.Pos.Offset).Msg("line longer than the limit skipped")
-		return
+	default:
+		in.line(l.Input, l.Path, l.Text, l.Pos.Offset)
 	}
-	ev, res, err := in.pipe(l).Line(l.Text)
-	in.lines[[2]string{l.Input, res.String()}]++
+}
+
+// handleJournal counts one journal entry; its cursor is the position.
+func (in *ingester) handleJournal(input string, e journal.Entry) {
+	in.batch.Positions[input] = []byte(e.Cursor)
+	in.line(input, input, e.Line, 0)
+}
+
+func (in *ingester) line(input, path, text string, offset int64) {
+	in.lastLine[input] = in.now()
+	ev, res, err := in.pipe(input, path).Line(text)
+	in.lines[[2]string{input, res.String()}]++
 	switch res {
 	case pipeline.Malformed:
-		in.malformed.Warn().Str("path", l.Path).Int64("offset", l.Pos.Offset).Err(err).Msg("malformed line skipped")
+		in.malformed.Warn().Str("path", path).Int64("offset", offset).Err(err).Msg("malformed line skipped")
 	case pipeline.Parsed:
 		in.count(&ev)
 	}
@@ -235,22 +259,21 @@ func (in *ingester) flush() bool {
 	return true
 }
 
-// pipe returns the pipeline of the line's file, made on first use.
-func (in *ingester) pipe(l tailer.Line) *pipeline.Pipeline {
-	key := l.Path
-	if p := in.pipes[key]; p != nil {
+// pipe returns the pipeline of one file (or journal input), made on first use.
+func (in *ingester) pipe(input, path string) *pipeline.Pipeline {
+	if p := in.pipes[path]; p != nil {
 		return p
 	}
-	mta := in.mtas[l.Input]
+	mta := in.mtas[input]
 	if mta == "" || mta == "auto" {
-		mta = detectFile(l.Path)
+		mta = detectFile(path)
 	}
 	p, err := pipeline.New(mta, pipeline.Options{Config: in.cfg, Classifier: in.cls, Reference: func() time.Time { return in.now().Add(yearSlack) }})
 	if err != nil { // the config was validated: only an unknown MTA gets here
 		panic(err)
 	}
-	in.log.Info().Str("path", l.Path).Str("mta", mta).Msg("reading")
-	in.pipes[key] = p
+	in.log.Info().Str("path", path).Str("mta", mta).Msg("reading")
+	in.pipes[path] = p
 	return p
 }
 

@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/journal"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
 	"github.com/ppwatch/ppwatch/pkg/tailer"
 )
@@ -82,6 +85,9 @@ func (a *App) serve() error {
 	return nil
 }
 
+// journalPrefix marks a journald input: "journald:postfix@-.service,…".
+const journalPrefix = "journald:"
+
 // startIngest starts a tailer and the writer with the saved positions.
 func (a *App) startIngest(cfg *config.Config) error {
 	in, err := newIngester(a.log.With().Str("component", "ingest").Logger(), a.store, a.agg.Load(), a.self, a.now, cfg)
@@ -92,15 +98,6 @@ func (a *App) startIngest(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("loading positions: %w", err)
 	}
-	pos := map[string]tailer.Position{}
-	for path, b := range saved {
-		var p tailer.Position
-		if err := p.UnmarshalBinary(b); err != nil {
-			a.log.Warn().Str("path", path).Err(err).Msg("unreadable saved position; reading the file from its start")
-			continue
-		}
-		pos[path] = p
-	}
 	inputs := cfg.Inputs
 	if len(inputs) == 0 {
 		inputs = config.DefaultInputs()
@@ -109,31 +106,79 @@ func (a *App) startIngest(cfg *config.Config) error {
 			in.mtas[i.Path] = i.MTA
 		}
 	}
-	var paths []string
+	var paths, journals []string
 	for _, i := range inputs {
-		paths = append(paths, i.Path)
+		if strings.HasPrefix(i.Path, journalPrefix) {
+			journals = append(journals, i.Path)
+		} else {
+			paths = append(paths, i.Path)
+		}
 	}
-	if len(paths) == 0 {
-		a.log.Warn().Msg("no inputs: none configured and none of the usual log files exists")
+	if len(inputs) == 0 {
+		return ErrNoInputs
 	}
-	t, err := tailer.New(tailer.Config{Inputs: paths, PollInterval: time.Second, Logger: a.log.With().Str("component", "tailer").Logger()}, pos)
-	if err != nil {
-		return err
+	pos := map[string]tailer.Position{}
+	for path, b := range saved {
+		if strings.HasPrefix(path, journalPrefix) {
+			continue // a journald cursor
+		}
+		var p tailer.Position
+		if err := p.UnmarshalBinary(b); err != nil {
+			a.log.Warn().Str("path", path).Err(err).Msg("unreadable saved position; reading the file from its start")
+			continue
+		}
+		pos[path] = p
 	}
-	in.tail = t
+	var t *tailer.Tailer
+	if len(paths) > 0 {
+		if t, err = tailer.New(tailer.Config{Inputs: paths, PollInterval: time.Second, Logger: a.log.With().Str("component", "tailer").Logger()}, pos); err != nil {
+			return err
+		}
+		in.tail = t
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	lines := make(chan tailer.Line, 1024)
-	tailerDone := make(chan struct{})
+	jlines := make(chan journalLine, 1024)
+	sourcesDone := make(chan struct{})
 	done := make(chan struct{})
+	var wg sync.WaitGroup
+	if t != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.Run(ctx, lines); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error().Err(err).Msg("tailer stopped")
+			}
+		}()
+	}
+	for _, input := range journals {
+		units := strings.FieldsFunc(strings.TrimPrefix(input, journalPrefix), func(r rune) bool { return r == ',' || r == ' ' })
+		jcfg := journal.Config{Units: units, Cursor: string(saved[input]), Logger: a.log.With().Str("component", "journal").Str("input", input).Logger()}
+		entries := make(chan journal.Entry)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			defer close(entries)
+			journal.Run(ctx, jcfg, entries)
+		}()
+		go func() {
+			defer wg.Done()
+			for e := range entries {
+				select {
+				case jlines <- journalLine{input, e}:
+				case <-ctx.Done():
+					// Not handed over: read again after the restart.
+				}
+			}
+		}()
+	}
 	go func() {
-		defer close(tailerDone)
-		if err := t.Run(ctx, lines); err != nil && !errors.Is(err, context.Canceled) {
-			a.log.Error().Err(err).Msg("tailer stopped")
-		}
+		wg.Wait()
+		close(sourcesDone)
 	}()
 	go func() {
 		defer close(done)
-		in.run(ctx, lines, tailerDone)
+		in.run(ctx, lines, jlines, sourcesDone)
 	}()
 	a.ingest, a.cancel, a.done = in, cancel, done
 	return nil
