@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // These tests run the real binary against real files and a real state file,
@@ -466,4 +468,42 @@ func TestJournald(t *testing.T) {
 		t.Errorf("block ratio %v", got)
 	}
 	d.stop()
+}
+
+// Basic auth through exporter-toolkit's web config file.
+func TestWebConfigBasicAuth(t *testing.T) {
+	e := newEnv(t, "")
+	var g gen
+	appendFile(t, e.log, g.lines(3))
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := filepath.Join(e.dir, "web.yml")
+	os.WriteFile(web, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o644)
+	d := startDaemon(t, "--config", e.cfg, "--state", e.state, "--web.config.file", web)
+	resp, err := http.Get("http://" + d.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("without credentials: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", "http://"+d.addr+"/metrics", nil)
+	req.SetBasicAuth("prometheus", "s3cret")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "ppwatch_build_info") {
+		t.Errorf("with credentials: %d", resp.StatusCode)
+	}
+	bad := filepath.Join(e.dir, "bad-web.yml")
+	os.WriteFile(bad, []byte("tls_server_config:\n  cert_file: /nonexistent\n"), 0o644)
+	if code, out := runExit(t, "run", "--config", e.cfg, "--state", filepath.Join(e.dir, "other.db"), "--listen", "127.0.0.1:0", "--web.config.file", bad); code == 0 || !strings.Contains(out, "web.config.file") {
+		t.Errorf("bad web config: %d %s", code, out)
+	}
 }
