@@ -24,6 +24,7 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per command; the best is reported")
 	genOnly := flag.String("gen", "", "only write the generated log to this `file` and exit")
 	seed := flag.Uint64("seed", 1, "generator seed")
+	daemonBench := flag.Bool("daemon", true, "also measure ppwatch run (catch-up, steady-state CPU, RSS, scrape)")
 	flag.Parse()
 
 	if *genOnly != "" {
@@ -67,6 +68,15 @@ func main() {
 	fmt.Printf("\nscan throughput = %.0f%% of grep's (target >= 40%%); scan peak RSS %.1f MiB (target <= 64 MiB)\n",
 		100*grep.wall.Seconds()/scan.wall.Seconds(), float64(scan.maxRSSKiB)/1024)
 	os.Remove(path)
+	if *daemonBench {
+		fmt.Println()
+		d, err := os.MkdirTemp(*dir, "ppbench-daemon-")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(d)
+		benchDaemon(*bin, d, *lines, scan.wall.Seconds())
+	}
 }
 
 type result struct {

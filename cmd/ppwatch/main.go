@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // timezone names in the config work on hosts without tzdata
 
@@ -27,6 +28,9 @@ func main() {
 	}
 	os.Exit(cli.Main(os.Args[1:], cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 }
+
+// defaultMemoryLimit is the daemon's soft Go memory limit.
+const defaultMemoryLimit = 64 << 20
 
 func run(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -62,6 +66,12 @@ func run(args []string, stderr io.Writer) int {
 		return cli.ExitUsage
 	}
 	log := zerolog.New(out).Level(lvl).With().Timestamp().Logger()
+
+	// A soft limit on the Go heap keeps the daemon small on a busy MTA
+	// host (the state file's mapped pages come on top); GOMEMLIMIT wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 
 	load := func() (*config.Config, error) {
 		cfg := config.Default()

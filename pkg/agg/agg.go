@@ -8,6 +8,7 @@ package agg
 import (
 	"container/heap"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -79,12 +80,26 @@ type Agg struct {
 	minutes   map[string]*ring
 	span      int64 // minutes kept per IP
 	lastBlock map[string]time.Time
+	strs      map[string]string // label values interned: keys must not pin event lines
+
+	// The domain cap is recomputed at most once per refold: the folded
+	// counts are kept up to date in between, so a scrape copies at most
+	// Top+len(Always)+1 domains' series instead of folding them all. (A
+	// domain entering or leaving the top moves counts between its series
+	// and "other", as any top-N cap does; doing it rarely keeps that rare.)
+	keep     map[string]bool
+	keptTop  int // domains in keep by volume, not by Always
+	folded   map[PPAttempt]uint64
+	foldedAt time.Time
 }
+
+// refold is how often the top domains are chosen again.
+const refold = time.Minute
 
 // New returns an empty aggregate.
 func New(o Options) *Agg {
 	a := &Agg{opts: o, always: map[string]bool{}, attempts: map[Attempt]uint64{}, pp: map[PPAttempt]uint64{},
-		volume: map[string]uint64{}, minutes: map[string]*ring{}, lastBlock: map[string]time.Time{}}
+		volume: map[string]uint64{}, minutes: map[string]*ring{}, lastBlock: map[string]time.Time{}, strs: map[string]string{}}
 	for _, d := range o.Always {
 		a.always[d] = true
 	}
@@ -107,12 +122,51 @@ func (a *Agg) AddTotal(s Series, n uint64) {
 }
 
 func (a *Agg) addTotal(s Series, n uint64) {
-	a.attempts[Attempt{MTA: s.MTA, SourceIP: s.SourceIP, Status: s.Status, Class: s.Class, Proofpoint: s.Proofpoint}] += n
-	if s.Proofpoint {
-		a.pp[PPAttempt{SourceIP: s.SourceIP, RecipientDomain: s.RecipientDomain, Status: s.Status, Class: s.Class}] += n
-		a.volume[s.RecipientDomain] += n
+	k := Attempt{MTA: s.MTA, SourceIP: s.SourceIP, Status: s.Status, Class: s.Class, Proofpoint: s.Proofpoint}
+	if _, ok := a.attempts[k]; !ok {
+		k = Attempt{MTA: a.intern(s.MTA), SourceIP: a.intern(s.SourceIP), Status: a.intern(s.Status), Class: a.intern(s.Class), Proofpoint: s.Proofpoint}
+	}
+	a.attempts[k] += n
+	if !s.Proofpoint {
+		return
+	}
+	pk := PPAttempt{SourceIP: s.SourceIP, RecipientDomain: s.RecipientDomain, Status: s.Status, Class: s.Class}
+	if _, ok := a.pp[pk]; !ok {
+		pk = PPAttempt{SourceIP: a.intern(s.SourceIP), RecipientDomain: a.domain(s.RecipientDomain), Status: a.intern(s.Status), Class: a.intern(s.Class)}
+	}
+	a.pp[pk] += n
+	if _, ok := a.volume[pk.RecipientDomain]; !ok {
+		pk.RecipientDomain = a.domain(pk.RecipientDomain)
+	}
+	a.volume[pk.RecipientDomain] += n
+	if a.keep != nil {
+		if !a.keep[pk.RecipientDomain] && a.keptTop < a.opts.Top {
+			// The top is not full yet (a young state file): a new domain
+			// joins it at once instead of waiting for the next refold.
+			a.keep[pk.RecipientDomain] = true
+			a.keptTop++
+		}
+		if !a.keep[pk.RecipientDomain] {
+			pk.RecipientDomain = Other
+		}
+		a.folded[pk] += n
 	}
 }
+
+// intern returns the one copy of a label value of a small set (IPs,
+// statuses, classes, MTAs).
+func (a *Agg) intern(s string) string {
+	if c, ok := a.strs[s]; ok {
+		return c
+	}
+	c := strings.Clone(s)
+	a.strs[c] = c
+	return c
+}
+
+// domain returns a copy of a recipient domain: there are too many to
+// intern, but a key must not pin the event's line.
+func (a *Agg) domain(d string) string { return strings.Clone(d) }
 
 // AddMinute adds n Proofpoint attempts of which blocks and deferrals, at
 // event minute m (unix seconds / 60), to the windows of ip.
@@ -126,7 +180,7 @@ func (a *Agg) addMinute(ip string, m int64, n, blocks, deferrals uint64) {
 	r := a.minutes[ip]
 	if r == nil {
 		r = &ring{slots: make([]slot, a.span)}
-		a.minutes[ip] = r
+		a.minutes[a.intern(ip)] = r
 	}
 	r.add(m, n, blocks, deferrals)
 }
@@ -140,7 +194,7 @@ func (a *Agg) SetLastBlock(ip string, t time.Time) {
 
 func (a *Agg) setLastBlock(ip string, t time.Time) {
 	if t.After(a.lastBlock[ip]) {
-		a.lastBlock[ip] = t
+		a.lastBlock[a.intern(ip)] = t
 	}
 }
 
@@ -183,15 +237,18 @@ func (a *Agg) Snapshot(now time.Time) *Snapshot {
 		k.N = n
 		s.Attempts = append(s.Attempts, k)
 	}
-	keep := a.kept()
-	folded := map[PPAttempt]uint64{}
-	for k, n := range a.pp {
-		if !keep[k.RecipientDomain] {
-			k.RecipientDomain = Other
+	if a.keep == nil || now.Sub(a.foldedAt) >= refold || now.Before(a.foldedAt) {
+		a.keep, a.keptTop = a.kept()
+		a.folded = map[PPAttempt]uint64{}
+		for k, n := range a.pp {
+			if !a.keep[k.RecipientDomain] {
+				k.RecipientDomain = Other
+			}
+			a.folded[k] += n
 		}
-		folded[k] += n
+		a.foldedAt = now
 	}
-	for k, n := range folded {
+	for k, n := range a.folded {
 		k.N = n
 		s.PPAttempts = append(s.PPAttempts, k)
 	}
@@ -220,13 +277,13 @@ func (a *Agg) Snapshot(now time.Time) *Snapshot {
 
 // kept returns the domains that keep their name: the configured ones and
 // the Top by volume (ties broken by name, so the set is stable).
-func (a *Agg) kept() map[string]bool {
+func (a *Agg) kept() (map[string]bool, int) {
 	keep := make(map[string]bool, a.opts.Top+len(a.always))
 	for d := range a.always {
 		keep[d] = true
 	}
 	if a.opts.Top <= 0 {
-		return keep
+		return keep, 0
 	}
 	h := &topHeap{}
 	for d, v := range a.volume {
@@ -243,7 +300,7 @@ func (a *Agg) kept() map[string]bool {
 	for _, e := range *h {
 		keep[e.d] = true
 	}
-	return keep
+	return keep, h.Len()
 }
 
 type dv struct {

@@ -62,3 +62,37 @@ func TestNoWindowWithoutAttempts(t *testing.T) {
 		t.Errorf("windows %+v", w)
 	}
 }
+
+// Between refolds the folded counts follow every Add; the top set is chosen
+// again after refold. A top that is not full takes new domains at once.
+func TestFoldedCountsStayExact(t *testing.T) {
+	a := New(Options{Top: 1, Windows: []time.Duration{time.Hour}})
+	add := func(domain string, n int) {
+		for i := 0; i < n; i++ {
+			a.Add([]Event{{Time: now, Series: Series{SourceIP: "192.0.2.25", RecipientDomain: domain, Status: "bounced", Class: "reputation", Proofpoint: true, Outcome: Block}}})
+		}
+	}
+	pp := func(s *Snapshot) map[string]uint64 {
+		m := map[string]uint64{}
+		for _, p := range s.PPAttempts {
+			m[p.RecipientDomain] += p.N
+		}
+		return m
+	}
+	if s := a.Snapshot(now); len(s.PPAttempts) != 0 { // folds while empty
+		t.Fatal(s.PPAttempts)
+	}
+	add("a.example", 2)
+	add("b.example", 1)
+	if d := cmp.Diff(map[string]uint64{"a.example": 2, Other: 1}, pp(a.Snapshot(now))); d != "" {
+		t.Error(d)
+	}
+	add("b.example", 5) // b now leads, but the top is kept until the next refold
+	add("c.example", 1)
+	if d := cmp.Diff(map[string]uint64{"a.example": 2, Other: 7}, pp(a.Snapshot(now.Add(time.Second)))); d != "" {
+		t.Error(d)
+	}
+	if d := cmp.Diff(map[string]uint64{"b.example": 6, Other: 3}, pp(a.Snapshot(now.Add(refold)))); d != "" {
+		t.Error(d)
+	}
+}

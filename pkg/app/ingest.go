@@ -46,10 +46,9 @@ type ingester struct {
 
 	batch     *store.Batch
 	events    []agg.Event
-	lines     map[[2]string]float64 // (input, result) → lines since the last commit
-	offsets   map[string]float64    // input → offset
-	lastLine  map[string]time.Time
-	malformed zerolog.Logger // sampled
+	inputs    map[string]*inputStats // per input, since the last commit
+	cur       *inputStats            // the last one looked up: lines come in runs
+	malformed zerolog.Logger         // sampled
 	failing   bool
 	tail      *tailer.Tailer
 	lost      uint64 // the tailer's LostFiles already counted
@@ -73,9 +72,8 @@ func newIngester(log zerolog.Logger, st *store.Store, ag *agg.Agg, self *metrics
 func (in *ingester) reset() {
 	in.batch = store.NewBatch()
 	in.events = in.events[:0]
-	in.lines = map[[2]string]float64{}
-	in.offsets = map[string]float64{}
-	in.lastLine = map[string]time.Time{}
+	in.inputs = map[string]*inputStats{}
+	in.cur = nil
 }
 
 // journalLine is an entry of one journald input.
@@ -155,7 +153,8 @@ func (in *ingester) handle(l tailer.Line) {
 	pos, err := l.Pos.MarshalBinary()
 	if err == nil && l.Pos.Path != "" {
 		in.batch.Positions[l.Pos.Path] = pos
-		in.offsets[l.Input] = float64(l.Pos.Offset)
+		st := in.stats(l.Input)
+		st.offset, st.hasOffset = float64(l.Pos.Offset), true
 	}
 	switch l.Kind {
 	case tailer.HeaderKind:
@@ -165,8 +164,7 @@ func (in *ingester) handle(l tailer.Line) {
 			}
 		}
 	case tailer.TooLongKind:
-		in.lastLine[l.Input] = in.now()
-		in.lines[[2]string{l.Input, "malformed"}]++
+		in.stats(l.Input).lines[pipeline.Malformed]++
 		in.malformed.Warn().Str("path", l.Path).Int64("offset", l.Pos.Offset).Msg("line longer than the limit skipped")
 	default:
 		in.line(l.Input, l.Path, l.Text, l.Pos.Offset)
@@ -180,9 +178,8 @@ func (in *ingester) handleJournal(input string, e journal.Entry) {
 }
 
 func (in *ingester) line(input, path, text string, offset int64) {
-	in.lastLine[input] = in.now()
 	ev, res, err := in.pipe(input, path).Line(text)
-	in.lines[[2]string{input, res.String()}]++
+	in.stats(input).lines[res]++
 	switch res {
 	case pipeline.Malformed:
 		in.malformed.Warn().Str("path", path).Int64("offset", offset).Err(err).Msg("malformed line skipped")
@@ -241,14 +238,21 @@ func (in *ingester) flush() bool {
 			in.lost = lost
 		}
 	}
-	for k, n := range in.lines {
-		in.self.Lines.WithLabelValues(k[0], k[1]).Add(n)
-	}
-	for input, off := range in.offsets {
-		in.self.Offset.WithLabelValues(input).Set(off)
-	}
-	for input, t := range in.lastLine {
-		in.self.LastLine.WithLabelValues(input).Set(float64(t.UnixNano()) / 1e9)
+	now := float64(in.now().UnixNano()) / 1e9
+	for input, st := range in.inputs {
+		read := false
+		for res, n := range st.lines {
+			if n > 0 {
+				in.self.Lines.WithLabelValues(input, pipeline.Result(res).String()).Add(n)
+				read = true
+			}
+		}
+		if st.hasOffset {
+			in.self.Offset.WithLabelValues(input).Set(st.offset)
+		}
+		if read { // read during this flush interval: "now" is within it
+			in.self.LastLine.WithLabelValues(input).Set(now)
+		}
 	}
 	in.agg.Add(in.events)
 	if size, err := in.st.Size(); err == nil {
@@ -257,6 +261,27 @@ func (in *ingester) flush() bool {
 	in.self.Uncommitted.Set(0)
 	in.reset()
 	return true
+}
+
+// inputStats are one input's self-metrics since the last commit.
+type inputStats struct {
+	name      string
+	lines     [3]float64 // by pipeline.Result
+	offset    float64
+	hasOffset bool
+}
+
+func (in *ingester) stats(input string) *inputStats {
+	if in.cur != nil && in.cur.name == input {
+		return in.cur
+	}
+	st := in.inputs[input]
+	if st == nil {
+		st = &inputStats{name: input}
+		in.inputs[input] = st
+	}
+	in.cur = st
+	return st
 }
 
 // pipe returns the pipeline of one file (or journal input), made on first use.

@@ -21,6 +21,9 @@ type Options struct {
 	Rate    float64   // messages per second of log time (0: 50)
 	// ProofpointShare is the share of deliveries to Proofpoint (0: 0.10).
 	ProofpointShare float64
+	// ProofpointDomains is how many distinct recipient domains are behind
+	// Proofpoint (0: 400).
+	ProofpointDomains int
 	// SourceIPs are the sending IPs Proofpoint names in its replies, one
 	// picked per message (nil: four documentation addresses).
 	SourceIPs []string
@@ -67,6 +70,9 @@ func Write(w io.Writer, o Options) (int64, error) {
 	if o.ProofpointShare <= 0 {
 		o.ProofpointShare = 0.10
 	}
+	if o.ProofpointDomains <= 0 {
+		o.ProofpointDomains = 400
+	}
 	if len(o.SourceIPs) == 0 {
 		o.SourceIPs = sourceIPs
 	}
@@ -107,8 +113,9 @@ func Write(w io.Writer, o Options) (int64, error) {
 		var domain, host, ip string
 		table := otherReplies
 		if pp {
-			domain = fmt.Sprintf("corp%d.example", d%400)
-			host = fmt.Sprintf("mx0%c-00%06x01.pphosted.com", 'a'+rune(rng.IntN(2)), d%400)
+			pd := rng.IntN(o.ProofpointDomains)
+			domain = fmt.Sprintf("corp%d.example", pd)
+			host = fmt.Sprintf("mx0%c-00%06x01.pphosted.com", 'a'+rune(rng.IntN(2)), pd%4096)
 			ip = fmt.Sprintf("148.163.%d.%d", 128+d%32, 1+d%250)
 			table = ppReplies
 		} else {

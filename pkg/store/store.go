@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -259,12 +260,26 @@ func applyCounts(tx *bolt.Tx, counts map[BucketKey]uint64) error {
 	// bbolt keeps a reference to each value until the commit, so values get
 	// their own memory; one slab saves an allocation per key.
 	slab := make([]byte, 0, 8*len(counts))
-	key := make([]byte, 12)
+	// Put in key order: bbolt then appends to its nodes instead of moving
+	// their entries for every insert (a map's random order cost a quarter of
+	// the daemon's time when it catches up).
+	type cell struct {
+		key [12]byte
+		n   uint64
+	}
+	cells := make([]cell, 0, len(counts))
 	for k, n := range counts {
 		if n == 0 {
 			continue
 		}
-		putCellKey(key, k.Minute, ids[k.Series])
+		var c cell
+		putCellKey(c.key[:], k.Minute, ids[k.Series])
+		c.n = n
+		cells = append(cells, c)
+	}
+	sort.Slice(cells, func(i, j int) bool { return bytes.Compare(cells[i].key[:], cells[j].key[:]) < 0 })
+	for i := range cells {
+		key, n := cells[i].key[:], cells[i].n
 		var cur uint64
 		if v := bk.Get(key); v != nil {
 			if cur, err = decodeUint64(v); err != nil {
