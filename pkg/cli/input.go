@@ -97,6 +97,9 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 		}
 		shown++
 	}
+	// One event for the whole file: emit's callers use it before the next
+	// line, and a fresh one per line would be a heap allocation each.
+	var ev event.Delivery
 	err = pipeline.ReadLines(br, func(n int, line string, tooLong bool) error {
 		f.Read++
 		if tooLong {
@@ -104,7 +107,9 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 			emit(nil, pipeline.Malformed, fmt.Errorf("line longer than %d bytes", pipeline.MaxLineBytes))
 			return nil
 		}
-		ev, res, perr := p.Line(line)
+		var res pipeline.Result
+		var perr error
+		ev, res, perr = p.Line(line)
 		switch res {
 		case pipeline.Parsed:
 			f.Parsed++
