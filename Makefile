@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X github.com/ppwatch/ppwatch/pkg/version.Version=$(VERSION) 
 FUZZTIME  ?= 10s
 SAMPLES   := testdata/postfix/sample.log testdata/exim/sample.log testdata/pmta/sample.log
 
-.PHONY: all build test test-short lint golden fuzz bench run clean
+.PHONY: all build test test-short lint golden fuzz bench run check-unit clean
 
 all: build
 
@@ -51,6 +51,14 @@ run: build
 	./$(BIN) scan --config testdata/demo.yml $(SAMPLES)
 	@echo
 	$(GO) run ./cmd/ppdemo -ppwatch $(BIN) -for $(RUN_FOR)
+
+# systemd-analyze verify on the unit, pointed at the built binary; it exits
+# 0 on warnings, so any output fails.
+check-unit: build
+	@command -v systemd-analyze >/dev/null || { echo "systemd-analyze not installed: skipped"; exit 0; }; \
+	d=$$(mktemp -d) && sed "s#/usr/local/bin/ppwatch#$(CURDIR)/$(BIN)#g" systemd/ppwatch.service > $$d/ppwatch.service && \
+	out=$$(systemd-analyze verify $$d/ppwatch.service 2>&1); rc=$$?; rm -rf $$d; \
+	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "systemd/ppwatch.service: verify ok (no warnings)"
 
 clean:
 	rm -rf bin

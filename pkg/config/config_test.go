@@ -21,6 +21,11 @@ func TestShippedExampleLoads(t *testing.T) {
 	if c.Location != time.Local {
 		t.Errorf("location %v", c.Location)
 	}
+	if c.Listen != ":9797" || c.StateFile != "/var/lib/ppwatch/ppwatch.db" || c.FlushInterval != Duration(time.Second) ||
+		len(c.Inputs) != 2 || c.Inputs[1].MTA != "pmta" || len(c.Windows) != 3 || c.Windows[2] != Duration(24*time.Hour) ||
+		c.Domains.Top != 50 || c.Domains.Always[0] != "example.edu" || c.Retention != Duration(30*24*time.Hour) {
+		t.Errorf("daemon keys: %+v", c)
+	}
 }
 
 func TestDefaults(t *testing.T) {
