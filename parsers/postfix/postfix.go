@@ -238,13 +238,14 @@ func splitText(text string) (reply, peer string) {
 	if len(text) > 0 && text[0] >= '2' && text[0] <= '5' {
 		return text, "" // the reply itself, as for status=sent
 	}
-	for _, marker := range []string{" said: ", " refused to talk to me: "} {
-		if !strings.HasPrefix(text, "host ") {
-			break
-		}
-		if i := strings.Index(text, marker); i >= 0 {
-			peer = text[len("host "):i]
-			reply = text[i+len(marker):]
+	if rest, ok := strings.CutPrefix(text, "host "); ok {
+		for _, marker := range []string{" said: ", " refused to talk to me: "} {
+			i := strings.Index(rest, marker)
+			if i < 0 {
+				continue
+			}
+			peer = rest[:i]
+			reply = rest[i+len(marker):]
 			// Postfix's own note, not part of the reply.
 			if j := strings.LastIndex(reply, " (in reply to "); j >= 0 && strings.HasSuffix(reply, ")") {
 				reply = reply[:j]
