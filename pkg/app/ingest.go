@@ -24,7 +24,7 @@ import (
 // maxBatch bounds the attempts read but not committed: past it the writer
 // commits at once, and while commits fail it stops reading (the log file
 // itself is the buffer).
-const maxBatch = 10000
+const maxBatch = 25000
 
 // yearSlack lets a year-less timestamp lie a little after now (clock steps,
 // a daylight-saving hour) before it is taken for last year's.
