@@ -293,7 +293,10 @@ func (in *ingester) pipe(input, path string) *pipeline.Pipeline {
 	if mta == "" || mta == "auto" {
 		mta = detectFile(path)
 	}
-	p, err := pipeline.New(mta, pipeline.Options{Config: in.cfg, Classifier: in.cls, Reference: func() time.Time { return in.now().Add(yearSlack) }})
+	// The store keeps no envelope senders yet, so correlating them would be
+	// work thrown away; the evidence packet will want them.
+	p, err := pipeline.New(mta, pipeline.Options{Config: in.cfg, Classifier: in.cls, NoSenders: true,
+		Reference: func() time.Time { return in.now().Add(yearSlack) }})
 	if err != nil { // the config was validated: only an unknown MTA gets here
 		panic(err)
 	}
