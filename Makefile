@@ -30,6 +30,7 @@ golden:
 	$(GO) test ./pkg/pipeline -run Golden -update
 
 # Short runs of every fuzz target (go test -fuzz takes one target at a time).
+# FUZZTIME is a duration (10s) or a count of inputs (100000x).
 fuzz:
 	@set -e; for t in ./parsers/postfix:FuzzParse ./parsers/exim:FuzzParse ./parsers/pmta:FuzzParse ./pkg/config:FuzzLoad; do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
