@@ -132,12 +132,10 @@ func (a *Agg) addTotal(s Series, n uint64) {
 	}
 	pk := PPAttempt{SourceIP: s.SourceIP, RecipientDomain: s.RecipientDomain, Status: s.Status, Class: s.Class}
 	if _, ok := a.pp[pk]; !ok {
-		pk = PPAttempt{SourceIP: a.intern(s.SourceIP), RecipientDomain: a.domain(s.RecipientDomain), Status: a.intern(s.Status), Class: a.intern(s.Class)}
+		pk = PPAttempt{SourceIP: a.intern(s.SourceIP), RecipientDomain: strings.Clone(s.RecipientDomain), Status: a.intern(s.Status), Class: a.intern(s.Class)}
 	}
 	a.pp[pk] += n
-	if _, ok := a.volume[pk.RecipientDomain]; !ok {
-		pk.RecipientDomain = a.domain(pk.RecipientDomain)
-	}
+	// A domain new to volume is new to pp too, so pk holds the copy.
 	a.volume[pk.RecipientDomain] += n
 	if a.keep != nil {
 		if !a.keep[pk.RecipientDomain] && a.keptTop < a.opts.Top {
@@ -163,10 +161,6 @@ func (a *Agg) intern(s string) string {
 	a.strs[c] = c
 	return c
 }
-
-// domain returns a copy of a recipient domain: there are too many to
-// intern, but a key must not pin the event's line.
-func (a *Agg) domain(d string) string { return strings.Clone(d) }
 
 // AddMinute adds n Proofpoint attempts of which blocks and deferrals, at
 // event minute m (unix seconds / 60), to the windows of ip.

@@ -1,8 +1,7 @@
 package app
 
 import (
-	"bufio"
-	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,9 +81,9 @@ type journalLine struct {
 	entry journal.Entry
 }
 
-// run consumes lines until ctx is done and the sources have stopped
-// (tailerDone closed), then drains what was handed over and commits it.
-func (in *ingester) run(ctx context.Context, lines chan tailer.Line, jlines chan journalLine, tailerDone <-chan struct{}) {
+// run consumes lines until the sources have stopped (tailerDone closed),
+// then drains what was handed over and commits it.
+func (in *ingester) run(lines chan tailer.Line, jlines chan journalLine, tailerDone <-chan struct{}) {
 	tick := time.NewTicker(time.Duration(in.cfg.FlushInterval))
 	defer tick.Stop()
 	// Retention runs in this goroutine: bbolt has one writer.
@@ -122,7 +121,7 @@ func (in *ingester) run(ctx context.Context, lines chan tailer.Line, jlines chan
 				case j := <-jlines:
 					in.handleJournal(j.input, j.entry)
 				default:
-					in.flushUntilDone(ctx)
+					in.flushUntilDone()
 					return
 				}
 			}
@@ -132,7 +131,7 @@ func (in *ingester) run(ctx context.Context, lines chan tailer.Line, jlines chan
 
 // flushUntilDone commits the last batch, retrying a failing store for a
 // short while: what is not committed is read again after the restart.
-func (in *ingester) flushUntilDone(ctx context.Context) {
+func (in *ingester) flushUntilDone() {
 	for i := 0; i < 5; i++ {
 		if in.flush() {
 			return
@@ -308,14 +307,10 @@ func (in *ingester) pipe(input, path string) *pipeline.Pipeline {
 // detectFile tells the MTA from a file's first lines, else from its name.
 func detectFile(path string) string {
 	if f, err := os.Open(path); err == nil {
-		defer f.Close()
-		var sample []string
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for len(sample) < 200 && sc.Scan() {
-			sample = append(sample, sc.Text())
-		}
-		if m := pipeline.Detect(sample); m != "" {
+		head := make([]byte, 64<<10)
+		n, _ := io.ReadFull(f, head)
+		f.Close()
+		if m := pipeline.DetectHead(head[:n]); m != "" {
 			return m
 		}
 	}

@@ -182,7 +182,7 @@ func (a *App) startIngest(cfg *config.Config) error {
 	}()
 	go func() {
 		defer close(done)
-		in.run(ctx, lines, jlines, sourcesDone)
+		in.run(lines, jlines, sourcesDone)
 	}()
 	a.ingest, a.cancel, a.done = in, cancel, done
 	return nil

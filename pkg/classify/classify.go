@@ -148,16 +148,8 @@ func match(lower string, code int) *Rule {
 			if code != 0 {
 				continue
 			}
-		case reply:
-			if code == 0 {
-				continue
-			}
 		case code4xx:
 			if code < 400 || code > 499 {
-				continue
-			}
-		case code5xx:
-			if code < 500 || code > 599 {
 				continue
 			}
 		}

@@ -6,9 +6,7 @@ import "github.com/ppwatch/ppwatch/pkg/event"
 const (
 	anyCode = iota
 	noReply // SMTP code 0: nothing was said, the connection failed
-	reply   // any SMTP code
 	code4xx
-	code5xx
 )
 
 // Rule decides a class from the reply text. Words are lower case; the rule

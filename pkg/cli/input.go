@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,7 +37,7 @@ func (c *common) register(fs *flag.FlagSet) {
 
 // setup checks the flags and loads the configuration.
 func (c *common) setup() error {
-	if c.mta != "auto" && !contains(pipeline.MTAs, c.mta) {
+	if c.mta != "auto" && !slices.Contains(pipeline.MTAs, c.mta) {
 		return usagef("--mta: unknown MTA %q (use auto, %s)", c.mta, strings.Join(pipeline.MTAs, ", "))
 	}
 	c.cfg = config.Default()
@@ -78,7 +79,7 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 			f.MTA = "none"
 			return f, nil // empty input: nothing to tell, nothing to count
 		}
-		mta = pipeline.Detect(sampleLines(peek, 200))
+		mta = pipeline.DetectHead(peek)
 		if mta == "" {
 			return f, fmt.Errorf("%s: cannot tell which MTA wrote it (no Postfix, Exim or PowerMTA line among the first lines); give --mta", display)
 		}
@@ -90,7 +91,7 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 		return f, usagef("%v", err)
 	}
 	shown := 0
-	report := func(n int, msg string) {
+	malformed := func(n int, msg string) {
 		f.Malformed++
 		if shown < maxMalformedShown {
 			fmt.Fprintf(env.Stderr, "ppwatch: %s:%d: malformed: %s\n", display, n, msg)
@@ -103,7 +104,7 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 	err = pipeline.ReadLines(br, func(n int, line string, tooLong bool) error {
 		f.Read++
 		if tooLong {
-			report(n, fmt.Sprintf("line longer than %d bytes skipped", pipeline.MaxLineBytes))
+			malformed(n, fmt.Sprintf("line longer than %d bytes skipped", pipeline.MaxLineBytes))
 			emit(nil, pipeline.Malformed, fmt.Errorf("line longer than %d bytes", pipeline.MaxLineBytes))
 			return nil
 		}
@@ -115,7 +116,7 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 			f.Parsed++
 			emit(&ev, res, nil)
 		case pipeline.Malformed:
-			report(n, perr.Error())
+			malformed(n, perr.Error())
 			emit(nil, res, perr)
 		default:
 			f.Ignored++
@@ -143,26 +144,4 @@ func reference(name string) time.Time {
 		return st.ModTime()
 	}
 	return now
-}
-
-func sampleLines(b []byte, max int) []string {
-	var out []string
-	for len(b) > 0 && len(out) < max {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			break // a cut-off last line would mislead
-		}
-		out = append(out, string(b[:i]))
-		b = b[i+1:]
-	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

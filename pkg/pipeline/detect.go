@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"bytes"
+
 	"github.com/ppwatch/ppwatch/parsers/exim"
 	"github.com/ppwatch/ppwatch/parsers/pmta"
 	"github.com/ppwatch/ppwatch/parsers/postfix"
@@ -28,4 +30,19 @@ func Detect(sample []string) string {
 		}
 	}
 	return best
+}
+
+// DetectHead names the MTA from the first bytes of a log (e.g. its first
+// 64 KiB): the complete lines among them, at most 200, are voted on.
+func DetectHead(b []byte) string {
+	var sample []string
+	for len(b) > 0 && len(sample) < 200 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			break // a cut-off last line would mislead
+		}
+		sample = append(sample, string(b[:i]))
+		b = b[i+1:]
+	}
+	return Detect(sample)
 }
