@@ -39,9 +39,11 @@ type Attempt struct {
 	N                            uint64
 }
 
-// PPAttempt is the sample of ppwatch_proofpoint_attempts_total.
+// PPAttempt is a sample of ppwatch_proofpoint_attempts_total, or, with
+// Outcome set, of ppwatch_proofpoint_blocks_total or _deferrals_total.
 type PPAttempt struct {
 	SourceIP, RecipientDomain, Status, Class string
+	Outcome                                  string // Block, Deferral or ""
 	N                                        uint64
 }
 
@@ -57,7 +59,8 @@ type Window struct {
 // Snapshot is a consistent copy for one scrape or one alert evaluation.
 type Snapshot struct {
 	Attempts   []Attempt
-	PPAttempts []PPAttempt // at most Top+len(Always)+1 domains per (ip, status, class)
+	PPAttempts []PPAttempt // at most Top+len(Always)+1 domains per (ip, status, class); Outcome ""
+	PPOutcomes []PPAttempt // blocks and deferrals by (ip, domain, class), same domains; Status ""
 	Windows    []Window    // only windows with Proofpoint attempts
 	LastBlock  map[string]time.Time
 }
@@ -130,9 +133,9 @@ func (a *Agg) addTotal(s Series, n uint64) {
 	if !s.Proofpoint {
 		return
 	}
-	pk := PPAttempt{SourceIP: s.SourceIP, RecipientDomain: s.RecipientDomain, Status: s.Status, Class: s.Class}
+	pk := PPAttempt{SourceIP: s.SourceIP, RecipientDomain: s.RecipientDomain, Status: s.Status, Class: s.Class, Outcome: s.Outcome}
 	if _, ok := a.pp[pk]; !ok {
-		pk = PPAttempt{SourceIP: a.intern(s.SourceIP), RecipientDomain: strings.Clone(s.RecipientDomain), Status: a.intern(s.Status), Class: a.intern(s.Class)}
+		pk = PPAttempt{SourceIP: a.intern(s.SourceIP), RecipientDomain: strings.Clone(s.RecipientDomain), Status: a.intern(s.Status), Class: a.intern(s.Class), Outcome: a.intern(s.Outcome)}
 	}
 	a.pp[pk] += n
 	// A domain new to volume is new to pp too, so pk holds the copy.
@@ -242,9 +245,24 @@ func (a *Agg) Snapshot(now time.Time) *Snapshot {
 		}
 		a.foldedAt = now
 	}
+	// The folded keys carry the outcome: attempts sum over it, and blocks
+	// and deferrals are the keys that have one, summed over the status.
+	attempts := make(map[PPAttempt]uint64, len(a.folded))
+	outcomes := map[PPAttempt]uint64{}
 	for k, n := range a.folded {
+		if k.Outcome != "" {
+			outcomes[PPAttempt{SourceIP: k.SourceIP, RecipientDomain: k.RecipientDomain, Class: k.Class, Outcome: k.Outcome}] += n
+		}
+		k.Outcome = ""
+		attempts[k] += n
+	}
+	for k, n := range attempts {
 		k.N = n
 		s.PPAttempts = append(s.PPAttempts, k)
+	}
+	for k, n := range outcomes {
+		k.N = n
+		s.PPOutcomes = append(s.PPOutcomes, k)
 	}
 	nowMin := now.Unix() / 60
 	for ip, r := range a.minutes {
@@ -260,6 +278,7 @@ func (a *Agg) Snapshot(now time.Time) *Snapshot {
 	}
 	sort.Slice(s.Attempts, func(i, j int) bool { return lessAttempt(s.Attempts[i], s.Attempts[j]) })
 	sort.Slice(s.PPAttempts, func(i, j int) bool { return lessPP(s.PPAttempts[i], s.PPAttempts[j]) })
+	sort.Slice(s.PPOutcomes, func(i, j int) bool { return lessPP(s.PPOutcomes[i], s.PPOutcomes[j]) })
 	sort.Slice(s.Windows, func(i, j int) bool {
 		if s.Windows[i].SourceIP != s.Windows[j].SourceIP {
 			return s.Windows[i].SourceIP < s.Windows[j].SourceIP
@@ -339,7 +358,10 @@ func lessPP(a, b PPAttempt) bool {
 	if a.Status != b.Status {
 		return a.Status < b.Status
 	}
-	return a.Class < b.Class
+	if a.Class != b.Class {
+		return a.Class < b.Class
+	}
+	return a.Outcome < b.Outcome
 }
 
 // ring holds per-minute figures for the last len(slots) minutes.

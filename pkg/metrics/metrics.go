@@ -29,6 +29,12 @@ var (
 	ppAttemptsDesc = prometheus.NewDesc("ppwatch_proofpoint_attempts_total",
 		"Delivery attempts to Proofpoint receivers by sending IP, recipient domain (top N, others as \"other\"), status and class.",
 		[]string{"source_ip", "recipient_domain", "status", "class"}, nil)
+	ppBlocksDesc = prometheus.NewDesc("ppwatch_proofpoint_blocks_total",
+		"Proofpoint attempts that were blocks (5xx, class not recipient) by sending IP, recipient domain (as in ppwatch_proofpoint_attempts_total) and class.",
+		[]string{"source_ip", "recipient_domain", "class"}, nil)
+	ppDeferralsDesc = prometheus.NewDesc("ppwatch_proofpoint_deferrals_total",
+		"Proofpoint attempts that were deferrals (4xx) by sending IP, recipient domain (as in ppwatch_proofpoint_attempts_total) and class.",
+		[]string{"source_ip", "recipient_domain", "class"}, nil)
 	blockRatioDesc = prometheus.NewDesc("ppwatch_proofpoint_block_ratio",
 		"Blocks divided by Proofpoint attempts of the sending IP in the window, by event time.",
 		[]string{"source_ip", "window"}, nil)
@@ -58,7 +64,7 @@ func NewCollector(src Snapshotter, now func() time.Time, window func(time.Durati
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{attemptsDesc, ppAttemptsDesc, blockRatioDesc, deferralRatioDesc, windowAttemptsDesc, lastBlockDesc} {
+	for _, d := range []*prometheus.Desc{attemptsDesc, ppAttemptsDesc, ppBlocksDesc, ppDeferralsDesc, blockRatioDesc, deferralRatioDesc, windowAttemptsDesc, lastBlockDesc} {
 		ch <- d
 	}
 }
@@ -73,6 +79,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, a := range s.PPAttempts {
 		ch <- prometheus.MustNewConstMetric(ppAttemptsDesc, prometheus.CounterValue, float64(a.N),
 			ip(a.SourceIP), a.RecipientDomain, a.Status, a.Class)
+	}
+	for _, a := range s.PPOutcomes {
+		d := ppBlocksDesc
+		if a.Outcome == agg.Deferral {
+			d = ppDeferralsDesc
+		}
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(a.N), ip(a.SourceIP), a.RecipientDomain, a.Class)
 	}
 	for _, w := range s.Windows {
 		win := c.windows(w.Window)

@@ -65,10 +65,17 @@ ppwatch_proofpoint_attempts_total{class="reputation",recipient_domain="other",so
 # TYPE ppwatch_proofpoint_block_ratio gauge
 ppwatch_proofpoint_block_ratio{source_ip="192.0.2.25",window="1h"} 0.3333333333333333
 ppwatch_proofpoint_block_ratio{source_ip="192.0.2.25",window="5m"} 0.6666666666666666
+# HELP ppwatch_proofpoint_blocks_total Proofpoint attempts that were blocks (5xx, class not recipient) by sending IP, recipient domain (as in ppwatch_proofpoint_attempts_total) and class.
+# TYPE ppwatch_proofpoint_blocks_total counter
+ppwatch_proofpoint_blocks_total{class="reputation",recipient_domain="big.example",source_ip="192.0.2.25"} 2
 # HELP ppwatch_proofpoint_deferral_ratio Deferrals divided by Proofpoint attempts of the sending IP in the window, by event time.
 # TYPE ppwatch_proofpoint_deferral_ratio gauge
 ppwatch_proofpoint_deferral_ratio{source_ip="192.0.2.25",window="1h"} 0.16666666666666666
 ppwatch_proofpoint_deferral_ratio{source_ip="192.0.2.25",window="5m"} 0
+# HELP ppwatch_proofpoint_deferrals_total Proofpoint attempts that were deferrals (4xx) by sending IP, recipient domain (as in ppwatch_proofpoint_attempts_total) and class.
+# TYPE ppwatch_proofpoint_deferrals_total counter
+ppwatch_proofpoint_deferrals_total{class="rate_limit",recipient_domain="big.example",source_ip="198.51.100.7"} 1
+ppwatch_proofpoint_deferrals_total{class="reputation",recipient_domain="other",source_ip="192.0.2.25"} 1
 # HELP ppwatch_proofpoint_last_block_timestamp_seconds Event time of the latest Proofpoint block of the sending IP.
 # TYPE ppwatch_proofpoint_last_block_timestamp_seconds gauge
 ppwatch_proofpoint_last_block_timestamp_seconds{source_ip="192.0.2.25"} 1.79534874e+09
@@ -98,6 +105,9 @@ func TestCardinalityBound(t *testing.T) {
 	c := NewCollector(a, func() time.Time { return now }, window)
 	if n := testutil.CollectAndCount(c, "ppwatch_proofpoint_attempts_total"); n != 50+1+1 {
 		t.Errorf("%d series, want 52", n)
+	}
+	if n := testutil.CollectAndCount(c, "ppwatch_proofpoint_blocks_total"); n != 50+1+1 {
+		t.Errorf("%d block series, want 52", n)
 	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
