@@ -1,0 +1,271 @@
+// Package alert evaluates ppwatch's threshold rules over per-window
+// Proofpoint counts, the way Prometheus evaluates alerting rules: a rule's
+// condition (measure > threshold and attempts ≥ min_attempts) makes an
+// alert pending; after it held for the rule's `for` the alert fires; when it
+// no longer holds a firing alert is resolved and sent once more, a pending
+// one simply ends. Due decides when to send, as Prometheus' needsSending.
+//
+// The package is pure: it reads counts through the Source interface, takes
+// the previous state and the clock from the caller and returns the new
+// state and the transitions. Storage, metrics, logs and delivery belong to
+// the daemon's wiring.
+package alert
+
+import (
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Measure is what a rule compares with its threshold.
+type Measure string
+
+// The measures. Attempts are Proofpoint attempts in the window.
+const (
+	BlockRatio    Measure = "block_ratio"    // blocks / attempts
+	DeferralRatio Measure = "deferral_ratio" // deferrals / attempts
+	Blocks        Measure = "blocks"
+	Deferrals     Measure = "deferrals"
+)
+
+// IsRatio reports whether the measure is a ratio (0..1).
+func (m Measure) IsRatio() bool { return m == BlockRatio || m == DeferralRatio }
+
+func (m Measure) blocks() bool { return m == BlockRatio || m == Blocks }
+
+// State is where an alert instance is.
+type State int
+
+// The states of an alert instance. A resolved alert is Inactive with
+// ResolvedAt set until it has been sent.
+const (
+	Inactive State = iota
+	Pending
+	Firing
+)
+
+func (s State) String() string {
+	switch s {
+	case Pending:
+		return "pending"
+	case Firing:
+		return "firing"
+	}
+	return "inactive"
+}
+
+// ParseState is the inverse of State.String.
+func ParseState(s string) State {
+	switch s {
+	case "pending":
+		return Pending
+	case "firing":
+		return Firing
+	}
+	return Inactive
+}
+
+// Label names every alert may carry.
+const (
+	LabelAlertName       = "alertname"
+	LabelSeverity        = "severity"
+	LabelSourceIP        = "source_ip"
+	LabelRecipientDomain = "recipient_domain"
+)
+
+// Unknown is the source_ip label value of attempts whose sending IP is not
+// known (as in the daemon's metrics).
+const Unknown = "unknown"
+
+// RunbookURL is where the runbook lives; each alert links to its section.
+const RunbookURL = "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md"
+
+// DefaultMaxInstances bounds the alert instances of one rule.
+const DefaultMaxInstances = 1000
+
+// topDomains is how many recipient domains an alert names.
+const topDomains = 5
+
+// Key is one (sending IP, recipient domain) pair. SourceIP "" is unknown.
+type Key struct {
+	SourceIP, RecipientDomain string
+}
+
+// Counts are Proofpoint figures over a window.
+type Counts struct {
+	Attempts, Blocks, Deferrals uint64
+}
+
+func (c *Counts) add(o Counts) {
+	c.Attempts += o.Attempts
+	c.Blocks += o.Blocks
+	c.Deferrals += o.Deferrals
+}
+
+// Reply is one distinct Proofpoint reply, verbatim, as the store keeps it.
+type Reply struct {
+	SourceIP, RecipientDomain, Response, EnhancedCode, Class string
+	SMTPCode                                                 int
+	Count                                                    uint64
+	FirstSeen, LastSeen                                      time.Time
+}
+
+// Source gives the evaluator its figures.
+type Source interface {
+	// Counts returns, for each window, the Proofpoint counts per (source
+	// IP, real recipient domain) of the event minutes m with
+	// now-window < m ≤ now (the minute of now counts, as in the ratio
+	// gauges).
+	Counts(now time.Time, windows []time.Duration) (map[time.Duration]map[Key]Counts, error)
+	// Replies returns the distinct Proofpoint replies of sourceIP, or of
+	// all sending IPs when sourceIP is "".
+	Replies(sourceIP string) ([]Reply, error)
+}
+
+// Rule is one threshold rule.
+type Rule struct {
+	Name                 string
+	Measure              Measure
+	BySourceIP, ByDomain bool
+	Window, For          time.Duration
+	Threshold            float64
+	MinAttempts          uint64
+	Severity             string
+	Labels               map[string]string
+	Annotations          map[string]string // text/template sources over Value
+
+	tmpl map[string]*template.Template
+}
+
+// Compile parses the annotation templates. Eval renders only compiled
+// rules' annotations.
+func (r *Rule) Compile() error {
+	r.tmpl = make(map[string]*template.Template, len(r.Annotations))
+	for name, text := range r.Annotations {
+		t, err := template.New(r.Name + "." + name).Funcs(Funcs()).Option("missingkey=zero").Parse(text)
+		if err != nil {
+			return err
+		}
+		r.tmpl[name] = t
+	}
+	return nil
+}
+
+// labels returns the label set of the rule's instance for k.
+func (r *Rule) labels(k Key) map[string]string {
+	l := make(map[string]string, len(r.Labels)+4)
+	for n, v := range r.Labels {
+		l[n] = v
+	}
+	l[LabelAlertName] = r.Name
+	l[LabelSeverity] = r.Severity
+	if r.BySourceIP {
+		l[LabelSourceIP] = ipLabel(k.SourceIP)
+	}
+	if r.ByDomain {
+		l[LabelRecipientDomain] = k.RecipientDomain
+	}
+	return l
+}
+
+func ipLabel(ip string) string {
+	if ip == "" {
+		return Unknown
+	}
+	return ip
+}
+
+// group returns the key a rule groups k under.
+func (r *Rule) group(k Key) Key {
+	var g Key
+	if r.BySourceIP {
+		g.SourceIP = k.SourceIP
+	}
+	if r.ByDomain {
+		g.RecipientDomain = k.RecipientDomain
+	}
+	return g
+}
+
+// value returns the rule's measure over c.
+func (r *Rule) value(c Counts) float64 {
+	switch r.Measure {
+	case BlockRatio:
+		return ratio(c.Blocks, c.Attempts)
+	case DeferralRatio:
+		return ratio(c.Deferrals, c.Attempts)
+	case Blocks:
+		return float64(c.Blocks)
+	case Deferrals:
+		return float64(c.Deferrals)
+	}
+	return 0
+}
+
+func ratio(n, d uint64) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / float64(d)
+}
+
+// Alert is one instance of a rule: the rule name and one label set.
+type Alert struct {
+	Rule         string
+	Labels       map[string]string
+	Annotations  map[string]string
+	State        State
+	Value        float64
+	Counts       Counts
+	ActiveAt     time.Time // the condition holds since
+	FiredAt      time.Time // StartsAt of what is sent
+	ResolvedAt   time.Time // set when a firing alert ends
+	LastSentAt   time.Time
+	ValidUntil   time.Time // EndsAt of the latest firing send
+	GeneratorURL string
+}
+
+// Key identifies the alert: the rule name and its labels.
+func (a *Alert) Key() string { return Fingerprint(a.Rule, a.Labels) }
+
+// Fingerprint is the state key of the instance of rule with labels.
+func Fingerprint(rule string, labels map[string]string) string {
+	names := make([]string, 0, len(labels))
+	for n := range labels {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString(rule)
+	for _, n := range names {
+		b.WriteByte(0xff)
+		b.WriteString(n)
+		b.WriteByte('=')
+		b.WriteString(labels[n])
+	}
+	return b.String()
+}
+
+// Alerts is the state of all instances, by Key.
+type Alerts map[string]Alert
+
+// Sorted returns the alerts ordered by key.
+func (as Alerts) Sorted() []Alert {
+	keys := make([]string, 0, len(as))
+	for k := range as {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]Alert, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, as[k])
+	}
+	return out
+}
+
+// Transition is one change of an alert's state.
+type Transition struct {
+	Alert    Alert // as it is after the change
+	From, To State
+}
