@@ -34,13 +34,15 @@
 //	            "startsAt":"2025-03-01T10:00:00Z","endsAt":"2025-03-01T10:04:00Z",
 //	            "generatorURL":"http://mta1.example.net:9797/…"}]}
 //
+// What a receiver can rely on:
+//
 //   - version is "1"; a change that breaks receivers gets a new version.
 //   - An alert's status is "resolved" when its endsAt is not after the time
 //     the request is sent, else "firing".
 //   - The top-level status is "firing" when any alert in the request is
 //     firing, else "resolved".
 //   - labels always holds alertname and severity; annotations may be absent;
-//     times are RFC 3339 in UTC or with the zone the alert was made in.
+//     times are RFC 3339 with a zone offset ("Z" for UTC).
 //   - A firing alert is sent again every resend interval with a later endsAt;
 //     a receiver that pages should deduplicate by the label set. A resolved
 //     alert may arrive more than once.
