@@ -38,6 +38,8 @@
 //	reply_overflow                      replies over the per-pair bound
 //	  field(ip) field(domain) -> uint64 count | int64 last seen
 //	positions                           input key -> opaque position bytes
+//	alerts                              alert state, replaced whole by SaveAlerts;
+//	  field(rule) {field(label) field(value)} -> JSON   made on the first save
 //
 // minute is unix seconds / 60 (rounded down) as 8 bytes with the sign bit
 // flipped, so that byte order is time order and Cursor.Seek gives range scans
