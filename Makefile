@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X github.com/ppwatch/ppwatch/pkg/version.Version=$(VERSION) 
 FUZZTIME  ?= 10s
 SAMPLES   := testdata/postfix/sample.log testdata/exim/sample.log testdata/pmta/sample.log
 
-.PHONY: all build test test-short lint golden fuzz bench run check-unit clean
+.PHONY: all build test test-short lint golden fuzz bench run check-unit check-rules clean
 
 all: build
 
@@ -60,6 +60,23 @@ check-unit: build
 	d=$$(mktemp -d) && sed "s#/usr/local/bin/ppwatch#$(CURDIR)/$(BIN)#g" systemd/ppwatch.service > $$d/ppwatch.service && \
 	out=$$(systemd-analyze verify $$d/ppwatch.service 2>&1); rc=$$?; rm -rf $$d; \
 	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "systemd/ppwatch.service: verify ok (no warnings)"
+
+# The shipped Prometheus rules, their unit tests, the Prometheus and
+# Alertmanager examples and the Alertmanager routing. CI runs it; a missing
+# tool fails, it never skips.
+PROMTOOL ?= promtool
+AMTOOL   ?= amtool
+AMCONFIG := configs/alertmanager/alertmanager.yml
+check-rules:
+	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: apt-get install prometheus (Debian 12 or later), or go install github.com/prometheus/prometheus/cmd/promtool@latest"; exit 1; }
+	@command -v $(AMTOOL) >/dev/null || { echo "amtool not found: apt-get install prometheus-alertmanager (Debian 12 or later), or go install github.com/prometheus/alertmanager/cmd/amtool@latest"; exit 1; }
+	$(PROMTOOL) check rules configs/prometheus/ppwatch.rules.yml
+	$(PROMTOOL) test rules configs/prometheus/ppwatch.rules.test.yml
+	$(PROMTOOL) check config configs/prometheus/scrape.yml
+	$(AMTOOL) check-config $(AMCONFIG)
+	$(AMTOOL) config routes test --config.file=$(AMCONFIG) --verify.receivers=pager severity=page alertname=ProofpointBlockRatioHigh source_ip=192.0.2.20
+	$(AMTOOL) config routes test --config.file=$(AMCONFIG) --verify.receivers=mail-team severity=warning alertname=ProofpointDeferralRatioHigh source_ip=192.0.2.20
+	$(AMTOOL) config routes test --config.file=$(AMCONFIG) --verify.receivers=mail-team severity=warning alertname=PpwatchDown
 
 clean:
 	rm -rf bin
