@@ -250,10 +250,20 @@ func redact(raw string) string {
 }
 
 // Send queues alerts for every target and returns at once: it never blocks
-// the caller (the evaluator, and so ingestion) on a slow target.
+// the caller (the evaluator, and so ingestion) on a slow target. After Stop
+// the alerts are dropped and counted.
 func (n *Notifier) Send(alerts []Alert) {
 	if len(alerts) == 0 {
 		return
+	}
+	select {
+	case <-n.stop:
+		// Nothing would deliver them; count them rather than hold them.
+		for _, s := range n.senders {
+			s.dropped.Add(float64(len(alerts)))
+		}
+		return
+	default:
 	}
 	// The queues keep the alerts beyond this call; copies leave the
 	// caller free to reuse its maps.

@@ -679,6 +679,13 @@ func TestStop(t *testing.T) {
 	if _, _, d := metricsOf(idle, 0); testutil.ToFloat64(d) != 1 {
 		t.Errorf("never started: dropped %v, want 1", testutil.ToFloat64(d))
 	}
+	idle.Send([]Alert{firing, alertN(1)})
+	if _, _, d := metricsOf(idle, 0); testutil.ToFloat64(d) != 3 {
+		t.Errorf("sent after Stop: dropped %v, want 3", testutil.ToFloat64(d))
+	}
+	if l := testutil.ToFloat64(idle.senders[0].q.length); l != 0 {
+		t.Errorf("sent after Stop: queue length %v, want 0", l)
+	}
 }
 
 // runGoroutines counts the delivery goroutines of every Notifier.
