@@ -55,7 +55,7 @@ type receiver struct {
 
 type receiverOpts struct {
 	codes   []int
-	blocked bool             // hold every request until release
+	blocked bool        // hold every request until release
 	tls     *tls.Config // serve TLS with this config (nil: plain HTTP)
 }
 
