@@ -142,7 +142,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func counterIs(t *testing.T, c prometheus.Collector, want float64) func() bool {
+func counterIs(c prometheus.Collector, want float64) func() bool {
 	return func() bool { return testutil.ToFloat64(c) == want }
 }
 
@@ -212,7 +212,7 @@ func TestAlertmanagerPayload(t *testing.T) {
 				t.Errorf("Authorization %q without auth configured", got)
 			}
 			delivered, _, _ := metricsOf(n, 0)
-			eventually(t, "delivered count 1", counterIs(t, delivered, 1))
+			eventually(t, "delivered count 1", counterIs(delivered, 1))
 		})
 	}
 }
@@ -246,7 +246,7 @@ func TestResolvedSentOnce(t *testing.T) {
 		t.Errorf("second request %s, want only the marker", r.body)
 	}
 	delivered, failed, dropped := metricsOf(n, 0)
-	eventually(t, "delivered count 2", counterIs(t, delivered, 2))
+	eventually(t, "delivered count 2", counterIs(delivered, 2))
 	if f, d := testutil.ToFloat64(failed), testutil.ToFloat64(dropped); f != 0 || d != 0 {
 		t.Errorf("failed %v dropped %v, want 0 0", f, d)
 	}
@@ -271,7 +271,7 @@ func TestRetry(t *testing.T) {
 				}
 			}
 			delivered, _, _ := metricsOf(n, 0)
-			eventually(t, "delivered count 1", counterIs(t, delivered, 1))
+			eventually(t, "delivered count 1", counterIs(delivered, 1))
 			target := rc.srv.URL
 			want := fmt.Sprintf(`
 # HELP ppwatch_notification_queue_length Alerts queued for the target.
@@ -320,7 +320,7 @@ func TestRejectedBatchDropped(t *testing.T) {
 	delivered, failed, dropped := metricsOf(n, 0)
 	n.Send([]Alert{firing})
 	rc.next(t)
-	eventually(t, "dropped count 1", counterIs(t, dropped, 1))
+	eventually(t, "dropped count 1", counterIs(dropped, 1))
 	if f := testutil.ToFloat64(failed); f != 1 {
 		t.Errorf("failed %v, want 1", f)
 	}
@@ -328,7 +328,7 @@ func TestRejectedBatchDropped(t *testing.T) {
 	if r := rc.next(t); r.body != "["+alertNJSON(1)+"]" {
 		t.Errorf("next request %s, want only the new alert (no retry of the rejected one)", r.body)
 	}
-	eventually(t, "delivered count 1", counterIs(t, delivered, 1))
+	eventually(t, "delivered count 1", counterIs(delivered, 1))
 	if f, d := testutil.ToFloat64(failed), testutil.ToFloat64(dropped); f != 1 || d != 1 {
 		t.Errorf("failed %v dropped %v, want 1 1", f, d)
 	}
@@ -376,7 +376,7 @@ func TestQueueOverflow(t *testing.T) {
 	if r := rc.next(t); r.body != want {
 		t.Errorf("after the overflow\n got %s\nwant %s (the newest three)", r.body, want)
 	}
-	eventually(t, "delivered count 4", counterIs(t, delivered, 4))
+	eventually(t, "delivered count 4", counterIs(delivered, 4))
 }
 
 func TestQueuedCopyReplaced(t *testing.T) {
@@ -538,7 +538,7 @@ func TestTLS(t *testing.T) {
 		t.Errorf("body %s", r.body)
 	}
 	delivered, _, _ := metricsOf(n, 0)
-	eventually(t, "delivered count 1", counterIs(t, delivered, 1))
+	eventually(t, "delivered count 1", counterIs(delivered, 1))
 }
 
 func TestTLSUnknownAuthorityRetried(t *testing.T) {
