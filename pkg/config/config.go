@@ -43,6 +43,12 @@ type Config struct {
 	Domains       Domains    `yaml:"domains"`
 	Retention     Duration   `yaml:"retention"`
 
+	// The daemon's alerts; see alerts.go. Alerts nil (the key given
+	// empty) or [] means none; without the key, DefaultAlerts.
+	ExternalURL string      `yaml:"external_url"`
+	Alerting    Alerting    `yaml:"alerting"`
+	Alerts      []AlertRule `yaml:"alerts"`
+
 	Location *time.Location `yaml:"-"`
 	File     string         `yaml:"-"`
 }
@@ -82,6 +88,8 @@ func Default() *Config {
 		Windows:        append([]Duration(nil), DefaultWindows...),
 		Domains:        Domains{Top: 50},
 		Retention:      Duration(30 * 24 * time.Hour),
+		Alerting:       Alerting{EvalInterval: Duration(DefaultEvalInterval), ResendInterval: Duration(DefaultResendInterval)},
+		Alerts:         DefaultAlerts(),
 	}
 	c.Location = time.Local
 	return c
@@ -297,6 +305,7 @@ func (c *Config) validate(lines map[string]int) error {
 		}
 	}
 	c.validateDaemon(bad)
+	c.validateAlerts(bad, lines)
 	return errors.Join(errs...)
 }
 
