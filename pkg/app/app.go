@@ -58,6 +58,7 @@ type App struct {
 	ln     net.Listener
 	srv    *http.Server
 	ingest *ingester
+	alerts *alerter
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -102,6 +103,10 @@ func New(opts Options) (*App, error) {
 	metrics.RegisterBuildInfo(a.reg, v, r, g)
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.reg.MustRegister(metrics.NewCollector(a, a.now, func(d time.Duration) string { return config.Duration(d).String() }))
+	if a.alerts, err = newAlerter(a.log.With().Str("component", "alert").Logger(), st, a.now, a.reg, cfg); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.self.ReloadSuccess.Set(1)
 	a.self.ReloadTimestamp.Set(float64(a.now().Unix()))
 	a.self.StoreHealthy.Set(1)

@@ -30,6 +30,7 @@ func (a *App) Start() error {
 		a.srv.Close()
 		return err
 	}
+	a.alerts.start(a.Addr())
 	a.mu.Lock()
 	a.ready = true
 	a.mu.Unlock()
@@ -71,6 +72,7 @@ func (a *App) serve() error {
 		Description: "Proofpoint blocks and deferrals seen in this host's MTA logs",
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/alerts", Text: "Alerts"},
 			{Address: "/-/healthy", Text: "Health"},
 			{Address: "/-/ready", Text: "Readiness"},
 		},
@@ -79,6 +81,7 @@ func (a *App) serve() error {
 		return err
 	}
 	mux.Handle("/", landing)
+	a.mountPages(mux)
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.httpDone = make(chan error, 1)
 	webCfg := a.opts.WebConfigFile
@@ -212,6 +215,11 @@ func (a *App) Reload(cfg *config.Config) error {
 		a.self.ReloadSuccess.Set(0)
 		return err
 	}
+	alerts, err := a.alerts.prepare(cfg)
+	if err != nil {
+		a.self.ReloadSuccess.Set(0)
+		return err
+	}
 	if cfg.Listen != a.cfg.Listen || cfg.StateFile != a.cfg.StateFile {
 		a.log.Warn().Msg("listen and state_file changes take effect at the next restart")
 		cfg.Listen, cfg.StateFile = a.cfg.Listen, a.cfg.StateFile
@@ -226,6 +234,7 @@ func (a *App) Reload(cfg *config.Config) error {
 		a.self.ReloadSuccess.Set(0)
 		return err
 	}
+	a.alerts.apply(alerts)
 	a.self.ReloadSuccess.Set(1)
 	a.self.ReloadTimestamp.Set(float64(a.now().Unix()))
 	a.log.Info().Msg("configuration reloaded")
@@ -245,6 +254,7 @@ func (a *App) Stop() error {
 	}
 	a.stopped = true
 	a.stopIngest()
+	a.alerts.stopAll()
 	var errs []error
 	if a.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

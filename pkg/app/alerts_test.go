@@ -1,0 +1,550 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+
+	"github.com/ppwatch/ppwatch/pkg/alert"
+	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/notify"
+	"github.com/ppwatch/ppwatch/pkg/store"
+)
+
+// clock is the App's injectable clock; the tests move it.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// alertmanager stands in for Alertmanager: it records every POST.
+type alertmanager struct {
+	*httptest.Server
+	posts chan []notify.Alert
+}
+
+func newAlertmanager(t *testing.T) *alertmanager {
+	am := &alertmanager{posts: make(chan []notify.Alert, 100)}
+	am.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || r.URL.Path != "/api/v2/alerts" || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s %s", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+		}
+		var alerts []notify.Alert
+		if err := json.Unmarshal(body, &alerts); err != nil {
+			t.Errorf("body %s: %v", body, err)
+		}
+		am.posts <- alerts
+	}))
+	t.Cleanup(am.Close)
+	return am
+}
+
+// next returns the next POST, failing after a deadline.
+func (am *alertmanager) next(t *testing.T) []notify.Alert {
+	t.Helper()
+	select {
+	case p := <-am.posts:
+		return p
+	case <-time.After(10 * time.Second):
+		t.Fatal("no POST to Alertmanager")
+		return nil
+	}
+}
+
+// none fails if something was POSTed.
+func (am *alertmanager) none(t *testing.T) {
+	t.Helper()
+	select {
+	case p := <-am.posts:
+		t.Fatalf("unexpected POST: %+v", p)
+	default:
+	}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// evaluations waits until the App has evaluated n more times.
+func evaluations(t *testing.T, a *App, n float64) {
+	t.Helper()
+	start := testutil.ToFloat64(a.alerts.evaluations)
+	eventually(t, "evaluations", func() bool { return testutil.ToFloat64(a.alerts.evaluations) >= start+n })
+}
+
+func get(t *testing.T, a *App, path string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + a.Addr() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
+	}
+	return string(b)
+}
+
+func hasLine(text, line string) bool { return slices.Contains(strings.Split(text, "\n"), line) }
+
+const blockLine = `%s mta1 postfix/smtp[1410]: 4C6D21A0B%02d: to=<j.smith@acme-corp.example>, relay=mx0a-00123a01.pphosted.com[148.163.150.12]:25, delay=1.2, delays=0.05/0.01/0.61/0.53, dsn=5.7.1, status=bounced (host mx0a-00123a01.pphosted.com[148.163.150.12] said: 554 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.25 (in reply to MAIL FROM command))`
+const sentLine = `%s mta1 postfix/smtp[1411]: 4C6D21A0C%02d: to=<%s>, relay=mx0a-00123a01.pphosted.com[148.163.150.12]:25, delay=0.4, delays=0.05/0.01/0.2/0.14, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4b1x9rj0ep-1)`
+
+const reply = "554 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.25"
+
+// writeLog writes two blocks and two deliveries to Proofpoint at 10:05.
+func writeLog(t *testing.T, path string) {
+	lines := []string{
+		fmt.Sprintf(blockLine, "2026-11-22T10:05:01+00:00", 1),
+		fmt.Sprintf(sentLine, "2026-11-22T10:05:02+00:00", 2, "a@acme-corp.example"),
+		fmt.Sprintf(blockLine, "2026-11-22T10:05:03+00:00", 3),
+		fmt.Sprintf(sentLine, "2026-11-22T10:05:04+00:00", 4, "b@wayne.example"),
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const testConfig = `listen: 127.0.0.1:0
+state_file: %[1]s/ppwatch.db
+flush_interval: 20ms
+inputs: [{path: %[1]s/mail.log, mta: postfix}]
+source_ips: [{mta: postfix, ip: 192.0.2.25}]
+external_url: http://mta1.example.net:9797
+alerting:
+  eval_interval: 20ms
+  resend_interval: 1m
+  alertmanagers: [{url: %[2]s}]
+alerts:
+  - name: ProofpointBlockRatioHigh
+    measure: block_ratio
+    window: 15m
+    threshold: %[3]s
+    min_attempts: 4
+    for: %[4]s
+    severity: page
+    labels: {team: mail}
+    annotations:
+      summary: "{{.SourceIP}}: {{percent .Ratio}} blocked ({{.Blocks}} of {{.Attempts}} in {{.Window}})"
+      description: "{{range .TopDomains}}{{.Domain}} {{.Blocks}}/{{.Attempts}} {{end}}| {{with .TopReply}}{{.Count}}× {{.Response}}{{end}}"
+`
+
+func testApp(t *testing.T, dir, amURL, threshold, forDur string, clk *clock) *App {
+	t.Helper()
+	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, dir, amURL, threshold, forDur)), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t)), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+var t1 = time.Date(2026, 11, 22, 10, 11, 0, 0, time.UTC) // when the test alert fires
+
+func firingAlert(startsAt, endsAt time.Time) notify.Alert {
+	return notify.Alert{
+		Labels: map[string]string{"alertname": "ProofpointBlockRatioHigh", "severity": "page", "source_ip": "192.0.2.25", "team": "mail"},
+		Annotations: map[string]string{
+			"summary":     "192.0.2.25: 50.0% blocked (2 of 4 in 15m)",
+			"description": "acme-corp.example 2/3 wayne.example 0/1 | 2× " + reply,
+			"runbook_url": "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#proofpointblockratiohigh",
+			"report_url":  "http://mta1.example.net:9797/ip/192.0.2.25",
+		},
+		StartsAt:     startsAt,
+		EndsAt:       endsAt,
+		GeneratorURL: "http://mta1.example.net:9797/ip/192.0.2.25",
+	}
+}
+
+const firingLine = `ppwatch_alert_firing{alertname="ProofpointBlockRatioHigh",recipient_domain="",severity="page",source_ip="192.0.2.25"} 1`
+const pendingLine = `ppwatch_alert_pending{alertname="ProofpointBlockRatioHigh",recipient_domain="",severity="page",source_ip="192.0.2.25"} 1`
+
+// The whole path: log lines → store → pending → firing → Alertmanager,
+// resent, kept across a restart without a second page, resolved once.
+func TestAlertsEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, filepath.Join(dir, "mail.log"))
+	am := newAlertmanager(t)
+	clk := &clock{t: time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC)}
+	a := testApp(t, dir, am.URL, "0.4", "1m", clk)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			a.Stop()
+		}
+	}()
+
+	eventually(t, "pending", func() bool { return hasLine(get(t, a, "/metrics"), pendingLine) })
+	am.none(t)
+
+	// After exactly "for" it fires and is sent.
+	clk.Set(t1)
+	if d := cmp.Diff([]notify.Alert{firingAlert(t1, t1.Add(4*time.Minute))}, am.next(t)); d != "" {
+		t.Fatalf("firing (-want +got):\n%s", d)
+	}
+	m := get(t, a, "/metrics")
+	if !hasLine(m, firingLine) || strings.Contains(m, "ppwatch_alert_pending{") {
+		t.Errorf("metrics after firing:\n%s", grep(m, "ppwatch_alert_"))
+	}
+
+	// Not again before the resend interval, then again with a later EndsAt.
+	clk.Set(t1.Add(59 * time.Second))
+	evaluations(t, a, 3)
+	am.none(t)
+	clk.Set(t1.Add(time.Minute))
+	if d := cmp.Diff([]notify.Alert{firingAlert(t1, t1.Add(5*time.Minute))}, am.next(t)); d != "" {
+		t.Fatalf("resend (-want +got):\n%s", d)
+	}
+
+	// The per-IP page and its JSON.
+	var rep ipReport
+	if err := json.Unmarshal([]byte(get(t, a, "/api/v1/ip/192.0.2.25")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	first, last := time.Date(2026, 11, 22, 10, 5, 1, 0, time.UTC), time.Date(2026, 11, 22, 10, 5, 3, 0, time.UTC)
+	wantRep := ipReport{SourceIP: "192.0.2.25", GeneratedAt: t1.Add(time.Minute), LastBlock: &last,
+		Windows: []ipWindow{
+			{Window: "5m", Attempts: 0}, // 10:08..10:12 by event time
+			{Window: "1h", Attempts: 4, Blocks: 2, BlockRatio: 0.5},
+			{Window: "24h", Attempts: 4, Blocks: 2, BlockRatio: 0.5},
+		},
+		Alerts: []alertView{{AlertName: "ProofpointBlockRatioHigh", Severity: "page", State: "firing",
+			Labels: firingAlert(t1, t1).Labels, Annotations: firingAlert(t1, t1).Annotations, Value: 0.5, Attempts: 4, Blocks: 2,
+			ActiveAt: time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC), FiredAt: t1, Report: "http://mta1.example.net:9797/ip/192.0.2.25"}},
+		DomainsWindow: "24h",
+		TopDomains:    []domainCounts{{Domain: "acme-corp.example", Attempts: 3, Blocks: 2}, {Domain: "wayne.example", Attempts: 1}},
+		Replies: []replyView{{RecipientDomain: "acme-corp.example", Response: reply, SMTPCode: 554, EnhancedCode: "5.7.1",
+			Class: "reputation", Count: 2, FirstSeen: first, LastSeen: last}},
+	}
+	if d := cmp.Diff(wantRep, rep); d != "" {
+		t.Errorf("ip report (-want +got):\n%s", d)
+	}
+	page := get(t, a, "/ip/192.0.2.25")
+	for _, want := range []string{"<h1>Sending IP 192.0.2.25</h1>", "<pre>" + reply + "</pre>", `<td class="firing">firing</td>`,
+		"192.0.2.25: 50.0% blocked (2 of 4 in 15m)"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("ip page lacks %q:\n%s", want, page)
+		}
+	}
+	if list := get(t, a, "/alerts"); !strings.Contains(list, `<a href="/ip/192.0.2.25">192.0.2.25</a>`) {
+		t.Errorf("alerts page:\n%s", list)
+	}
+	if !strings.Contains(get(t, a, "/"), `href="/alerts"`) {
+		t.Error("landing page does not link the alerts")
+	}
+
+	// A restart keeps the firing alert: exposed at once, not sent again
+	// before its resend time, never resolved, same StartsAt.
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	clk.Set(t1.Add(time.Minute + 10*time.Second))
+	a = testApp(t, dir, am.URL, "0.4", "1m", clk)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	if m := get(t, a, "/metrics"); !hasLine(m, firingLine) {
+		t.Errorf("firing not exposed right after the restart:\n%s", grep(m, "ppwatch_alert_"))
+	}
+	evaluations(t, a, 3)
+	am.none(t)
+	clk.Set(t1.Add(2 * time.Minute))
+	if d := cmp.Diff([]notify.Alert{firingAlert(t1, t1.Add(6*time.Minute))}, am.next(t)); d != "" {
+		t.Fatalf("resend after restart (-want +got):\n%s", d)
+	}
+
+	// The window passes the blocks by (10:05 is outside 15m at 10:20):
+	// resolved, sent once with EndsAt = the resolve time.
+	resolved := time.Date(2026, 11, 22, 10, 20, 0, 0, time.UTC)
+	clk.Set(resolved)
+	want := firingAlert(t1, resolved)
+	if d := cmp.Diff([]notify.Alert{want}, am.next(t)); d != "" {
+		t.Fatalf("resolved (-want +got):\n%s", d)
+	}
+	clk.Set(resolved.Add(2 * time.Minute))
+	evaluations(t, a, 3)
+	am.none(t)
+	if m := get(t, a, "/metrics"); strings.Contains(m, "ppwatch_alert_firing{") || strings.Contains(m, "ppwatch_alert_pending{") {
+		t.Errorf("alert series left:\n%s", grep(m, "ppwatch_alert_"))
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	st, err := store.Open(filepath.Join(dir, "ppwatch.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if saved, err := st.LoadAlerts(); err != nil || len(saved) != 0 {
+		t.Errorf("saved state after the resolve: %+v, %v", saved, err)
+	}
+}
+
+// A pending alert keeps the time its condition began across a restart, so
+// its "for" is not started again.
+func TestPendingSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, filepath.Join(dir, "mail.log"))
+	am := newAlertmanager(t)
+	clk := &clock{t: time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC)}
+	a := testApp(t, dir, am.URL, "0.4", "2m", clk)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pending", func() bool { return hasLine(get(t, a, "/metrics"), pendingLine) })
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(time.Date(2026, 11, 22, 10, 12, 0, 0, time.UTC))
+	a = testApp(t, dir, am.URL, "0.4", "2m", clk)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	got := am.next(t)
+	if len(got) != 1 || !got[0].StartsAt.Equal(clk.Now()) {
+		t.Errorf("fired: %+v", got)
+	}
+	if as := a.alerts.snapshot(); len(as) != 1 || !as[0].ActiveAt.Equal(time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC)) {
+		t.Errorf("state %+v", as)
+	}
+}
+
+// A new threshold takes effect through Reload, without a restart.
+func TestReloadThreshold(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, filepath.Join(dir, "mail.log"))
+	am := newAlertmanager(t)
+	clk := &clock{t: time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC)}
+	a := testApp(t, dir, am.URL, "0.5", "0s", clk) // 2 of 4 is not above 0.5
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	eventually(t, "the attempts read", func() bool {
+		return hasLine(get(t, a, "/metrics"), `ppwatch_proofpoint_window_attempts{source_ip="192.0.2.25",window="1h"} 4`)
+	})
+	evaluations(t, a, 3)
+	am.none(t)
+
+	bad, err := config.Parse([]byte(fmt.Sprintf(testConfig, dir, "http://127.0.0.1:1", "0.4", "0s")), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Alerting.Alertmanagers[0].BearerTokenFile = filepath.Join(dir, "no-such-token")
+	if err := a.Reload(bad); err == nil {
+		t.Fatal("a target with a missing token file was taken")
+	}
+	if testutil.ToFloat64(a.self.ReloadSuccess) != 0 {
+		t.Error("refused reload not recorded")
+	}
+
+	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, dir, am.URL, "0.4", "0s")), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	now := clk.Now()
+	if d := cmp.Diff([]notify.Alert{firingAlert(now, now.Add(4*time.Minute))}, am.next(t)); d != "" {
+		t.Fatalf("after reload (-want +got):\n%s", d)
+	}
+	if !hasLine(get(t, a, "/metrics"), firingLine) {
+		t.Error("not firing")
+	}
+}
+
+// The shipped rules' annotations give the on-call person the IP, ratio,
+// counts, window, top domains, the verbatim reply and both links.
+func TestDefaultAnnotations(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "ppwatch.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 11, 22, 10, 15, 30, 0, time.UTC)
+	b := store.NewBatch()
+	add := func(n int, at time.Time, domain, outcome, status string) {
+		for range n {
+			b.Add(at, store.Series{MTA: "postfix", SourceIP: "192.0.2.25", RecipientDomain: domain, Status: status, Class: "reputation",
+				Proofpoint: true, Outcome: outcome})
+		}
+	}
+	add(30, now.Add(-10*time.Minute), "acme.example", "", "delivered")
+	add(3, now.Add(-10*time.Minute), "acme.example", "block", "bounced")
+	add(6, now.Add(-5*time.Minute), "wayne.example", "block", "bounced")
+	add(1, now.Add(-5*time.Minute), "wayne.example", "deferral", "deferred")
+	add(50, now.Add(-20*time.Minute), "acme.example", "block", "bounced") // outside 15m
+	add(5, now.Add(-time.Minute), "other.example", "", "delivered")
+	b.AddReply(now.Add(-5*time.Minute), store.Reply{SourceIP: "192.0.2.25", RecipientDomain: "wayne.example", Response: reply, SMTPCode: 554,
+		EnhancedCode: "5.7.1", Class: "reputation"})
+	b.AddReply(now.Add(-4*time.Minute), store.Reply{SourceIP: "192.0.2.25", RecipientDomain: "wayne.example", Response: reply, SMTPCode: 554,
+		EnhancedCode: "5.7.1", Class: "reputation"})
+	if err := st.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	var rules []*alert.Rule
+	for _, r := range config.DefaultAlerts() {
+		ar, err := alertRule(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ar.For = 0
+		rules = append(rules, ar)
+	}
+	e := &alert.Evaluator{Rules: rules[:1], ExternalURL: "http://mta1.example.net:9797"}
+	res, err := e.Eval(now, storeSource{st}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := res.Alerts.Sorted()
+	if len(got) != 1 {
+		t.Fatalf("%d alerts", len(got))
+	}
+	want := map[string]string{
+		"summary": "Proofpoint blocks 20.0% of mail from 192.0.2.25 (9 of 45 attempts in 15m)",
+		"description": "9 of 45 delivery attempts from 192.0.2.25 to Proofpoint-protected receivers were blocked in the last 15m (20.0%; the threshold is 5.0%).\n" +
+			"Top recipient domains (blocks/attempts): wayne.example 6/7, acme.example 3/33, other.example 0/5.\n" +
+			"Most frequent reply (2 times, first seen 2026-11-22T10:10:30Z, last seen 2026-11-22T10:11:30Z):\n" +
+			reply + "\n" +
+			"Report: http://mta1.example.net:9797/ip/192.0.2.25\n" +
+			"Runbook: https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#proofpointblockratiohigh",
+		"runbook_url": "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#proofpointblockratiohigh",
+		"report_url":  "http://mta1.example.net:9797/ip/192.0.2.25",
+	}
+	if d := cmp.Diff(want, got[0].Annotations); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+
+	// The domain rule is one alert per (IP, domain), over 1h; wayne.example's
+	// 7 attempts are fewer than its min_attempts 10.
+	e.Rules = rules[2:]
+	summaries := func() []string {
+		res, err := e.Eval(now, storeSource{st}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range res.Alerts.Sorted() {
+			out = append(out, a.Labels["source_ip"]+" "+a.Labels["recipient_domain"]+": "+a.Annotations["summary"])
+		}
+		return out
+	}
+	if d := cmp.Diff([]string{
+		"192.0.2.25 acme.example: Proofpoint at acme.example blocks 63.9% of mail from 192.0.2.25 (53 of 83 attempts in 1h)",
+	}, summaries()); d != "" {
+		t.Error(d)
+	}
+	e.Rules[0].MinAttempts = 5
+	if d := cmp.Diff([]string{
+		"192.0.2.25 acme.example: Proofpoint at acme.example blocks 63.9% of mail from 192.0.2.25 (53 of 83 attempts in 1h)",
+		"192.0.2.25 wayne.example: Proofpoint at wayne.example blocks 85.7% of mail from 192.0.2.25 (6 of 7 attempts in 1h)",
+	}, summaries()); d != "" {
+		t.Error(d)
+	}
+}
+
+// The template functions that config checks are the ones alert provides.
+func TestTemplateFuncNames(t *testing.T) {
+	got := slices.Sorted(maps.Keys(alert.Funcs()))
+	if d := cmp.Diff(config.TemplateFuncNames(), got); d != "" {
+		t.Error(d)
+	}
+}
+
+func TestAlertMetricsLint(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "ppwatch.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg := prometheus.NewRegistry()
+	al, err := newAlerter(zerolog.New(zerolog.NewTestWriter(t)), st, time.Now, reg, config.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer al.stopAll()
+	al.alerts = alert.Alerts{
+		"a": {Rule: "R", State: alert.Firing, Labels: map[string]string{"alertname": "R", "severity": "page", "source_ip": "192.0.2.1"}},
+		"b": {Rule: "S", State: alert.Pending, Labels: map[string]string{"alertname": "S", "severity": "warning", "source_ip": "192.0.2.1", "recipient_domain": "a.example"}},
+		"c": {Rule: "R", State: alert.Inactive, ResolvedAt: time.Now(), Labels: map[string]string{"alertname": "R", "severity": "page", "source_ip": "192.0.2.2"}},
+	}
+	problems, err := testutil.CollectAndLint(al)
+	if err != nil || len(problems) != 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+	want := `# HELP ppwatch_alert_firing 1 while the daemon's alert is firing.
+# TYPE ppwatch_alert_firing gauge
+ppwatch_alert_firing{alertname="R",recipient_domain="",severity="page",source_ip="192.0.2.1"} 1
+# HELP ppwatch_alert_pending 1 while the daemon's alert is pending (its condition holds, for less than its "for").
+# TYPE ppwatch_alert_pending gauge
+ppwatch_alert_pending{alertname="S",recipient_domain="a.example",severity="warning",source_ip="192.0.2.1"} 1
+# HELP ppwatch_alert_rules Alert rules the daemon evaluates.
+# TYPE ppwatch_alert_rules gauge
+ppwatch_alert_rules 3
+`
+	if err := testutil.CollectAndCompare(al, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	for _, name := range []string{"ppwatch_alert_evaluations_total", "ppwatch_alert_evaluation_failures_total", "ppwatch_alert_evaluation_duration_seconds", "ppwatch_alert_instances_dropped_total"} {
+		if problems, err := testutil.GatherAndLint(reg, name); err != nil || len(problems) != 0 {
+			t.Errorf("%s: %v %v", name, problems, err)
+		}
+	}
+}
+
+func grep(text, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
