@@ -73,6 +73,7 @@ check-rules:
 	$(PROMTOOL) check rules configs/prometheus/ppwatch.rules.yml
 	$(PROMTOOL) test rules configs/prometheus/ppwatch.rules.test.yml
 	$(PROMTOOL) check config configs/prometheus/scrape.yml
+	$(GO) test -count=1 -v -run '^TestDashboardQueriesParse$$' ./pkg/app -args -promtool="$$(command -v $(PROMTOOL))"
 	$(AMTOOL) check-config $(AMCONFIG)
 	$(AMTOOL) config routes test --config.file=$(AMCONFIG) --verify.receivers=pager severity=page alertname=ProofpointBlockRatioHigh source_ip=192.0.2.20
 	$(AMTOOL) config routes test --config.file=$(AMCONFIG) --verify.receivers=mail-team severity=warning alertname=ProofpointDeferralRatioHigh source_ip=192.0.2.20

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -35,6 +37,8 @@ const (
 	runbookFile   = "../../docs/runbook.md"
 	runbookURL    = "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#"
 )
+
+var promtool = flag.String("promtool", "", "promtool binary: check that the dashboard's queries parse (make check-rules)")
 
 type ruleFile struct {
 	Groups []struct {
@@ -504,4 +508,57 @@ func TestDashboardShape(t *testing.T) {
 			t.Errorf("no panel draws the threshold %v as a line", v)
 		}
 	}
+}
+
+// grafanaVar is a dashboard variable in a query: $name or ${name}.
+var grafanaVar = regexp.MustCompile(`\$\{?(\w+)\}?`)
+
+// TestDashboardQueriesParse hands every query of the dashboard to promtool
+// as a recording rule, Grafana's variables replaced by values, so a query
+// that does not parse fails here and not in front of a user.
+func TestDashboardQueriesParse(t *testing.T) {
+	if *promtool == "" {
+		t.Skip("needs -promtool: make check-rules runs it")
+	}
+	values := map[string]string{"__rate_interval": "1m", "__interval": "1m", "__range": "1h", "instance": ".*", "source_ip": ".*"}
+	var rules []map[string]string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && k == "expr" {
+					expr := grafanaVar.ReplaceAllStringFunc(s, func(m string) string {
+						name := grafanaVar.FindStringSubmatch(m)[1]
+						val, ok := values[name]
+						if !ok {
+							t.Errorf("query %q: unknown variable %s", s, m)
+						}
+						return val
+					})
+					rules = append(rules, map[string]string{"record": fmt.Sprintf("dashboard:query:%d", len(rules)), "expr": expr})
+					continue
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(readDashboard(t))
+	b, err := yaml.Marshal(map[string]any{"groups": []any{map[string]any{"name": "dashboard", "rules": rules}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "dashboard.rules.yml")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(*promtool, "check", "rules", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check rules on the dashboard's %d queries: %v\n%s", len(rules), err, out)
+	}
+	t.Logf("%d queries parse", len(rules))
 }
