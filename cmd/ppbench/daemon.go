@@ -19,16 +19,26 @@ import (
 )
 
 // benchDaemon measures "ppwatch run": catch-up over a 1,000,000-line file
-// (against the scan's time on the same file), CPU at 1,000 lines/s, peak
+// (best of runs, against the scan's time on the same file), CPU at 1,000 lines/s, peak
 // RSS and state file size after 1,000,000 lines with 100,000 Proofpoint
 // recipient domains, and the time and size of a /metrics scrape then.
-func benchDaemon(bin, dir string, lines int, scanSeconds float64) {
+func benchDaemon(bin, dir string, lines, runs int, scanSeconds float64) {
 	log := filepath.Join(dir, "catchup.log")
 	writeLog(log, loggen.Options{Lines: lines, Seed: 1})
-	d := startDaemon(bin, dir, "catchup", log)
-	start := time.Now()
-	d.waitLines(lines, 10*time.Minute)
-	catchup := time.Since(start).Seconds()
+	// Best of runs, each with a new state file, as the scan's figure is.
+	var d *daemon
+	catchup := 0.0
+	for i := 0; i < runs; i++ {
+		if d != nil {
+			d.stop()
+		}
+		d = startDaemon(bin, dir, fmt.Sprintf("catchup%d", i), log)
+		start := time.Now()
+		d.waitLines(lines, 10*time.Minute)
+		if s := time.Since(start).Seconds(); i == 0 || s < catchup {
+			catchup = s
+		}
+	}
 	fmt.Printf("catch-up: %d lines in %.2f s = %.0f lines/s (%.0f%% of scan's %.0f lines/s; target >= 50%%)\n",
 		lines, catchup, float64(lines)/catchup, 100*scanSeconds/catchup, float64(lines)/scanSeconds)
 
@@ -100,9 +110,10 @@ type daemon struct {
 
 func startDaemon(bin, dir, name, log string) *daemon {
 	cfg := filepath.Join(dir, name+".yml")
-	// flush_interval 100ms: the lines metric moves at each commit, so the
-	// catch-up time is measured to within 0.1 s.
-	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: 127.0.0.1:0\nflush_interval: 100ms\nstate_file: %s\ninputs:\n  - {path: %s, mta: postfix}\n",
+	// The default flush interval (1s): the daemon also commits as soon as it
+	// has read its files to the end, so the lines metric shows the end of
+	// the catch-up at once.
+	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: 127.0.0.1:0\nstate_file: %s\ninputs:\n  - {path: %s, mta: postfix}\n",
 		filepath.Join(dir, name+".db"), log)), 0o644)
 	argv := []string{bin, "run", "--config", cfg}
 	if ts, err := exec.LookPath("taskset"); err == nil {
@@ -143,7 +154,7 @@ func (d *daemon) waitLines(n int, limit time.Duration) {
 		if total >= float64(n) {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	fail(fmt.Errorf("daemon did not read %d lines in %v", n, limit))
 }

@@ -75,7 +75,7 @@ func main() {
 			fail(err)
 		}
 		defer os.RemoveAll(d)
-		benchDaemon(*bin, d, *lines, scan.wall.Seconds())
+		benchDaemon(*bin, d, *lines, *runs, scan.wall.Seconds())
 	}
 }
 

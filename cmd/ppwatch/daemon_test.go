@@ -507,3 +507,20 @@ func TestWebConfigBasicAuth(t *testing.T) {
 		t.Errorf("bad web config: %d %s", code, out)
 	}
 }
+
+// With a flush interval of a minute, what was read still shows within the
+// wait's 30 s: the daemon commits as soon as it has read its files to the end.
+func TestCommitWhenCaughtUp(t *testing.T) {
+	e := newEnv(t, "")
+	os.WriteFile(e.cfg, []byte(fmt.Sprintf("flush_interval: 1m\ninputs:\n  - path: %s\n    mta: postfix\n", e.log)), 0o644)
+	g := &gen{}
+	appendFile(t, e.log, g.lines(300))
+	d := e.start(t)
+	d.waitAttempts(300)
+	appendFile(t, e.log, g.lines(30))
+	m := d.waitAttempts(330)
+	if got := sum(m, "ppwatch_attempts_total", `status="bounced"`); got != 110 {
+		t.Errorf("bounced %v, want 110", got)
+	}
+	d.stop()
+}

@@ -25,6 +25,14 @@ import (
 // itself is the buffer).
 const maxBatch = 25000
 
+// maxKeys bounds the distinct store keys (cells and replies) of a commit. A
+// commit's memory grows with the bbolt pages it rewrites, and attempts to
+// many recipient domains scatter over all pages of the series and replies
+// buckets: with 100,000 domains a 25,000-attempt commit rewrote most of the
+// file in memory. Usual traffic has a few thousand keys per 25,000 attempts
+// and is not cut by this.
+const maxKeys = 2048
+
 // yearSlack lets a year-less timestamp lie a little after now (clock steps,
 // a daylight-saving hour) before it is taken for last year's.
 const yearSlack = time.Hour
@@ -42,8 +50,15 @@ type ingester struct {
 	cls   *classify.Classifier
 	mtas  map[string]string // configured input → MTA ("auto" resolved per file)
 	pipes map[string]*pipeline.Pipeline
+	// The last pipeline and position looked up: lines come in runs of one
+	// file, and a map operation per line was a tenth of the catch-up time.
+	lastPath string
+	lastPipe *pipeline.Pipeline
+	lastKey  string
+	lastPos  tailer.Position
 
 	batch     *store.Batch
+	positions map[string]position // the latest of each key since the last commit
 	events    []agg.Event
 	inputs    map[string]*inputStats // per input, since the last commit
 	cur       *inputStats            // the last one looked up: lines come in runs
@@ -68,8 +83,19 @@ func newIngester(log zerolog.Logger, st *store.Store, ag *agg.Agg, self *metrics
 	return in, nil
 }
 
+// position is a key's latest position; gone deletes the key.
+type position struct {
+	pos  tailer.Position
+	gone bool
+}
+
 func (in *ingester) reset() {
-	in.batch = store.NewBatch()
+	if in.batch == nil {
+		in.batch = store.NewBatch()
+		in.positions = map[string]position{}
+	}
+	in.batch.Reset()
+	clear(in.positions)
 	in.events = in.events[:0]
 	in.inputs = map[string]*inputStats{}
 	in.cur = nil
@@ -83,7 +109,7 @@ type journalLine struct {
 
 // run consumes lines until the sources have stopped (tailerDone closed),
 // then drains what was handed over and commits it.
-func (in *ingester) run(lines chan tailer.Line, jlines chan journalLine, tailerDone <-chan struct{}) {
+func (in *ingester) run(lines chan tailer.Batch, jlines chan journalLine, tailerDone <-chan struct{}) {
 	tick := time.NewTicker(time.Duration(in.cfg.FlushInterval))
 	defer tick.Stop()
 	// Retention runs in this goroutine: bbolt has one writer.
@@ -91,18 +117,24 @@ func (in *ingester) run(lines chan tailer.Line, jlines chan journalLine, tailerD
 	defer prune.Stop()
 	for {
 		src, jsrc := lines, jlines
-		if in.failing && in.batch.Len() >= maxBatch {
+		if in.failing && in.full() {
 			src, jsrc = nil, nil // commits fail: stop reading until one succeeds
 		}
 		select {
-		case l := <-src:
-			in.handle(l)
-			if in.batch.Len() >= maxBatch {
+		case b := <-src:
+			for _, l := range b.Lines {
+				in.handle(l)
+			}
+			// The pipeline copies what it keeps of a line.
+			in.tail.Release(b)
+			// Read to the ends: commit now rather than at the next tick,
+			// so the figures are current as soon as a burst is read.
+			if b.Idle || in.full() {
 				in.flush()
 			}
 		case j := <-jsrc:
 			in.handleJournal(j.input, j.entry)
-			if in.batch.Len() >= maxBatch {
+			if in.full() {
 				in.flush()
 			}
 		case <-tick.C:
@@ -116,8 +148,10 @@ func (in *ingester) run(lines chan tailer.Line, jlines chan journalLine, tailerD
 		case <-tailerDone:
 			for {
 				select {
-				case l := <-lines:
-					in.handle(l)
+				case b := <-lines:
+					for _, l := range b.Lines {
+						in.handle(l)
+					}
 				case j := <-jlines:
 					in.handleJournal(j.input, j.entry)
 				default:
@@ -127,6 +161,11 @@ func (in *ingester) run(lines chan tailer.Line, jlines chan journalLine, tailerD
 			}
 		}
 	}
+}
+
+// full reports whether the batch must be committed before reading more.
+func (in *ingester) full() bool {
+	return in.batch.Len() >= maxBatch || in.batch.Keys() >= maxKeys
 }
 
 // flushUntilDone commits the last batch, retrying a failing store for a
@@ -144,14 +183,19 @@ func (in *ingester) flushUntilDone() {
 func (in *ingester) handle(l tailer.Line) {
 	if l.Kind == tailer.GoneKind {
 		// The key's file is finished (read to its end, or not found).
-		in.batch.Positions[l.Pos.Path] = nil
+		in.keepPos()
+		in.positions[l.Pos.Path] = position{gone: true}
 		return
 	}
 	// Every event's position is committed, a Header's too: it is where
-	// reading of that file starts.
-	pos, err := l.Pos.MarshalBinary()
-	if err == nil && l.Pos.Path != "" {
-		in.batch.Positions[l.Pos.Path] = pos
+	// reading of that file starts. Only the latest of a key is encoded, at
+	// the commit.
+	if l.Pos.Path != "" {
+		if l.Pos.Path != in.lastKey {
+			in.keepPos()
+			in.lastKey = l.Pos.Path
+		}
+		in.lastPos = l.Pos
 		st := in.stats(l.Input)
 		st.offset, st.hasOffset = float64(l.Pos.Offset), true
 	}
@@ -167,6 +211,14 @@ func (in *ingester) handle(l tailer.Line) {
 		in.malformed.Warn().Str("path", l.Path).Int64("offset", l.Pos.Offset).Msg("line longer than the limit skipped")
 	default:
 		in.line(l.Input, l.Path, l.Text, l.Pos.Offset)
+	}
+}
+
+// keepPos moves the cached latest position into the batch's positions.
+func (in *ingester) keepPos() {
+	if in.lastKey != "" {
+		in.positions[in.lastKey] = position{pos: in.lastPos}
+		in.lastKey = ""
 	}
 }
 
@@ -208,6 +260,16 @@ func (in *ingester) count(ev *event.Delivery) {
 
 // flush commits the batch; it reports whether the store is up to date.
 func (in *ingester) flush() bool {
+	in.keepPos()
+	for key, p := range in.positions {
+		if p.gone {
+			in.batch.Positions[key] = nil
+		} else if b, err := p.pos.MarshalBinary(); err == nil {
+			in.batch.Positions[key] = b
+		} else {
+			in.log.Error().Str("path", key).Err(err).Msg("position not saved")
+		}
+	}
 	if in.batch.Len() == 0 && len(in.batch.Positions) == 0 {
 		return true
 	}
@@ -285,7 +347,11 @@ func (in *ingester) stats(input string) *inputStats {
 
 // pipe returns the pipeline of one file (or journal input), made on first use.
 func (in *ingester) pipe(input, path string) *pipeline.Pipeline {
+	if path == in.lastPath && in.lastPipe != nil {
+		return in.lastPipe
+	}
 	if p := in.pipes[path]; p != nil {
+		in.lastPath, in.lastPipe = path, p
 		return p
 	}
 	mta := in.mtas[input]
@@ -301,6 +367,7 @@ func (in *ingester) pipe(input, path string) *pipeline.Pipeline {
 	}
 	in.log.Info().Str("path", path).Str("mta", mta).Msg("reading")
 	in.pipes[path] = p
+	in.lastPath, in.lastPipe = path, p
 	return p
 }
 

@@ -144,7 +144,8 @@ func (a *App) startIngest(cfg *config.Config) error {
 		in.tail = t
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	lines := make(chan tailer.Line, 1024)
+	// A few batches of read-ahead: the files are the buffer.
+	lines := make(chan tailer.Batch, 4)
 	jlines := make(chan journalLine, 1024)
 	sourcesDone := make(chan struct{})
 	done := make(chan struct{})

@@ -82,6 +82,19 @@ func (b *Batch) AddReply(t time.Time, r Reply) {
 	}
 }
 
-// Len returns the number of attempts counted with Add since NewBatch, so that
-// the caller can bound the batch size.
+// Keys returns the number of distinct cells and replies in the batch: what
+// a commit writes, and so what its memory grows with.
+func (b *Batch) Keys() int { return len(b.Counts) + len(b.Replies) }
+
+// Reset empties the batch for reuse; its maps keep their room, which saves
+// growing them again for every commit.
+func (b *Batch) Reset() {
+	clear(b.Counts)
+	clear(b.Replies)
+	clear(b.Positions)
+	b.n = 0
+}
+
+// Len returns the number of attempts counted with Add since NewBatch or
+// Reset, so that the caller can bound the batch size.
 func (b *Batch) Len() int { return b.n }

@@ -39,15 +39,17 @@ func BenchmarkCatchUp(b *testing.B) {
 			b.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		out := make(chan Line, 1024)
+		out := make(chan Batch, 4)
 		done := make(chan struct{})
 		go func() {
 			tl.Run(ctx, out)
 			close(done)
 		}()
 		for n := 0; n < lines; {
-			if l := <-out; l.Kind == LineKind {
-				n++
+			for _, l := range (<-out).Lines {
+				if l.Kind == LineKind {
+					n++
+				}
 			}
 		}
 		cancel()

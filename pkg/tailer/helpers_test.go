@@ -48,7 +48,7 @@ func startTailer(t *testing.T, cfg Config, saved map[string]Position, manual boo
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, tl: tl, cancel: cancel, notify: make(chan struct{}, 1)}
-	out := make(chan Line)
+	out := make(chan Batch)
 	h.wg.Add(2)
 	go func() {
 		defer h.wg.Done()
@@ -60,9 +60,9 @@ func startTailer(t *testing.T, cfg Config, saved map[string]Position, manual boo
 		defer h.wg.Done()
 		for {
 			select {
-			case l := <-out:
+			case ls := <-out:
 				h.mu.Lock()
-				h.events = append(h.events, l)
+				h.events = append(h.events, ls.Lines...)
 				h.mu.Unlock()
 				select {
 				case h.notify <- struct{}{}:

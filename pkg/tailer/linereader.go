@@ -5,7 +5,7 @@ import (
 	"io"
 )
 
-const readBufSize = 64 << 10
+const readBufSize = 256 << 10
 
 // lineReader splits a byte stream into complete lines and keeps the offset
 // just past the last one it returned. A partial line stays inside it until its

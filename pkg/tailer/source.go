@@ -42,7 +42,7 @@ type source struct {
 // Read feeds the line reader. After every read it checks that the file still
 // starts with the bytes it started with: a truncation followed by regrowth past
 // our offset would otherwise be read as if it were the old file. The check is
-// a 1 KiB pread per 64 KiB read.
+// a 1 KiB pread per read of up to 256 KiB.
 func (s *source) Read(p []byte) (int, error) {
 	n, err := s.f.Read(p)
 	if n > 0 {

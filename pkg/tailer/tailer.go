@@ -104,7 +104,10 @@ type Tailer struct {
 
 	// Everything below belongs to the Run goroutine.
 	followers map[string]*follower
-	pending   []Line // Header and Gone events, sent before any further line
+	pending   []Line  // Header and Gone events, sent before any further line
+	batch     *buffer // events not sent yet
+	idleSent  bool    // the last batch sent was Idle
+	free      chan *buffer
 	retired   []retired
 	deferred  map[string]int
 	warned    map[string]string
@@ -135,6 +138,7 @@ func New(cfg Config, saved map[string]Position) (*Tailer, error) {
 		followers: map[string]*follower{},
 		deferred:  map[string]int{},
 		warned:    map[string]string{},
+		free:      make(chan *buffer, maxFree),
 	}
 	seen := map[string]bool{}
 	for _, in := range cfg.Inputs {
@@ -171,15 +175,18 @@ func (t *Tailer) Stats() Stats {
 
 const readBudget = 4096 // lines per file per round, so one big file cannot starve a poll
 
-// Run sends the lines of the inputs to out until ctx is done, then returns
-// nil. Sends block: a slow consumer slows reading and nothing is skipped. A
-// line in flight when ctx ends is abandoned, never half-sent. Run never closes
+// Run sends the lines of the inputs to out, in batches of up to batchLines
+// events in file order, until ctx is done, then returns nil. A batch is
+// sent when it is full and whenever the files have been read to their ends
+// (Idle), so a quiet file's line is not held back. Sends block: a slow consumer
+// slows reading and nothing is skipped. A batch in flight when ctx ends is
+// abandoned, never half-sent. Run never closes
 // out and may be called once.
 //
 // Files are read by one goroutine. A stdin input has its own goroutine, which
 // may outlive Run until its blocked read returns; it sends nothing after ctx
 // is done.
-func (t *Tailer) Run(ctx context.Context, out chan<- Line) error {
+func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 	if !t.running.CompareAndSwap(false, true) {
 		return errors.New("tailer: Run called twice")
 	}
@@ -193,14 +200,11 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Line) error {
 	nextPoll := time.Now().Add(t.cfg.PollInterval)
 	var ack chan int64
 	for {
-		if !t.flush(ctx, out) {
-			return nil
-		}
 		busy, ok := t.readAll(ctx, out)
-		if !ok {
+		if !ok || !t.ship(ctx, out, !busy) {
 			return nil
 		}
-		if busy || len(t.pending) > 0 {
+		if busy {
 			// Keep reading, but a file written faster than it is read must
 			// still be checked for truncation and rotation.
 			if t.tick == nil && !time.Now().Before(nextPoll) {
@@ -244,36 +248,8 @@ func (t *Tailer) closeAll() {
 	t.followers = map[string]*follower{}
 }
 
-// flush sends the queued Header and Gone events.
-func (t *Tailer) flush(ctx context.Context, out chan<- Line) bool {
-	for len(t.pending) > 0 {
-		select {
-		case out <- t.pending[0]:
-			t.pending = t.pending[1:]
-			t.sent++
-		case <-ctx.Done():
-			return false
-		}
-	}
-	t.pending = nil
-	return true
-}
-
-func (t *Tailer) send(ctx context.Context, out chan<- Line, l Line) bool {
-	if !t.flush(ctx, out) {
-		return false
-	}
-	select {
-	case out <- l:
-		t.sent++
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // readAll reads every follower once, in path order.
-func (t *Tailer) readAll(ctx context.Context, out chan<- Line) (busy, ok bool) {
+func (t *Tailer) readAll(ctx context.Context, out chan<- Batch) (busy, ok bool) {
 	for _, k := range t.sortedFollowers() {
 		f := t.followers[k]
 		n, ok := t.read(ctx, out, f)
@@ -288,7 +264,7 @@ func (t *Tailer) readAll(ctx context.Context, out chan<- Line) (busy, ok bool) {
 // read sends up to readBudget lines of one follower: its drain first, then
 // its followed file. It returns how many lines it sent, and counts finishing a
 // drain or restarting a truncated file as progress too.
-func (t *Tailer) read(ctx context.Context, out chan<- Line, f *follower) (int, bool) {
+func (t *Tailer) read(ctx context.Context, out chan<- Batch, f *follower) (int, bool) {
 	n := 0
 	for n < readBudget {
 		s := f.drain
@@ -322,7 +298,7 @@ func (t *Tailer) read(ctx context.Context, out chan<- Line, f *follower) (int, b
 		if tooLong {
 			l.Kind = TooLongKind
 		} else {
-			l.Text = string(text)
+			l.Text = t.text(text)
 		}
 		if !t.send(ctx, out, l) {
 			return n, false
@@ -344,7 +320,7 @@ func (t *Tailer) sortedFollowers() []string {
 // readStdin sends the lines of stdin, without positions. A stream has no
 // rotation and no restart, and at its end its unterminated last line is
 // complete.
-func (t *Tailer) readStdin(ctx context.Context, out chan<- Line) {
+func (t *Tailer) readStdin(ctx context.Context, out chan<- Batch) {
 	in := t.cfg.Stdin
 	if in == nil {
 		in = os.Stdin
@@ -361,7 +337,7 @@ func (t *Tailer) readStdin(ctx context.Context, out chan<- Line) {
 			return false
 		}
 		select {
-		case out <- l:
+		case out <- Batch{Lines: []Line{l}}:
 			return true
 		case <-ctx.Done():
 			return false
