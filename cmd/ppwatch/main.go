@@ -30,7 +30,7 @@ func main() {
 }
 
 // defaultMemoryLimit is the daemon's soft Go memory limit.
-const defaultMemoryLimit = 64 << 20
+const defaultMemoryLimit = 48 << 20
 
 // defaultGCPercent is the daemon's GOGC.
 const defaultGCPercent = 200

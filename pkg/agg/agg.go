@@ -78,22 +78,41 @@ type Agg struct {
 	opts      Options
 	always    map[string]bool
 	attempts  map[Attempt]uint64 // key with N = 0
-	pp        map[PPAttempt]uint64
-	volume    map[string]uint64 // Proofpoint attempts per recipient domain
 	minutes   map[string]*ring
 	span      int64 // minutes kept per IP
 	lastBlock map[string]time.Time
 	strs      map[string]string // label values interned: keys must not pin event lines
+
+	// Proofpoint attempts per recipient domain: with 100,000 domains these
+	// are most of the daemon's memory, so a key is a domain pointer and
+	// small label numbers (24 bytes) instead of five strings.
+	domains map[string]*domain
+	pp      map[ppKey]uint64
+	labels  map[string]uint32 // label value -> number
+	names   []string          // number -> label value
 
 	// The domain cap is recomputed at most once per refold: the folded
 	// counts are kept up to date in between, so a scrape copies at most
 	// Top+len(Always)+1 domains' series instead of folding them all. (A
 	// domain entering or leaving the top moves counts between its series
 	// and "other", as any top-N cap does; doing it rarely keeps that rare.)
-	keep     map[string]bool
-	keptTop  int // domains in keep by volume, not by Always
+	folding  bool // the cap has been chosen once
+	keptTop  int  // domains kept by volume, not by Always
 	folded   map[PPAttempt]uint64
 	foldedAt time.Time
+}
+
+// domain is one recipient domain of Proofpoint attempts.
+type domain struct {
+	name   string
+	volume uint64 // Proofpoint attempts
+	keep   bool   // has its own series (else "other")
+}
+
+// ppKey is a PPAttempt with its label values as numbers.
+type ppKey struct {
+	d                          *domain
+	ip, status, class, outcome uint32
 }
 
 // refold is how often the top domains are chosen again.
@@ -101,8 +120,9 @@ const refold = time.Minute
 
 // New returns an empty aggregate.
 func New(o Options) *Agg {
-	a := &Agg{opts: o, always: map[string]bool{}, attempts: map[Attempt]uint64{}, pp: map[PPAttempt]uint64{},
-		volume: map[string]uint64{}, minutes: map[string]*ring{}, lastBlock: map[string]time.Time{}, strs: map[string]string{}}
+	a := &Agg{opts: o, always: map[string]bool{}, attempts: map[Attempt]uint64{}, minutes: map[string]*ring{},
+		lastBlock: map[string]time.Time{}, strs: map[string]string{},
+		domains: map[string]*domain{}, pp: map[ppKey]uint64{}, labels: map[string]uint32{}}
 	for _, d := range o.Always {
 		a.always[d] = true
 	}
@@ -133,25 +153,45 @@ func (a *Agg) addTotal(s Series, n uint64) {
 	if !s.Proofpoint {
 		return
 	}
-	pk := PPAttempt{SourceIP: s.SourceIP, RecipientDomain: s.RecipientDomain, Status: s.Status, Class: s.Class, Outcome: s.Outcome}
-	if _, ok := a.pp[pk]; !ok {
-		pk = PPAttempt{SourceIP: a.intern(s.SourceIP), RecipientDomain: strings.Clone(s.RecipientDomain), Status: a.intern(s.Status), Class: a.intern(s.Class), Outcome: a.intern(s.Outcome)}
-	}
-	a.pp[pk] += n
-	// A domain new to volume is new to pp too, so pk holds the copy.
-	a.volume[pk.RecipientDomain] += n
-	if a.keep != nil {
-		if !a.keep[pk.RecipientDomain] && a.keptTop < a.opts.Top {
+	d := a.domains[s.RecipientDomain]
+	if d == nil {
+		d = &domain{name: strings.Clone(s.RecipientDomain), keep: a.always[s.RecipientDomain]}
+		a.domains[d.name] = d
+		if a.folding && !d.keep && a.keptTop < a.opts.Top {
 			// The top is not full yet (a young state file): a new domain
 			// joins it at once instead of waiting for the next refold.
-			a.keep[pk.RecipientDomain] = true
+			d.keep = true
 			a.keptTop++
 		}
-		if !a.keep[pk.RecipientDomain] {
-			pk.RecipientDomain = Other
-		}
-		a.folded[pk] += n
 	}
+	d.volume += n
+	pk := ppKey{d: d, ip: a.label(s.SourceIP), status: a.label(s.Status), class: a.label(s.Class), outcome: a.label(s.Outcome)}
+	a.pp[pk] += n
+	if a.folding {
+		a.folded[a.foldedKey(pk)] += n
+	}
+}
+
+// label returns the number of a label value of a small set (IPs,
+// statuses, classes, outcomes).
+func (a *Agg) label(v string) uint32 {
+	if n, ok := a.labels[v]; ok {
+		return n
+	}
+	c := a.intern(v)
+	n := uint32(len(a.names))
+	a.names = append(a.names, c)
+	a.labels[c] = n
+	return n
+}
+
+// foldedKey is the series k is counted under after the domain cap.
+func (a *Agg) foldedKey(k ppKey) PPAttempt {
+	dom := Other
+	if k.d.keep {
+		dom = k.d.name
+	}
+	return PPAttempt{SourceIP: a.names[k.ip], RecipientDomain: dom, Status: a.names[k.status], Class: a.names[k.class], Outcome: a.names[k.outcome]}
 }
 
 // intern returns the one copy of a label value of a small set (IPs,
@@ -234,16 +274,13 @@ func (a *Agg) Snapshot(now time.Time) *Snapshot {
 		k.N = n
 		s.Attempts = append(s.Attempts, k)
 	}
-	if a.keep == nil || now.Sub(a.foldedAt) >= refold || now.Before(a.foldedAt) {
-		a.keep, a.keptTop = a.kept()
+	if !a.folding || now.Sub(a.foldedAt) >= refold || now.Before(a.foldedAt) {
+		a.keptTop = a.chooseKept()
 		a.folded = map[PPAttempt]uint64{}
 		for k, n := range a.pp {
-			if !a.keep[k.RecipientDomain] {
-				k.RecipientDomain = Other
-			}
-			a.folded[k] += n
+			a.folded[a.foldedKey(k)] += n
 		}
-		a.foldedAt = now
+		a.folding, a.foldedAt = true, now
 	}
 	// The folded keys carry the outcome: attempts sum over it, and blocks
 	// and deferrals are the keys that have one, summed over the status.
@@ -288,48 +325,38 @@ func (a *Agg) Snapshot(now time.Time) *Snapshot {
 	return s
 }
 
-// kept returns the domains that keep their name: the configured ones and
-// the Top by volume (ties broken by name, so the set is stable).
-func (a *Agg) kept() (map[string]bool, int) {
-	keep := make(map[string]bool, a.opts.Top+len(a.always))
-	for d := range a.always {
-		keep[d] = true
-	}
-	if a.opts.Top <= 0 {
-		return keep, 0
-	}
+// chooseKept marks the domains that keep their name: the configured ones
+// and the Top by volume (ties broken by name, so the set is stable). It
+// returns how many are kept by volume.
+func (a *Agg) chooseKept() int {
 	h := &topHeap{}
-	for d, v := range a.volume {
-		if a.always[d] {
+	for _, d := range a.domains {
+		d.keep = a.always[d.name]
+		if d.keep || a.opts.Top <= 0 {
 			continue
 		}
 		if h.Len() < a.opts.Top {
-			heap.Push(h, dv{d, v})
-		} else if better(dv{d, v}, (*h)[0]) {
-			(*h)[0] = dv{d, v}
+			heap.Push(h, d)
+		} else if better(d, (*h)[0]) {
+			(*h)[0] = d
 			heap.Fix(h, 0)
 		}
 	}
-	for _, e := range *h {
-		keep[e.d] = true
+	for _, d := range *h {
+		d.keep = true
 	}
-	return keep, h.Len()
+	return h.Len()
 }
 
-type dv struct {
-	d string
-	v uint64
-}
-
-func better(a, b dv) bool { return a.v > b.v || a.v == b.v && a.d < b.d }
+func better(a, b *domain) bool { return a.volume > b.volume || a.volume == b.volume && a.name < b.name }
 
 // topHeap is a min-heap: its root is the weakest of the kept domains.
-type topHeap []dv
+type topHeap []*domain
 
 func (h topHeap) Len() int           { return len(h) }
 func (h topHeap) Less(i, j int) bool { return better(h[j], h[i]) }
 func (h topHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *topHeap) Push(x any)        { *h = append(*h, x.(dv)) }
+func (h *topHeap) Push(x any)        { *h = append(*h, x.(*domain)) }
 func (h *topHeap) Pop() any          { o := *h; x := o[len(o)-1]; *h = o[:len(o)-1]; return x }
 
 func lessAttempt(a, b Attempt) bool {
