@@ -15,17 +15,20 @@ func TestImportDirection(t *testing.T) {
 		"parsers/...":  {"pkg/event", "parsers"},
 		"pkg/event":    {},
 		"pkg/classify": {"pkg/event"},
-		"pkg/config":   {"pkg/event"},
+		"pkg/config":   {"pkg/event", "pkg/alert"},
+		"pkg/alert":    {},
+		"pkg/notify":   {"pkg/version"},
 		"pkg/store":    {},
 		"pkg/tailer":   {},
 		"pkg/agg":      {},
 		"pkg/metrics":  {"pkg/agg"},
-		"pkg/pipeline": {"pkg/event", "parsers", "pkg/classify", "pkg/config"},
+		"pkg/pipeline": {"pkg/event", "parsers", "pkg/classify", "pkg/config", "pkg/alert"},
 	}
 	banned := map[string][]string{
 		"parsers/...":  {"go.etcd.io/bbolt", "github.com/prometheus/", "github.com/rs/zerolog", "github.com/nxadm/tail"},
 		"pkg/metrics":  {"go.etcd.io/bbolt"},
 		"pkg/pipeline": {"go.etcd.io/bbolt", "github.com/prometheus/"},
+		"pkg/alert":    {"go.etcd.io/bbolt", "github.com/prometheus/", "github.com/rs/zerolog"},
 	}
 	for pkg, ok := range allowed {
 		out, err := exec.Command("go", "list", "-deps", "-test=false", "-f", "{{.ImportPath}}", "../../"+pkg).Output()

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -187,7 +188,7 @@ func TestRulesAndDashboardUseExportedMetrics(t *testing.T) {
 	for _, m := range []string{"ppwatch_proofpoint_blocks_total", "ppwatch_proofpoint_attempts_total",
 		"ppwatch_input_last_line_timestamp_seconds", "ppwatch_store_commit_duration_seconds_bucket", "ppwatch_alert_firing"} {
 		if want[m] == nil {
-			t.Fatalf("%s is not among the names found in the rules and the dashboard: %v", m, sortedKeys(want))
+			t.Fatalf("%s is not among the names found in the rules and the dashboard: %v", m, slices.Sorted(maps.Keys(want)))
 		}
 	}
 
@@ -319,15 +320,6 @@ func scrape(t *testing.T, url string) map[string]float64 {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // TestRulesMatchDefaultAlerts: the Prometheus alerts equal the daemon's

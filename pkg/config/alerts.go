@@ -2,12 +2,15 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/alert"
 )
 
 // Alerting is where and how often the daemon's alerts go.
@@ -119,19 +122,9 @@ func DefaultAlerts() []AlertRule {
 	}
 }
 
-// TemplateFuncNames are the functions alert annotation templates may call
-// (pkg/alert's Funcs; a test keeps the two lists equal).
-func TemplateFuncNames() []string {
-	return []string{"humanize", "humanizeDuration", "join", "lower", "pathEscape", "percent", "queryEscape", "upper", "utc"}
-}
-
 // ParseTemplate checks an annotation template's syntax and function names.
 func ParseTemplate(name, text string) error {
-	funcs := template.FuncMap{}
-	for _, n := range TemplateFuncNames() {
-		funcs[n] = func(...any) string { return "" }
-	}
-	_, err := template.New(name).Funcs(funcs).Parse(text)
+	_, err := template.New(name).Funcs(alert.Funcs()).Parse(text)
 	return err
 }
 
@@ -227,7 +220,7 @@ func (c *Config) validateAlerts(bad func(field, format string, args ...any), lin
 		if r.Severity != "page" && r.Severity != "warning" {
 			bad(f+".severity", "unknown severity %q (use page or warning)", r.Severity)
 		}
-		for _, n := range sortedKeys(r.Labels) {
+		for _, n := range slices.Sorted(maps.Keys(r.Labels)) {
 			switch {
 			case !labelName.MatchString(n):
 				bad(f+".labels", "%q is not a label name (letters, digits and '_', starting with a letter)", n)
@@ -235,7 +228,7 @@ func (c *Config) validateAlerts(bad func(field, format string, args ...any), lin
 				bad(f+".labels", "%q is set by ppwatch itself (%s)", n, strings.Join(reservedLabels, ", "))
 			}
 		}
-		for _, n := range sortedKeys(r.Annotations) {
+		for _, n := range slices.Sorted(maps.Keys(r.Annotations)) {
 			if !labelName.MatchString(n) {
 				bad(f+".annotations", "%q is not an annotation name (letters, digits and '_', starting with a letter)", n)
 			} else if err := ParseTemplate(n, r.Annotations[n]); err != nil {
@@ -277,13 +270,4 @@ func validateTarget(bad func(field, format string, args ...any), f string, t Ale
 func httpURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
@@ -58,16 +59,7 @@ func ParseDuration(s string) (time.Duration, error) {
 }
 
 // String writes a window the way label values show it: "5m", "1h", "24h".
-func (d Duration) String() string {
-	t := time.Duration(d)
-	switch {
-	case t > 0 && t%time.Hour == 0:
-		return strconv.FormatInt(int64(t/time.Hour), 10) + "h"
-	case t > 0 && t%time.Minute == 0:
-		return strconv.FormatInt(int64(t/time.Minute), 10) + "m"
-	}
-	return t.String()
-}
+func (d Duration) String() string { return alert.FormatDuration(time.Duration(d)) }
 
 // Defaults of the daemon.
 const (

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 )
@@ -275,7 +277,7 @@ func (t *Tailer) start() {
 			t.openLive(f, f.want, f.wantFrom)
 		}
 	}
-	for _, k := range sortedKeys(drains) {
+	for _, k := range slices.Sorted(maps.Keys(drains)) {
 		t.openDrain(t.followers[k], drains[k].fi, drains[k].pos)
 	}
 	for _, k := range t.sortedFollowers() {
@@ -726,13 +728,4 @@ func orderEdges(edges []edge) []edge {
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
