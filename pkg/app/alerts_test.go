@@ -487,6 +487,38 @@ func TestDefaultAnnotations(t *testing.T) {
 	}, summaries()); d != "" {
 		t.Error(d)
 	}
+
+	// A rule of the user's without annotations gets a summary and a
+	// description of its measure and grouping.
+	cfg, err := config.Parse([]byte("alerts:\n  - {name: DomainDeferrals, measure: deferrals, by: recipient_domain, window: 15m, threshold: 0}\n"), "user.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar, err := alertRule(cfg.Alerts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Rules = []*alert.Rule{ar}
+	res, err = e.Eval(now, storeSource{st}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = res.Alerts.Sorted()
+	if len(got) != 1 {
+		t.Fatalf("%d alerts", len(got))
+	}
+	want = map[string]string{
+		"summary": "Proofpoint deferred 14.3% of mail to wayne.example (1 of 7 attempts in 15m)",
+		"description": "1 of 7 delivery attempts to wayne.example were deferred in the last 15m (14.3%; the alert is above 0 deferrals).\n" +
+			"Top recipient domains (deferrals/attempts): wayne.example 1/7.\n" +
+			"Report: http://mta1.example.net:9797/alerts\n" +
+			"Runbook: https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#the-first-five-minutes-all-proofpoint-alerts",
+		"runbook_url": "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#the-first-five-minutes-all-proofpoint-alerts",
+		"report_url":  "http://mta1.example.net:9797/alerts",
+	}
+	if d := cmp.Diff(want, got[0].Annotations); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
 }
 
 func TestAlertMetricsLint(t *testing.T) {

@@ -107,6 +107,30 @@ Runbook: {{.RunbookURL}}`
 Runbook: {{.RunbookURL}}`
 )
 
+// defaultAnnotations are the summary and description of a rule that gives
+// none: who is hit, by how much, the top domains and reply, and the links.
+// The shipped rules have their own wording of the same.
+func defaultAnnotations(r AlertRule) map[string]string {
+	what, verb := "Blocks", "blocked"
+	if r.Measure == "deferral_ratio" || r.Measure == "deferrals" {
+		what, verb = "Deferrals", "deferred"
+	}
+	threshold := "{{percent .Threshold}}"
+	if r.Measure == "blocks" || r.Measure == "deferrals" {
+		threshold = "{{.Threshold}} " + strings.ToLower(what)
+	}
+	from := "{{with .SourceIP}} from {{.}}{{end}}"
+	to := "{{with .RecipientDomain}}{{.}}{{else}}Proofpoint-protected receivers{{end}}"
+	return map[string]string{
+		"summary": fmt.Sprintf("Proofpoint %s {{percent .Ratio}} of mail%s to %s ({{.%s}} of {{.Attempts}} attempts in {{.Window}})",
+			verb, from, to, what),
+		"description": fmt.Sprintf("{{.%s}} of {{.Attempts}} delivery attempts%s to %s were %s in the last {{.Window}} ({{percent .Ratio}}; the alert is above %s).\n", what, from, to, verb, threshold) +
+			"Top recipient domains (" + strings.ToLower(what) + "/attempts): {{range $i, $d := .TopDomains}}{{if $i}}, {{end}}{{$d.Domain}} {{$d." + what + "}}/{{$d.Attempts}}{{end}}.\n" +
+			"{{with .TopReply}}Most frequent reply ({{.Count}} times, first seen {{utc .FirstSeen}}, last seen {{utc .LastSeen}}):\n{{.Response}}\n{{end}}" +
+			"Report: {{.ReportURL}}\nRunbook: {{.RunbookURL}}",
+	}
+}
+
 // DefaultAlerts are the rules used when the config has no alerts key.
 func DefaultAlerts() []AlertRule {
 	return []AlertRule{
@@ -226,6 +250,22 @@ func (c *Config) validateAlerts(bad func(field, format string, args ...any), lin
 				bad(f+".labels", "%q is not a label name (letters, digits and '_', starting with a letter)", n)
 			case slices.Contains(reservedLabels, n):
 				bad(f+".labels", "%q is set by ppwatch itself (%s)", n, strings.Join(reservedLabels, ", "))
+			}
+		}
+		if _, ok := r.Annotations["runbook_url"]; !ok && !slices.ContainsFunc(DefaultAlerts(), func(d AlertRule) bool { return d.Name == r.Name }) {
+			// The runbook has a section per shipped alert; other rules get
+			// its steps for every Proofpoint alert.
+			if r.Annotations == nil {
+				r.Annotations = map[string]string{}
+			}
+			r.Annotations["runbook_url"] = alert.RunbookURL + "#the-first-five-minutes-all-proofpoint-alerts"
+		}
+		for n, text := range defaultAnnotations(*r) {
+			if _, ok := r.Annotations[n]; !ok {
+				if r.Annotations == nil {
+					r.Annotations = map[string]string{}
+				}
+				r.Annotations[n] = text
 			}
 		}
 		for _, n := range slices.Sorted(maps.Keys(r.Annotations)) {

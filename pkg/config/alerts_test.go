@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,6 +120,17 @@ alerts:
 			Labels: map[string]string{"team": "mail"}},
 		{Name: "Ratio", Measure: "deferral_ratio", By: "source_ip", Window: Duration(30 * time.Minute), Threshold: 0.3, MinAttempts: 20,
 			Severity: "warning", Annotations: map[string]string{"summary": "{{.SourceIP}} {{percent .Ratio}}"}},
+	}
+	// Rules of the user's get the default summary and description of their
+	// measure and grouping where they give none (their exact text is
+	// tested where it is rendered, in pkg/app), and the runbook's general
+	// steps.
+	for i := range rules {
+		r := &rules[i]
+		given := r.Annotations
+		r.Annotations = defaultAnnotations(*r)
+		r.Annotations["runbook_url"] = "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#the-first-five-minutes-all-proofpoint-alerts"
+		maps.Copy(r.Annotations, given)
 	}
 	if d := cmp.Diff(rules, c.Alerts); d != "" {
 		t.Error(d)
