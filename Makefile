@@ -14,9 +14,11 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ppwatch
 
-# The test command README gives and CI runs.
+# The test command README gives and CI runs: Go tests, then the shipped
+# Prometheus rules and Alertmanager config with promtool and amtool.
 test: lint
 	$(GO) test -race -count=1 ./...
+	$(MAKE) check-rules
 
 test-short:
 	$(GO) test -short ./...
@@ -62,18 +64,31 @@ check-unit: build
 	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "systemd/ppwatch.service: verify ok (no warnings)"
 
 # The shipped Prometheus rules, their unit tests, the Prometheus and
-# Alertmanager examples and the Alertmanager routing. CI runs it; a missing
-# tool fails, it never skips.
-PROMTOOL ?= promtool
-AMTOOL   ?= amtool
+# Alertmanager examples and the Alertmanager routing (part of make test); a
+# missing tool fails, it never skips. promtool and amtool: from PATH, else from Debian's prometheus and
+# prometheus-alertmanager packages unpacked into bin/tools (nothing is
+# installed or started on the machine; apt-get update runs first when the
+# package lists are empty and we are root, as on a fresh CI machine).
+TOOLS    := bin/tools/usr/bin
+PROMTOOL ?= $(shell command -v promtool || echo $(CURDIR)/$(TOOLS)/promtool)
+AMTOOL   ?= $(shell command -v amtool || echo $(CURDIR)/$(TOOLS)/amtool)
 AMCONFIG := configs/alertmanager/alertmanager.yml
-check-rules:
-	@command -v $(PROMTOOL) >/dev/null || { echo "promtool not found: apt-get install prometheus (Debian 12 or later), or go install github.com/prometheus/prometheus/cmd/promtool@latest"; exit 1; }
-	@command -v $(AMTOOL) >/dev/null || { echo "amtool not found: apt-get install prometheus-alertmanager (Debian 12 or later), or go install github.com/prometheus/alertmanager/cmd/amtool@latest"; exit 1; }
+
+$(CURDIR)/$(TOOLS)/promtool $(CURDIR)/$(TOOLS)/amtool:
+	@command -v apt-get >/dev/null || { echo "$@ missing: install promtool and amtool (Prometheus 2.42+, Alertmanager 0.25+) and put them on PATH"; exit 1; }
+	@set -e; d=$$(mktemp -d); trap 'rm -rf $$d' EXIT; cd $$d; \
+	if ! apt-get download prometheus prometheus-alertmanager >/dev/null 2>&1; then \
+		[ "$$(id -u)" = 0 ] || { echo "apt-get download prometheus prometheus-alertmanager failed: run apt-get update as root, or put promtool and amtool on PATH"; exit 1; }; \
+		apt-get update -qq; apt-get download prometheus prometheus-alertmanager >/dev/null 2>&1; \
+	fi; \
+	for f in *.deb; do dpkg-deb -x $$f $(CURDIR)/bin/tools; done
+	@touch $(TOOLS)/promtool $(TOOLS)/amtool
+
+check-rules: $(PROMTOOL) $(AMTOOL)
 	$(PROMTOOL) check rules configs/prometheus/ppwatch.rules.yml
 	$(PROMTOOL) test rules configs/prometheus/ppwatch.rules.test.yml
 	$(PROMTOOL) check config configs/prometheus/scrape.yml
-	$(GO) test -count=1 -v -run '^TestDashboardQueriesParse$$' ./pkg/app -args -promtool="$$(command -v $(PROMTOOL))"
+	$(GO) test -count=1 -v -run '^TestDashboardQueriesParse$$' ./pkg/app -args -promtool=$(PROMTOOL)
 	$(AMTOOL) check-config $(AMCONFIG)
 	$(AMTOOL) config routes test --config.file=$(AMCONFIG) --verify.receivers=pager severity=page alertname=ProofpointBlockRatioHigh source_ip=192.0.2.20
 	$(AMTOOL) config routes test --config.file=$(AMCONFIG) --verify.receivers=mail-team severity=warning alertname=ProofpointDeferralRatioHigh source_ip=192.0.2.20
