@@ -91,8 +91,12 @@
 //
 // # Goroutines and backpressure
 //
-// Run reads all files in one goroutine and sends on an unbuffered or
-// buffered channel; a slow consumer blocks it and nothing is dropped (the
-// files are the buffer). It starts no other goroutine, except one for stdin,
-// whose lines have no position.
+// Run reads all files in one goroutine and sends Batches of up to 256
+// events on a channel; a slow consumer blocks it and nothing is dropped (the
+// files are the buffer). A batch goes when it is full and when the files
+// have been read to their ends (Idle: a good moment for the caller to
+// commit). Line texts live in blocks owned by their batch; a caller that is
+// done with a batch (and kept no text) gives it back with Release, so
+// catching up allocates almost nothing per line. Run starts no other
+// goroutine, except one for stdin, whose lines have no position.
 package tailer
