@@ -81,7 +81,7 @@ $(CURDIR)/$(TOOLS)/promtool $(CURDIR)/$(TOOLS)/amtool:
 		[ "$$(id -u)" = 0 ] || { echo "apt-get download prometheus prometheus-alertmanager failed: run apt-get update as root, or put promtool and amtool on PATH"; exit 1; }; \
 		apt-get update -qq; apt-get download prometheus prometheus-alertmanager >/dev/null 2>&1; \
 	fi; \
-	for f in *.deb; do dpkg-deb -x $$f $(CURDIR)/bin/tools; done
+	mkdir -p $(CURDIR)/bin/tools; for f in *.deb; do dpkg-deb -x $$f $(CURDIR)/bin/tools; done
 	@touch $(TOOLS)/promtool $(TOOLS)/amtool
 
 check-rules: $(PROMTOOL) $(AMTOOL)
