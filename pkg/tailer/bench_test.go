@@ -46,11 +46,13 @@ func BenchmarkCatchUp(b *testing.B) {
 			close(done)
 		}()
 		for n := 0; n < lines; {
-			for _, l := range (<-out).Lines {
+			bt := <-out
+			for _, l := range bt.Lines {
 				if l.Kind == LineKind {
 					n++
 				}
 			}
+			tl.Release(bt) // as the daemon does
 		}
 		cancel()
 		<-done
