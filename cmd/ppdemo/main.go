@@ -76,10 +76,12 @@ source_ips:
   metrics:   http://%s/metrics
   try:       curl -s http://%s/metrics | grep -E '^ppwatch_proofpoint_(block|deferral)_ratio'
              curl -s http://%s/metrics | grep '^ppwatch_attempts_total'
+  alerts:    http://%s/alerts (pending at once, firing after their "for": 5m for the page)
+  the IP:    http://%s/ip/192.0.2.20 (figures, alerts, verbatim replies; JSON under /api/v1/ip/)
   its log:   %s
   config:    %s
 New Postfix lines are appended to mail.log every second. Ctrl-C stops.
-`, dir, listen, listen, listen, logFile.Name(), cfg)
+`, dir, listen, listen, listen, listen, listen, logFile.Name(), cfg)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
