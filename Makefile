@@ -64,9 +64,10 @@ check-unit: build
 	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "systemd/ppwatch.service: verify ok (no warnings)"
 
 # The shipped Prometheus rules and their unit tests, the Prometheus and
-# Alertmanager examples, the Alertmanager routes, and a page through a real
-# Alertmanager (part of make test). A missing tool fails, it never skips.
-# promtool, amtool and Alertmanager come from PATH, else from Debian's
+# Alertmanager examples, the Alertmanager routes, a page through a real
+# Alertmanager and the rules on a real Prometheus scraping the daemon (part
+# of make test). A missing tool fails, it never skips. promtool, amtool,
+# Prometheus and Alertmanager come from PATH, else from Debian's
 # prometheus and prometheus-alertmanager packages unpacked into bin/tools
 # (nothing is installed or started on the machine; apt-get update runs
 # first when the package lists are empty and we are root, as on a fresh CI
@@ -75,9 +76,10 @@ TOOLS    := bin/tools/usr/bin
 PROMTOOL ?= $(shell command -v promtool || echo $(CURDIR)/$(TOOLS)/promtool)
 AMTOOL   ?= $(shell command -v amtool || echo $(CURDIR)/$(TOOLS)/amtool)
 ALERTMANAGER ?= $(shell command -v prometheus-alertmanager || echo $(CURDIR)/$(TOOLS)/prometheus-alertmanager)
+PROMETHEUS   ?= $(shell command -v prometheus || echo $(CURDIR)/$(TOOLS)/prometheus)
 AMCONFIG := configs/alertmanager/alertmanager.yml
 
-$(CURDIR)/$(TOOLS)/promtool $(CURDIR)/$(TOOLS)/amtool $(CURDIR)/$(TOOLS)/prometheus-alertmanager:
+$(CURDIR)/$(TOOLS)/promtool $(CURDIR)/$(TOOLS)/amtool $(CURDIR)/$(TOOLS)/prometheus-alertmanager $(CURDIR)/$(TOOLS)/prometheus:
 	@command -v apt-get >/dev/null || { echo "$@ missing: install promtool and amtool (Prometheus 2.42+, Alertmanager 0.25+) and put them on PATH"; exit 1; }
 	@set -e; d=$$(mktemp -d); trap 'rm -rf $$d' EXIT; cd $$d; \
 	if ! apt-get download prometheus prometheus-alertmanager >/dev/null 2>&1; then \
@@ -85,14 +87,15 @@ $(CURDIR)/$(TOOLS)/promtool $(CURDIR)/$(TOOLS)/amtool $(CURDIR)/$(TOOLS)/prometh
 		apt-get update -qq; apt-get download prometheus prometheus-alertmanager >/dev/null 2>&1; \
 	fi; \
 	mkdir -p $(CURDIR)/bin/tools; for f in *.deb; do dpkg-deb -x $$f $(CURDIR)/bin/tools; done
-	@touch $(TOOLS)/promtool $(TOOLS)/amtool $(TOOLS)/prometheus-alertmanager
+	@touch $(TOOLS)/promtool $(TOOLS)/amtool $(TOOLS)/prometheus-alertmanager $(TOOLS)/prometheus
 
-check-rules: $(PROMTOOL) $(AMTOOL) $(ALERTMANAGER)
+check-rules: $(PROMTOOL) $(AMTOOL) $(ALERTMANAGER) $(PROMETHEUS)
 	$(PROMTOOL) check rules configs/prometheus/ppwatch.rules.yml
 	$(PROMTOOL) test rules configs/prometheus/ppwatch.rules.test.yml
 	$(PROMTOOL) check config configs/prometheus/scrape.yml
 	$(GO) test -count=1 -v -run '^TestDashboardQueriesParse$$' ./pkg/app -args -promtool=$(PROMTOOL)
-	$(GO) test -count=1 -v -run '^TestPageThroughRealAlertmanager$$' ./cmd/ppwatch -args -alertmanager=$(ALERTMANAGER)
+	$(GO) test -count=1 -v -run '^(TestPageThroughRealAlertmanager|TestShippedRulesOnRealPrometheus)$$' ./cmd/ppwatch \
+		-args -alertmanager=$(ALERTMANAGER) -prometheus=$(PROMETHEUS)
 	$(AMTOOL) check-config $(AMCONFIG)
 	$(AMTOOL) config routes test --config.file=$(AMCONFIG) --verify.receivers=pager severity=page alertname=ProofpointBlockRatioHigh source_ip=192.0.2.20
 	$(AMTOOL) config routes test --config.file=$(AMCONFIG) --verify.receivers=mail-team severity=warning alertname=ProofpointDeferralRatioHigh source_ip=192.0.2.20
