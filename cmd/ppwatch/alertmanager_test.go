@@ -76,30 +76,8 @@ receivers:
         send_resolved: true
 `, recv.URL)), 0o644)
 	amAddr := freeAddr(t)
-	am := exec.Command(*alertmanager, "--config.file="+amCfg, "--storage.path="+filepath.Join(dir, "am"),
+	startServer(t, *alertmanager, amAddr, "--config.file="+amCfg, "--storage.path="+filepath.Join(dir, "am"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=")
-	amLog, _ := os.Create(filepath.Join(dir, "am.log"))
-	am.Stdout, am.Stderr = amLog, amLog
-	if err := am.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		am.Process.Kill()
-		am.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "am.log"))
-			t.Logf("alertmanager log:\n%s", b)
-		}
-	})
-	waitUntil(t, "alertmanager ready", func() bool {
-		resp, err := http.Get("http://" + amAddr + "/-/ready")
-		if err != nil {
-			return false
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
 
 	e := newEnv(t, "")
 	base := fmt.Sprintf(`flush_interval: 100ms
@@ -151,6 +129,39 @@ alerting:
 		t.Errorf("resolved: %+v", r)
 	}
 	d.stop()
+}
+
+// startServer runs a Prometheus or Alertmanager binary until the test ends,
+// shows its log if the test failed, and waits until it is ready on addr.
+func startServer(t *testing.T, bin, addr string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	logFile := filepath.Join(t.TempDir(), filepath.Base(bin)+".log")
+	out, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile)
+			t.Logf("%s log:\n%s", bin, b)
+		}
+	})
+	waitUntil(t, bin+" ready", func() bool {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err != nil {
+			return false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 // freeAddr is a loopback address with a port nobody listens on.

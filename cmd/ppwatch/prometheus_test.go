@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -44,21 +43,8 @@ scrape_configs:
       - targets: ['%s']
 `, rules, d.addr)), 0o644)
 	addr := freeAddr(t)
-	prom := exec.Command(*prometheus, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	startServer(t, *prometheus, addr, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr)
-	promLog, _ := os.Create(filepath.Join(dir, "prometheus.log"))
-	prom.Stdout, prom.Stderr = promLog, promLog
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		prom.Process.Kill()
-		prom.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-			t.Logf("prometheus log:\n%s", b)
-		}
-	})
 	api := func(path string, out any) bool {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
