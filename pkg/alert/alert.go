@@ -118,9 +118,12 @@ type Source interface {
 	// now-window < m ≤ now (the minute of now counts, as in the ratio
 	// gauges).
 	Counts(now time.Time, windows []time.Duration) (map[time.Duration]map[Key]Counts, error)
-	// Replies returns the distinct Proofpoint replies of sourceIP, or of
-	// all sending IPs when sourceIP is "".
-	Replies(sourceIP string) ([]Reply, error)
+	// EachReply calls fn with each distinct Proofpoint reply of sourceIP
+	// ("" is the unknown IP), or of every sending IP when all is set.
+	EachReply(sourceIP string, all bool, fn func(Reply)) error
+	// EachPairReply calls fn with the replies of one (source IP,
+	// recipient domain) pair.
+	EachPairReply(sourceIP, domain string, fn func(Reply)) error
 }
 
 // Rule is one threshold rule.

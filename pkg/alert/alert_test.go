@@ -28,14 +28,22 @@ func (s source) Counts(_ time.Time, windows []time.Duration) (map[time.Duration]
 	return out, nil
 }
 
-func (s source) Replies(ip string) ([]Reply, error) {
-	var out []Reply
+func (s source) EachReply(ip string, all bool, fn func(Reply)) error {
 	for _, r := range s.replies {
-		if ip == "" || r.SourceIP == ip {
-			out = append(out, r)
+		if all || r.SourceIP == ip {
+			fn(r)
 		}
 	}
-	return out, nil
+	return nil
+}
+
+func (s source) EachPairReply(ip, domain string, fn func(Reply)) error {
+	for _, r := range s.replies {
+		if r.SourceIP == ip && r.RecipientDomain == domain {
+			fn(r)
+		}
+	}
+	return nil
 }
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -327,5 +335,70 @@ func TestDueAfterRestore(t *testing.T) {
 	p := Alerts{"p": {Rule: "R", State: Pending}}
 	if got := p.Due(t0, time.Minute); len(got) != 0 {
 		t.Errorf("pending sent: %v", got)
+	}
+}
+
+// The reply an alert quotes: of the measured kind, seen within the window
+// before the more frequent older one, then the most frequent, ties broken
+// by domain and text; per IP, per (IP, domain) and per domain.
+func TestTopReplies(t *testing.T) {
+	now := t0.Add(time.Hour)
+	recent, old := now.Add(-5*time.Minute), now.Add(-50*time.Minute)
+	rep := func(ip, domain, text string, code int, class string, n uint64, last time.Time) Reply {
+		return Reply{SourceIP: ip, RecipientDomain: domain, Response: text, SMTPCode: code, Class: class, Count: n, FirstSeen: old, LastSeen: last}
+	}
+	src := source{replies: []Reply{
+		rep("192.0.2.1", "d1.example", "550 X", 550, "reputation", 5, old),
+		rep("192.0.2.1", "d2.example", "554 Y", 554, "reputation", 2, recent),
+		rep("192.0.2.1", "d1.example", "550 5.1.1 unknown", 550, "recipient", 9, recent),
+		rep("192.0.2.1", "d3.example", "421 D", 421, "reputation", 7, recent),
+		rep("192.0.2.2", "d2.example", "550 W", 550, "reputation", 3, recent),
+		rep("192.0.2.2", "d1.example", "550 Z", 550, "reputation", 3, recent),
+	}}
+	groups := func(keys ...Key) []*group {
+		var gs []*group
+		for _, k := range keys {
+			gs = append(gs, &group{key: k})
+		}
+		return gs
+	}
+	a, b := Key{SourceIP: "192.0.2.1"}, Key{SourceIP: "192.0.2.2"}
+	for _, tc := range []struct {
+		name       string
+		measure    Measure
+		ip, domain bool
+		groups     []*group
+		want       map[Key]string
+	}{
+		{"blocks per IP", BlockRatio, true, false, groups(a, b), map[Key]string{a: "554 Y", b: "550 Z"}},
+		{"deferrals per IP", DeferralRatio, true, false, groups(a, b), map[Key]string{a: "421 D", b: ""}},
+		{"blocks per pair", Blocks, true, true,
+			groups(Key{"192.0.2.1", "d1.example"}, Key{"192.0.2.2", "d2.example"}),
+			map[Key]string{{"192.0.2.1", "d1.example"}: "550 X", {"192.0.2.2", "d2.example"}: "550 W"}},
+		{"blocks per domain", Blocks, false, true,
+			groups(Key{RecipientDomain: "d1.example"}, Key{RecipientDomain: "d2.example"}),
+			map[Key]string{{RecipientDomain: "d1.example"}: "550 Z", {RecipientDomain: "d2.example"}: "550 W"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Rule{Name: "R", Measure: tc.measure, BySourceIP: tc.ip, ByDomain: tc.domain, Window: 15 * time.Minute,
+				Annotations: map[string]string{"summary": "{{with .TopReply}}{{.Response}}{{end}}"}}
+			if err := r.Compile(); err != nil {
+				t.Fatal(err)
+			}
+			tops, err := topReplies(now, r, tc.groups, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[Key]string{}
+			for k, r := range tops {
+				got[k] = ""
+				if r != nil {
+					got[k] = r.Response
+				}
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
 	}
 }

@@ -55,20 +55,16 @@ func (e *Evaluator) Eval(now time.Time, src Source, prev Alerts) (Result, error)
 		max = DefaultMaxInstances
 	}
 	res := Result{Alerts: Alerts{}, Cut: map[string]int{}}
-	replies := replyCache{src: src, byIP: map[string][]Reply{}}
 	for _, r := range e.Rules {
 		groups := map[Key]*group{}
 		for k, c := range data[r.Window] {
 			gk := r.group(k)
 			g := groups[gk]
 			if g == nil {
-				g = &group{key: gk, domains: map[string]Counts{}}
+				g = &group{key: gk}
 				groups[gk] = g
 			}
 			g.counts.add(c)
-			d := g.domains[k.RecipientDomain]
-			d.add(c)
-			g.domains[k.RecipientDomain] = d
 		}
 		var firing []*group
 		for _, g := range groups {
@@ -95,6 +91,11 @@ func (e *Evaluator) Eval(now time.Time, src Source, prev Alerts) (Result, error)
 			res.Cut[r.Name] = len(firing) - max
 			firing = firing[:max]
 		}
+		addDomains(r, firing, data[r.Window])
+		tops, err := topReplies(now, r, firing, src)
+		if err != nil {
+			return Result{}, err
+		}
 		for _, g := range firing {
 			labels := r.labels(g.key)
 			k := Fingerprint(r.Name, labels)
@@ -109,11 +110,7 @@ func (e *Evaluator) Eval(now time.Time, src Source, prev Alerts) (Result, error)
 				a.State, a.FiredAt = Firing, now
 			}
 			a.GeneratorURL = e.reportURL(r, g.key)
-			rs, err := replies.get(r, g.key)
-			if err != nil {
-				return Result{}, err
-			}
-			a.Annotations = r.render(e.value(now, r, g, a.GeneratorURL, rs))
+			a.Annotations = r.render(e.value(r, g, a.GeneratorURL, tops[g.key]))
 			res.Alerts[k] = a
 			if from != a.State {
 				res.Transitions = append(res.Transitions, Transition{Alert: a, From: from, To: a.State})
@@ -162,7 +159,7 @@ func (e *Evaluator) reportURL(r *Rule, k Key) string {
 }
 
 // value is what the annotation templates see.
-func (e *Evaluator) value(now time.Time, r *Rule, g *group, report string, replies []Reply) Value {
+func (e *Evaluator) value(r *Rule, g *group, report string, top *Reply) Value {
 	v := Value{
 		AlertName:     r.Name,
 		Severity:      r.Severity,
@@ -204,69 +201,90 @@ func (e *Evaluator) value(now time.Time, r *Rule, g *group, report string, repli
 	if len(v.TopDomains) > topDomains {
 		v.TopDomains = v.TopDomains[:topDomains]
 	}
-	v.TopReply = topReply(now, r, g.key, replies)
+	v.TopReply = top
 	return v
 }
 
-// topReply picks the most frequent reply of the kind the rule measures
-// (blocks: 5xx not about the recipient; deferrals: 4xx) for the instance,
-// preferring replies seen within the window.
-func topReply(now time.Time, r *Rule, k Key, replies []Reply) *Reply {
-	var best *Reply
-	bestRecent := false
-	for i := range replies {
-		rep := &replies[i]
-		if r.BySourceIP && rep.SourceIP != k.SourceIP || r.ByDomain && rep.RecipientDomain != k.RecipientDomain {
-			continue
-		}
-		if r.Measure.blocks() && !(rep.SMTPCode >= 500 && rep.SMTPCode < 600 && rep.Class != "recipient") ||
-			!r.Measure.blocks() && !(rep.SMTPCode >= 400 && rep.SMTPCode < 500) {
-			continue
-		}
-		recent := rep.LastSeen.After(now.Add(-r.Window))
-		switch {
-		case best == nil, recent && !bestRecent:
-		case recent != bestRecent:
-			continue
-		case rep.Count > best.Count, rep.Count == best.Count && rep.LastSeen.After(best.LastSeen):
-		default:
-			continue
-		}
-		best, bestRecent = rep, recent
+// addDomains fills the per-domain counts of the firing groups only, for
+// their annotations: with 100,000 domains, a map per group of every group
+// was most of an evaluation's memory.
+func addDomains(r *Rule, firing []*group, data map[Key]Counts) {
+	if len(r.tmpl) == 0 || len(firing) == 0 {
+		return
 	}
-	if best == nil {
-		return nil
+	byKey := make(map[Key]*group, len(firing))
+	for _, g := range firing {
+		g.domains = map[string]Counts{}
+		byKey[g.key] = g
 	}
-	c := *best
-	return &c
+	for k, c := range data {
+		if g := byKey[r.group(k)]; g != nil {
+			d := g.domains[k.RecipientDomain]
+			d.add(c)
+			g.domains[k.RecipientDomain] = d
+		}
+	}
 }
 
-// replyCache reads each sending IP's replies at most once per evaluation.
-type replyCache struct {
-	src  Source
-	byIP map[string][]Reply
-}
-
-func (c *replyCache) get(r *Rule, k Key) ([]Reply, error) {
-	if len(r.tmpl) == 0 {
+// topReplies picks, for each firing group, the most frequent reply of the
+// kind the rule measures (blocks: 5xx not about the recipient; deferrals:
+// 4xx), preferring replies seen within the window. The replies stream past
+// once per group's IP (or pair), never all kept: an IP sending to 100,000
+// domains has as many.
+func topReplies(now time.Time, r *Rule, firing []*group, src Source) (map[Key]*Reply, error) {
+	if len(r.tmpl) == 0 || len(firing) == 0 {
 		return nil, nil
 	}
-	ip := k.SourceIP
-	all := !r.BySourceIP
-	if all {
-		ip = "\x00all"
+	tops := make(map[Key]*Reply, len(firing))
+	recent := make(map[Key]bool, len(firing))
+	for _, g := range firing {
+		tops[g.key] = nil
 	}
-	if rs, ok := c.byIP[ip]; ok {
-		return rs, nil
+	consider := func(rep Reply) {
+		gk := r.group(Key{SourceIP: rep.SourceIP, RecipientDomain: rep.RecipientDomain})
+		cur, ok := tops[gk]
+		if !ok || !r.Measure.counts(rep) {
+			return
+		}
+		rec := rep.LastSeen.After(now.Add(-r.Window))
+		if cur == nil || preferred(rep, rec, cur, recent[gk]) {
+			c := rep
+			tops[gk], recent[gk] = &c, rec
+		}
 	}
-	q := k.SourceIP
-	if all {
-		q = ""
+	if !r.BySourceIP {
+		// By domain alone: every IP's replies, in one pass for all groups.
+		return tops, src.EachReply("", true, consider)
 	}
-	rs, err := c.src.Replies(q)
-	if err != nil {
-		return nil, err
+	for _, g := range firing {
+		var err error
+		if r.ByDomain {
+			err = src.EachPairReply(g.key.SourceIP, g.key.RecipientDomain, consider)
+		} else {
+			err = src.EachReply(g.key.SourceIP, false, consider)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	c.byIP[ip] = rs
-	return rs, nil
+	return tops, nil
+}
+
+// counts reports whether rep is a reply of the kind the measure counts.
+func (m Measure) counts(rep Reply) bool {
+	if m.blocks() {
+		return rep.SMTPCode >= 500 && rep.SMTPCode < 600 && rep.Class != "recipient"
+	}
+	return rep.SMTPCode >= 400 && rep.SMTPCode < 500
+}
+
+// preferred orders candidate replies: seen within the window first, then
+// the most frequent, then the latest seen, then by domain and text, so the
+// pick does not depend on the order the replies come in.
+func preferred(rep Reply, recent bool, cur *Reply, curRecent bool) bool {
+	if recent != curRecent {
+		return recent
+	}
+	return cmp.Or(cmp.Compare(rep.Count, cur.Count), rep.LastSeen.Compare(cur.LastSeen),
+		cmp.Compare(cur.RecipientDomain, rep.RecipientDomain), cmp.Compare(cur.Response, rep.Response)) > 0
 }

@@ -456,21 +456,23 @@ func (s storeSource) Counts(now time.Time, windows []time.Duration) (map[time.Du
 	return out, err
 }
 
-// Replies implements alert.Source.
-func (s storeSource) Replies(ip string) ([]alert.Reply, error) {
-	rs, err := s.st.Replies(ip)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]alert.Reply, 0, len(rs))
-	for _, r := range rs {
-		if ip != "" && r.SourceIP != ip {
-			continue
+// EachReply implements alert.Source.
+func (s storeSource) EachReply(ip string, all bool, fn func(alert.Reply)) error {
+	return s.st.EachReply(ip, func(r store.Reply) {
+		if all || r.SourceIP == ip { // the store's "" is every IP
+			fn(alertReply(r))
 		}
-		out = append(out, alert.Reply{SourceIP: r.SourceIP, RecipientDomain: r.RecipientDomain, Response: r.Response,
-			EnhancedCode: r.EnhancedCode, Class: r.Class, SMTPCode: r.SMTPCode, Count: r.Count, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen})
-	}
-	return out, nil
+	})
+}
+
+// EachPairReply implements alert.Source.
+func (s storeSource) EachPairReply(ip, domain string, fn func(alert.Reply)) error {
+	return s.st.EachPairReply(ip, domain, func(r store.Reply) { fn(alertReply(r)) })
+}
+
+func alertReply(r store.Reply) alert.Reply {
+	return alert.Reply{SourceIP: r.SourceIP, RecipientDomain: r.RecipientDomain, Response: r.Response,
+		EnhancedCode: r.EnhancedCode, Class: r.Class, SMTPCode: r.SMTPCode, Count: r.Count, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen}
 }
 
 // floorMinute is unix seconds / 60, rounded down, as the store's minutes.

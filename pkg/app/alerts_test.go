@@ -256,6 +256,7 @@ func TestAlertsEndToEnd(t *testing.T) {
 		TopDomains:    []domainCounts{{Domain: "acme-corp.example", Attempts: 3, Blocks: 2}, {Domain: "wayne.example", Attempts: 1}},
 		Replies: []replyView{{RecipientDomain: "acme-corp.example", Response: reply, SMTPCode: 554, EnhancedCode: "5.7.1",
 			Class: "reputation", Count: 2, FirstSeen: first, LastSeen: last}},
+		RepliesTotal: 1,
 	}
 	if d := cmp.Diff(wantRep, rep); d != "" {
 		t.Errorf("ip report (-want +got):\n%s", d)
@@ -570,4 +571,35 @@ func grep(text, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// The IP page lists the most frequent replies only, and says how many there are.
+func TestIPPageRepliesBounded(t *testing.T) {
+	dir := t.TempDir()
+	clk := &clock{t: t1}
+	a := testApp(t, dir, "http://127.0.0.1:1", "0.05", "0s", clk)
+	defer a.Stop()
+	b := store.NewBatch()
+	for i := range maxPageReplies + 7 {
+		r := store.Reply{SourceIP: "192.0.2.25", RecipientDomain: fmt.Sprintf("d%04d.example", i), Response: "550 5.7.1 Blocked",
+			SMTPCode: 550, EnhancedCode: "5.7.1", Class: "reputation"}
+		for range 1 + i%3 {
+			b.AddReply(t1, r)
+		}
+	}
+	b.AddReply(t1, store.Reply{SourceIP: "198.51.100.7", RecipientDomain: "x.example", Response: "421 Deferred", SMTPCode: 421})
+	if err := a.store.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := a.ipReport("192.0.2.25", "192.0.2.25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Replies) != maxPageReplies || rep.RepliesTotal != maxPageReplies+7 {
+		t.Fatalf("%d replies listed, total %d", len(rep.Replies), rep.RepliesTotal)
+	}
+	// 169 replies were seen 3 times: all are listed, first.
+	if rep.Replies[0].Count != 3 || rep.Replies[168].Count != 3 || rep.Replies[169].Count != 2 || rep.Replies[maxPageReplies-1].Count != 1 {
+		t.Errorf("not the most frequent first: %d %d %d %d", rep.Replies[0].Count, rep.Replies[168].Count, rep.Replies[169].Count, rep.Replies[maxPageReplies-1].Count)
+	}
 }

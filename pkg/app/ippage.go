@@ -17,6 +17,10 @@ import (
 // maxPageDomains bounds the recipient domains a page lists.
 const maxPageDomains = 20
 
+// maxPageReplies bounds the replies a page lists, the most frequent first:
+// an IP sending to 100,000 domains has as many.
+const maxPageReplies = 500
+
 // ipReport is what the daemon knows of one sending IP: GET /ip/<ip> shows
 // it, GET /api/v1/ip/<ip> returns it as JSON.
 type ipReport struct {
@@ -27,7 +31,8 @@ type ipReport struct {
 	Alerts        []alertView    `json:"alerts"`
 	DomainsWindow string         `json:"domains_window"`
 	TopDomains    []domainCounts `json:"top_domains"`
-	Replies       []replyView    `json:"replies"`
+	Replies       []replyView    `json:"replies"`      // the most frequent maxPageReplies
+	RepliesTotal  int            `json:"replies_total"` // distinct replies kept for the IP
 }
 
 type ipWindow struct {
@@ -166,6 +171,9 @@ func (a *App) ipReport(ip, label string) (*ipReport, error) {
 		if r.SourceIP != ip { // Replies("") is every IP's
 			continue
 		}
+		if rep.RepliesTotal++; len(rep.Replies) == maxPageReplies {
+			continue
+		}
 		rep.Replies = append(rep.Replies, replyView{RecipientDomain: r.RecipientDomain, Response: r.Response, SMTPCode: r.SMTPCode,
 			EnhancedCode: r.EnhancedCode, Class: r.Class, Count: r.Count, FirstSeen: r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC()})
 	}
@@ -239,7 +247,7 @@ var ipPage = template.Must(template.New("ip").Funcs(pageFuncs).Parse(`<!DOCTYPE 
 <h2>Proofpoint replies, verbatim</h2>
 {{if .Replies}}<table><tr><th>count</th><th>first seen (UTC)</th><th>last seen (UTC)</th><th>recipient domain</th><th>class</th><th>reply</th></tr>
 {{range .Replies}}<tr><td class="n">{{.Count}}</td><td>{{utc .FirstSeen}}</td><td>{{utc .LastSeen}}</td><td>{{.RecipientDomain}}</td><td>{{.Class}}</td><td><pre>{{.Response}}</pre></td></tr>
-{{end}}</table>{{else}}<p>None kept.</p>{{end}}
+{{end}}</table>{{if gt .RepliesTotal (len .Replies)}}<p>The {{len .Replies}} most frequent of {{.RepliesTotal}} distinct replies.</p>{{end}}{{else}}<p>None kept.</p>{{end}}
 </body></html>
 `))
 

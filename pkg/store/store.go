@@ -567,22 +567,8 @@ func (s *Store) Buckets(from, to time.Time, fn func(minute int64, s Series, n ui
 // sourceIP is "", by count descending, then by key.
 func (s *Store) Replies(sourceIP string) ([]Reply, error) {
 	var out []Reply
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return scanPrefix(tx.Bucket(repliesName), sourceIP, func(k, v []byte) error {
-			rk, err := decodeReplyKey(k)
-			if err != nil {
-				return corrupt(string(repliesName), k, err)
-			}
-			r := Reply{SourceIP: rk.SourceIP, RecipientDomain: rk.RecipientDomain, Response: rk.Response}
-			if err := decodeReplyValue(v, &r); err != nil {
-				return corrupt(string(repliesName), k, err)
-			}
-			out = append(out, r)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read replies: %w", err)
+	if err := s.EachReply(sourceIP, func(r Reply) { out = append(out, r) }); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Reply) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count),
@@ -591,6 +577,41 @@ func (s *Store) Replies(sourceIP string) ([]Reply, error) {
 			cmp.Compare(a.Response, b.Response))
 	})
 	return out, nil
+}
+
+// EachReply calls fn with each distinct Proofpoint reply of sourceIP (of
+// every IP when it is ""), in key order, without collecting them: with
+// 100,000 recipient domains an IP has as many replies. fn runs inside a
+// read transaction and must not use the store.
+func (s *Store) EachReply(sourceIP string, fn func(Reply)) error {
+	return s.eachReply(ipPrefix(sourceIP), fn)
+}
+
+// EachPairReply is EachReply for one (source IP, recipient domain) pair;
+// sourceIP "" is the unknown IP here.
+func (s *Store) EachPairReply(sourceIP, domain string, fn func(Reply)) error {
+	return s.eachReply(pairKey(sourceIP, domain), fn)
+}
+
+func (s *Store) eachReply(prefix []byte, fn func(Reply)) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return scanPrefix(tx.Bucket(repliesName), prefix, func(k, v []byte) error {
+			rk, err := decodeReplyKey(k)
+			if err != nil {
+				return corrupt(string(repliesName), k, err)
+			}
+			r := Reply{SourceIP: rk.SourceIP, RecipientDomain: rk.RecipientDomain, Response: rk.Response}
+			if err := decodeReplyValue(v, &r); err != nil {
+				return corrupt(string(repliesName), k, err)
+			}
+			fn(r)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read replies: %w", err)
+	}
+	return nil
 }
 
 // Overflow counts the replies of one (source IP, recipient domain) pair that
@@ -606,7 +627,7 @@ type Overflow struct {
 func (s *Store) ReplyOverflow(sourceIP string) ([]Overflow, error) {
 	var out []Overflow
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return scanPrefix(tx.Bucket(overflowName), sourceIP, func(k, v []byte) error {
+		return scanPrefix(tx.Bucket(overflowName), ipPrefix(sourceIP), func(k, v []byte) error {
 			ip, domain, err := decodePairKey(k)
 			if err != nil {
 				return corrupt(string(overflowName), k, err)
@@ -630,12 +651,9 @@ func (s *Store) ReplyOverflow(sourceIP string) ([]Overflow, error) {
 	return out, nil
 }
 
-// scanPrefix calls fn for the keys of one source IP, or all keys if ip is "".
-func scanPrefix(b *bolt.Bucket, ip string, fn func(k, v []byte) error) error {
-	var prefix []byte
-	if ip != "" {
-		prefix = replyPrefix(ip)
-	}
+// scanPrefix calls fn for the keys that start with prefix (all keys when it
+// is empty).
+func scanPrefix(b *bolt.Bucket, prefix []byte, fn func(k, v []byte) error) error {
 	c := b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if err := fn(k, v); err != nil {
@@ -643,6 +661,15 @@ func scanPrefix(b *bolt.Bucket, ip string, fn func(k, v []byte) error) error {
 		}
 	}
 	return nil
+}
+
+// ipPrefix is the key prefix of one source IP's replies or overflow
+// counters; nil (every key) for "".
+func ipPrefix(ip string) []byte {
+	if ip == "" {
+		return nil
+	}
+	return replyPrefix(ip)
 }
 
 // Prune deletes, in one transaction, at most maxKeys (DefaultPruneKeys if

@@ -589,6 +589,15 @@ func TestReplyBound(t *testing.T) {
 		}
 	}
 
+	// One pair's replies, in key order, without collecting the IP's.
+	var pair []string
+	if err := s.EachPairReply("192.0.2.1", "d1.example", func(r Reply) { pair = append(pair, r.RecipientDomain+" "+r.Response) }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"d1.example r1", "d1.example r2", "d1.example r3"}, pair); diff != "" {
+		t.Errorf("EachPairReply(192.0.2.1, d1.example) (-want +got):\n%s", diff)
+	}
+
 	all, err := s.Replies("")
 	if err != nil {
 		t.Fatal(err)
