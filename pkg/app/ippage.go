@@ -31,7 +31,7 @@ type ipReport struct {
 	Alerts        []alertView    `json:"alerts"`
 	DomainsWindow string         `json:"domains_window"`
 	TopDomains    []domainCounts `json:"top_domains"`
-	Replies       []replyView    `json:"replies"`      // the most frequent maxPageReplies
+	Replies       []replyView    `json:"replies"`       // the most frequent maxPageReplies
 	RepliesTotal  int            `json:"replies_total"` // distinct replies kept for the IP
 }
 
