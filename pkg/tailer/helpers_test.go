@@ -61,9 +61,16 @@ func startTailer(t *testing.T, cfg Config, saved map[string]Position, manual boo
 		for {
 			select {
 			case ls := <-out:
+				// Keep copies and give the batch back, as the daemon does:
+				// every test then also checks that reused memory never
+				// reaches a line still in use.
 				h.mu.Lock()
-				h.events = append(h.events, ls.Lines...)
+				for _, l := range ls.Lines {
+					l.Text = strings.Clone(l.Text)
+					h.events = append(h.events, l)
+				}
 				h.mu.Unlock()
+				tl.Release(ls)
 				select {
 				case h.notify <- struct{}{}:
 				default:
