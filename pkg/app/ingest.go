@@ -206,6 +206,7 @@ func (in *ingester) handle(l tailer.Line) {
 				in.malformed.Warn().Str("path", l.Path).Err(err).Msg("bad header line")
 			}
 		}
+	case tailer.OpenKind: // its position only
 	case tailer.TooLongKind:
 		in.stats(l.Input).lines[pipeline.Malformed]++
 		in.malformed.Warn().Str("path", l.Path).Int64("offset", l.Pos.Offset).Msg("line longer than the limit skipped")

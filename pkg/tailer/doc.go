@@ -11,7 +11,11 @@
 // nothing and counts nothing twice: lines after the last commit are read
 // again, lines before it are not. Header events carry a position too (where
 // reading starts); commit it like the others, it is what keeps a file renamed
-// within the inputs from being read again from 0.
+// within the inputs from being read again from 0. Open events carry the
+// position 0 of a file that nothing else names yet: an empty file just
+// followed, or the file that takes over a key right after its previous one
+// was finished (instead of that Gone, so no committed prefix leaves the key
+// naming nothing while the new file is read).
 //
 // Events of one key come in file order; a key's events never interleave two
 // files. Where a position moves from one key to another (a rename within the
@@ -57,11 +61,18 @@
 //     rotated name (plain or .gz, by inode and fingerprint) and then read the
 //     path from 0, or, when the saved file is nowhere, to start at 0 and count
 //     it in Stats.LostFiles. A stale offset is never applied to another file.
+//   - Generations in between: after finishing a rotated file, the rotated
+//     files last modified after it (and not open here) are read whole,
+//     oldest first, before the path's file. They were rotated away before
+//     anything of them was read, during a stop (rotated twice over a
+//     weekend) or twice within a few polls, and none of them was counted:
+//     the key's position would name it. Their order is their modification
+//     time, so a file rotated within the same clock tick (a few ms) as the
+//     one before it would be missed.
 //
 // Rotated names are looked up next to the file only: name.*, name-*, and for
 // name.ext also stem-*, stem.* (the newest 64). Globs skip compressed names.
-// Files rotated more than once between two polls, or deleted before they are
-// seen, cannot be read; polling faster than the rotation rate avoids the first.
+// Files deleted before they are seen cannot be read.
 //
 // # Why not nxadm/tail
 //

@@ -25,6 +25,9 @@ type follower struct {
 	// wantFrom the key that position was saved under.
 	want     *Position
 	wantFrom string
+	// next are rotated files newer than the drain (or the retired file),
+	// oldest first, to read whole before the path's file.
+	next []FileInfo
 }
 
 // retired remembers a file that was closed at a non-zero offset (or a
@@ -278,7 +281,11 @@ func (t *Tailer) start() {
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(drains)) {
-		t.openDrain(t.followers[k], drains[k].fi, drains[k].pos)
+		f, fi := t.followers[k], drains[k].fi
+		if st, err := os.Stat(fi.Path); err == nil {
+			f.next = t.successors(k, fi.Dev, fi.Inode, st.ModTime())
+		}
+		t.openDrain(f, fi, drains[k].pos)
 	}
 	for _, k := range t.sortedFollowers() {
 		if f := t.followers[k]; f.live == nil && f.drain == nil && f.want == nil {
@@ -336,6 +343,8 @@ func (t *Tailer) openLive(f *follower, want *Position, goneAfter string) {
 	f.want, f.wantFrom = nil, ""
 	if off > 0 {
 		t.queueHeader(f, s)
+	} else {
+		t.queueOpen(f, s)
 	}
 	if goneAfter != "" && want != nil {
 		t.queueGone(goneAfter, goneAfter, *want)
@@ -354,7 +363,71 @@ func (t *Tailer) openDrain(f *follower, fi FileInfo, pos Position) {
 	f.drain = s
 	if pos.Offset > 0 {
 		t.queueHeader(f, s)
+	} else {
+		t.queueOpen(f, s)
 	}
+}
+
+// queueOpen tells the caller that f's key now names s, from its start.
+// Right after the key's previous file was finished it replaces that Gone,
+// so no committed prefix leaves the key naming nothing while s is read: a
+// crash there, with s rotated away before the restart, would lose s. Else
+// it is sent for an empty file only, which no line names yet.
+func (t *Tailer) queueOpen(f *follower, s *source) {
+	l := Line{Kind: OpenKind, Input: f.input, Path: s.path, Pos: Position{Path: f.path, ID: s.id}}
+	if n := len(t.pending); n > 0 && t.pending[n-1].Kind == GoneKind && t.pending[n-1].Pos.Path == f.path {
+		t.pending[n-1] = l
+		return
+	}
+	if len(s.head) == 0 {
+		t.pending = append(t.pending, l)
+	}
+}
+
+// successors lists the rotated names of path that hold files modified after
+// the file dev/ino (rotated after it), oldest first, leaving out the file at
+// path now, watched paths and files open here. They were rotated away
+// before anything of them was read (during a stop, or twice within a few
+// polls), and none of them was counted: the key's position would name it.
+func (t *Tailer) successors(path string, dev, ino uint64, mtime time.Time) []FileInfo {
+	var curDev, curIno uint64
+	if st, err := os.Stat(path); err == nil {
+		curDev, curIno = devIno(st)
+	}
+	var out []FileInfo
+	for _, name := range rotatedNames(path) { // newest first
+		st, err := os.Stat(name)
+		// Strictly later: an older generation is never read again. (File
+		// times are coarse, a few ms: a file rotated within the same tick
+		// as the one before it would be missed, which no rotator does.)
+		if err != nil || !st.ModTime().After(mtime) || t.watched(name) {
+			continue
+		}
+		d, i := devIno(st)
+		if d == dev && i == ino || d == curDev && i == curIno || t.inUse(d, i) {
+			continue
+		}
+		if fi, err := statFile(name); err == nil {
+			out = append(out, fi)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// drainNext starts reading the next of f's successors; false when there is
+// none left.
+func (t *Tailer) drainNext(f *follower) bool {
+	for len(f.next) > 0 {
+		fi := f.next[0]
+		f.next = f.next[1:]
+		t.log.Info().Str("path", f.path).Str("rotated", fi.Path).Msg("reading a file rotated away before it was read")
+		t.openDrain(f, fi, Position{Path: f.path, ID: identityOf(fi.Dev, fi.Inode, fi.Head)})
+		if f.drain != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *Tailer) queueHeader(f *follower, s *source) {
@@ -385,7 +458,7 @@ func (t *Tailer) finish(f *follower, s *source) {
 func (t *Tailer) finishDrain(f *follower) {
 	t.finish(f, f.drain)
 	f.drain = nil
-	if f.live == nil {
+	if f.live == nil && !t.drainNext(f) {
 		t.openLive(f, f.want, f.wantFrom)
 	}
 }
@@ -395,6 +468,9 @@ func (t *Tailer) finishDrain(f *follower) {
 func (t *Tailer) retire(f *follower) {
 	s := f.live
 	f.live = nil
+	if st, err := s.f.Stat(); err == nil {
+		f.next = t.successors(f.path, s.dev, s.ino, st.ModTime())
+	}
 	if s.r.off > 0 {
 		t.retired = append(t.retired, retired{dev: s.dev, ino: s.ino, head: bytes.Clone(s.head), off: s.r.off, at: time.Now()})
 	}
@@ -485,7 +561,7 @@ func (t *Tailer) poll() {
 	// Paths without a file: open what is there now.
 	for _, k := range t.sortedFollowers() {
 		f := t.followers[k]
-		if f.live != nil || f.drain != nil {
+		if f.live != nil || f.drain != nil || t.drainNext(f) {
 			continue
 		}
 		if !t.watched(k) {

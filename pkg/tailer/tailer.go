@@ -33,6 +33,10 @@ const (
 	// to its end after a rotation, or not found any more): delete the saved
 	// position for Pos.Path. Lines of a new file may follow under the same key.
 	GoneKind
+	// OpenKind says an empty file is now followed under Pos.Path: commit Pos.
+	// Until its first line is read nothing else names the file, and if it
+	// grows and is rotated away before that, a restart must still find it.
+	OpenKind
 )
 
 func (k Kind) String() string {
@@ -45,6 +49,8 @@ func (k Kind) String() string {
 		return "too_long"
 	case GoneKind:
 		return "gone"
+	case OpenKind:
+		return "open"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }

@@ -181,7 +181,9 @@ func TestRotateAndCompressWhileStopped(t *testing.T) {
 	h.settle()
 	ev := h.snapshot()
 	checkLines(t, seq(51, 100), ev)
-	wantKinds := cat2(HeaderKind, rep(LineKind, 30), GoneKind, rep(LineKind, 20))
+	// The key moves from the finished file to the new one at once (Open,
+	// not Gone): no committed prefix leaves it naming nothing.
+	wantKinds := cat2(HeaderKind, rep(LineKind, 30), OpenKind, rep(LineKind, 20))
 	if diff := cmp.Diff(wantKinds, kinds(ev)); diff != "" {
 		t.Errorf("kinds (-want +got):\n%s", diff)
 	}
@@ -680,11 +682,11 @@ func TestRenameWithinGlobWhileStopped(t *testing.T) {
 	h.waitLines(10)
 	h.settle()
 	ev := h.snapshot()
-	if diff := cmp.Diff(cat2(HeaderKind, GoneKind, rep(LineKind, 10)), kinds(ev)); diff != "" {
+	if diff := cmp.Diff(cat2(HeaderKind, OpenKind, rep(LineKind, 10)), kinds(ev)); diff != "" {
 		t.Fatalf("kinds (-want +got):\n%s", diff)
 	}
 	if ev[0].Pos.Path != moved || ev[1].Pos.Path != cur {
-		t.Errorf("header for %s then gone for %s, want %s then %s", ev[0].Pos.Path, ev[1].Pos.Path, moved, cur)
+		t.Errorf("header for %s then open for %s, want %s then %s", ev[0].Pos.Path, ev[1].Pos.Path, moved, cur)
 	}
 	checkLines(t, cat(seq(11, 15), seq(1, 5)), ev)
 	want := map[string]Position{cur: posOf(t, cur, cur), moved: posOf(t, moved, moved)}
@@ -701,4 +703,53 @@ func TestRenameWithinGlobWhileStopped(t *testing.T) {
 	checkLines(t, cat(seq(11, 15), seq(1, 5)), ev)
 	checkPositions(t, want, commit(t, saved, ev))
 	checkStats(t, h, Stats{})
+}
+
+// Rotated twice while stopped (a weekend of downtime): the saved file is
+// finished from its offset, then the file rotated after it is read whole,
+// then the current one.
+func TestRotatedTwiceWhileStopped(t *testing.T) {
+	for _, names := range [][2]string{{".1", ".2"}, {"-20240101", "-20240102"}} {
+		t.Run(names[0], func(t *testing.T) {
+			log := filepath.Join(t.TempDir(), "maillog")
+			appendLines(t, log, "a", 1, 50)
+			h := startTailer(t, Config{Inputs: []string{log}}, nil, true)
+			h.waitLines(50)
+			h.stop()
+			saved := commit(t, nil, h.snapshot())
+
+			appendLines(t, log, "a", 51, 80)
+			first, second := log+names[0], log+names[1]
+			if names[0] == ".1" { // numbered: the older file moves up
+				mustRename(t, log, first)
+				appendLines(t, log, "b", 81, 100)
+				mustRename(t, first, second)
+				mustRename(t, log, first)
+			} else {
+				mustRename(t, log, first)
+				appendLines(t, log, "b", 81, 100)
+				mustRename(t, log, second)
+			}
+			appendLines(t, log, "c", 101, 110)
+			// A day apart: each generation was last written before the next.
+			day := time.Now().Add(-48 * time.Hour)
+			for i, p := range []string{first, second} {
+				if names[0] == ".1" {
+					p = []string{second, first}[i]
+				}
+				at := day.Add(time.Duration(i) * 24 * time.Hour)
+				if err := os.Chtimes(p, at, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			h = startTailer(t, Config{Inputs: []string{log}}, saved, true)
+			h.waitLines(60)
+			h.settle()
+			ev := h.snapshot()
+			checkLines(t, seq(51, 110), ev)
+			checkPositions(t, map[string]Position{log: posOf(t, log, log)}, commit(t, saved, ev))
+			checkStats(t, h, Stats{})
+		})
+	}
 }
