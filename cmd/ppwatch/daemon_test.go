@@ -283,6 +283,25 @@ func TestRestartKill9AndRotationWhileStopped(t *testing.T) {
 		t.Errorf("proofpoint attempts %v, want %d", got, 2500/3)
 	}
 	d.stop()
+
+	// Two daily rotations while stopped (numbered: .1 moves to .2): the
+	// saved file's end, the whole day in between, then the current file.
+	appendFile(t, e.log, g.lines(40))
+	os.Rename(e.log+".1", e.log+".2")
+	os.Rename(e.log, e.log+".1")
+	appendFile(t, e.log, g.lines(60))
+	os.Rename(e.log+".1", e.log+".2")
+	os.Rename(e.log, e.log+".1")
+	appendFile(t, e.log, g.lines(20))
+	day := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(e.log+".2", day, day)
+	os.Chtimes(e.log+".1", day.Add(24*time.Hour), day.Add(24*time.Hour))
+	d = e.start(t)
+	m = d.waitAttempts(2620)
+	if got := sum(m, "ppwatch_log_lines_total", `result="parsed"`); got != 120 {
+		t.Errorf("parsed lines %v in this run, want 120", got)
+	}
+	d.stop()
 }
 
 func TestCopyTruncate(t *testing.T) {
