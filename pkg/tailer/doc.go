@@ -72,7 +72,13 @@
 //
 // Rotated names are looked up next to the file only: name.*, name-*, and for
 // name.ext also stem-*, stem.* (the newest 64). Globs skip compressed names.
-// Files deleted before they are seen cannot be read.
+//
+// What cannot be told: files deleted before they are seen; and a file known
+// only by less than its first line (empty, or a partial line, when it was
+// last seen or committed) whose next lines start with the same bytes, if
+// it is copied and truncated, or compressed into a new file, before a line
+// of it is read or committed. The inode and those few bytes are all there
+// is to go by.
 //
 // # Why not nxadm/tail
 //

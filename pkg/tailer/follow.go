@@ -368,13 +368,13 @@ func (t *Tailer) openDrain(f *follower, fi FileInfo, pos Position) {
 	}
 }
 
-// queueOpen tells the caller that f's key now names s, from its start.
+// queueOpen tells the caller that f's key now names s, from where it is.
 // Right after the key's previous file was finished it replaces that Gone,
 // so no committed prefix leaves the key naming nothing while s is read: a
 // crash there, with s rotated away before the restart, would lose s. Else
 // it is sent for an empty file only, which no line names yet.
 func (t *Tailer) queueOpen(f *follower, s *source) {
-	l := Line{Kind: OpenKind, Input: f.input, Path: s.path, Pos: Position{Path: f.path, ID: s.id}}
+	l := Line{Kind: OpenKind, Input: f.input, Path: s.path, Pos: Position{Path: f.path, ID: s.id, Offset: s.r.off}}
 	if n := len(t.pending); n > 0 && t.pending[n-1].Kind == GoneKind && t.pending[n-1].Pos.Path == f.path {
 		t.pending[n-1] = l
 		return
@@ -458,7 +458,11 @@ func (t *Tailer) finish(f *follower, s *source) {
 func (t *Tailer) finishDrain(f *follower) {
 	t.finish(f, f.drain)
 	f.drain = nil
-	if f.live == nil && !t.drainNext(f) {
+	switch {
+	case t.drainNext(f):
+	case f.live != nil: // a truncated file, read again once its copy is done
+		t.queueOpen(f, f.live)
+	default:
 		t.openLive(f, f.want, f.wantFrom)
 	}
 }
@@ -631,9 +635,11 @@ func (t *Tailer) truncated(f *follower) {
 		f.live = nil
 		return
 	}
-	if old.Offset == 0 {
-		return
+	if len(oldHead) == 0 {
+		return // nothing of it was ever seen: no copy can be told by it
 	}
+	// Even with nothing read yet (offset 0) the copy holds what was written
+	// before the truncation, unread.
 	t.files = t.scan() // the copy may be newer than the last poll
 	var cands []FileInfo
 	for _, p := range t.files.sorted {
