@@ -31,7 +31,7 @@ func BenchmarkAlertEval100kDomains(b *testing.B) {
 				Class: "reputation", Response: "550 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=" + ip})
 		}
 		batch.Add(at, s)
-		if batch.Keys() >= 2048 {
+		if batch.Keys() >= maxKeys {
 			if err := st.Apply(batch); err != nil {
 				b.Fatal(err)
 			}

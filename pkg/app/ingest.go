@@ -31,7 +31,7 @@ const maxBatch = 25000
 // buckets: with 100,000 domains a 25,000-attempt commit rewrote most of the
 // file in memory. Usual traffic has a few thousand keys per 25,000 attempts
 // and is not cut by this.
-const maxKeys = 2048
+const maxKeys = 1024
 
 // yearSlack lets a year-less timestamp lie a little after now (clock steps,
 // a daylight-saving hour) before it is taken for last year's.
