@@ -84,6 +84,16 @@ func startTailer(t *testing.T, cfg Config, saved map[string]Position, manual boo
 	return h
 }
 
+// firstRun reads the n lines already in the inputs, stops, and returns the
+// positions a caller would have committed.
+func firstRun(t *testing.T, cfg Config, n int) map[string]Position {
+	t.Helper()
+	h := startTailer(t, cfg, nil, true)
+	h.waitLines(n)
+	h.stop()
+	return commit(t, nil, h.snapshot())
+}
+
 // stop cancels Run and waits for it to return.
 func (h *harness) stop() {
 	h.once.Do(func() {

@@ -165,10 +165,7 @@ func TestTruncateAndRegrowFasterThanPoll(t *testing.T) {
 func TestRotateAndCompressWhileStopped(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "maillog")
 	appendLines(t, log, "a", 1, 50)
-	h := startTailer(t, Config{Inputs: []string{log}}, nil, true)
-	h.waitLines(50)
-	h.stop()
-	saved := commit(t, nil, h.snapshot())
+	saved := firstRun(t, Config{Inputs: []string{log}}, 50)
 	oldID := saved[log].ID
 
 	appendLines(t, log, "a", 51, 80)
@@ -176,7 +173,7 @@ func TestRotateAndCompressWhileStopped(t *testing.T) {
 	gzipFile(t, log+".1", log+".1.gz")
 	appendLines(t, log, "a", 81, 100)
 
-	h = startTailer(t, Config{Inputs: []string{log}}, saved, true)
+	h := startTailer(t, Config{Inputs: []string{log}}, saved, true)
 	h.waitLines(50)
 	h.settle()
 	ev := h.snapshot()
@@ -200,16 +197,13 @@ func TestRotateAndCompressWhileStopped(t *testing.T) {
 func TestCrashWhileFinishingCompressedRotation(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "maillog")
 	appendLines(t, log, "a", 1, 50)
-	h := startTailer(t, Config{Inputs: []string{log}}, nil, true)
-	h.waitLines(50)
-	h.stop()
-	saved := commit(t, nil, h.snapshot())
+	saved := firstRun(t, Config{Inputs: []string{log}}, 50)
 	appendLines(t, log, "a", 51, 80)
 	mustRename(t, log, log+".1")
 	gzipFile(t, log+".1", log+".1.gz")
 	appendLines(t, log, "a", 81, 100)
 
-	h = startTailer(t, Config{Inputs: []string{log}}, saved, true)
+	h := startTailer(t, Config{Inputs: []string{log}}, saved, true)
 	ev := h.waitLines(50)
 	h.stop()
 	// The caller committed the header and 12 lines before it was killed.
@@ -239,16 +233,13 @@ func TestRotationWhileStoppedWithDateext(t *testing.T) {
 func testRotationWhileStopped(t *testing.T, suffix string) {
 	log := filepath.Join(t.TempDir(), "maillog")
 	appendLines(t, log, "a", 1, 50)
-	h := startTailer(t, Config{Inputs: []string{log}}, nil, true)
-	h.waitLines(50)
-	h.stop()
-	saved := commit(t, nil, h.snapshot())
+	saved := firstRun(t, Config{Inputs: []string{log}}, 50)
 
 	appendLines(t, log, "a", 51, 80)
 	mustRename(t, log, log+suffix)
 	appendLines(t, log, "b", 1, 20)
 
-	h = startTailer(t, Config{Inputs: []string{log}}, saved, true)
+	h := startTailer(t, Config{Inputs: []string{log}}, saved, true)
 	h.waitLines(50)
 	h.settle()
 	ev := h.snapshot()
@@ -267,10 +258,7 @@ func testRotationWhileStopped(t *testing.T, suffix string) {
 func TestRotatedFileDeletedWhileStopped(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "maillog")
 	appendLines(t, log, "a", 1, 50)
-	h := startTailer(t, Config{Inputs: []string{log}}, nil, true)
-	h.waitLines(50)
-	h.stop()
-	saved := commit(t, nil, h.snapshot())
+	saved := firstRun(t, Config{Inputs: []string{log}}, 50)
 
 	appendLines(t, log, "a", 51, 80)
 	mustRename(t, log, log+".1")
@@ -279,7 +267,7 @@ func TestRotatedFileDeletedWhileStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h = startTailer(t, Config{Inputs: []string{log}}, saved, true)
+	h := startTailer(t, Config{Inputs: []string{log}}, saved, true)
 	h.waitLines(100)
 	h.settle()
 	ev := h.snapshot()
@@ -669,16 +657,13 @@ func TestRenameWithinGlobWhileStopped(t *testing.T) {
 	glob := filepath.Join(dir, "acct*.csv")
 	cur, moved := filepath.Join(dir, "acct.csv"), filepath.Join(dir, "acct-20240101.csv")
 	appendLines(t, cur, "a", 1, 10)
-	h := startTailer(t, Config{Inputs: []string{glob}}, nil, true)
-	h.waitLines(10)
-	h.stop()
-	saved := commit(t, nil, h.snapshot())
+	saved := firstRun(t, Config{Inputs: []string{glob}}, 10)
 
 	appendLines(t, cur, "a", 11, 15)
 	mustRename(t, cur, moved)
 	appendLines(t, cur, "b", 1, 5)
 
-	h = startTailer(t, Config{Inputs: []string{glob}}, saved, true)
+	h := startTailer(t, Config{Inputs: []string{glob}}, saved, true)
 	h.waitLines(10)
 	h.settle()
 	ev := h.snapshot()
@@ -713,10 +698,7 @@ func TestRotatedTwiceWhileStopped(t *testing.T) {
 		t.Run(names[0], func(t *testing.T) {
 			log := filepath.Join(t.TempDir(), "maillog")
 			appendLines(t, log, "a", 1, 50)
-			h := startTailer(t, Config{Inputs: []string{log}}, nil, true)
-			h.waitLines(50)
-			h.stop()
-			saved := commit(t, nil, h.snapshot())
+			saved := firstRun(t, Config{Inputs: []string{log}}, 50)
 
 			appendLines(t, log, "a", 51, 80)
 			first, second := log+names[0], log+names[1]
@@ -743,7 +725,7 @@ func TestRotatedTwiceWhileStopped(t *testing.T) {
 				}
 			}
 
-			h = startTailer(t, Config{Inputs: []string{log}}, saved, true)
+			h := startTailer(t, Config{Inputs: []string{log}}, saved, true)
 			h.waitLines(60)
 			h.settle()
 			ev := h.snapshot()
