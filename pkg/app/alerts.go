@@ -423,7 +423,7 @@ type storeSource struct{ st *store.Store }
 
 // Counts implements alert.Source with one scan over the longest window.
 func (s storeSource) Counts(now time.Time, windows []time.Duration) (map[time.Duration]map[alert.Key]alert.Counts, error) {
-	nowMin := floorMinute(now)
+	nowMin := store.MinuteOf(now)
 	var longest int64
 	for _, w := range windows {
 		longest = max(longest, int64(w/time.Minute))
@@ -473,14 +473,4 @@ func (s storeSource) EachPairReply(ip, domain string, fn func(alert.Reply)) erro
 func alertReply(r store.Reply) alert.Reply {
 	return alert.Reply{SourceIP: r.SourceIP, RecipientDomain: r.RecipientDomain, Response: r.Response,
 		EnhancedCode: r.EnhancedCode, Class: r.Class, SMTPCode: r.SMTPCode, Count: r.Count, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen}
-}
-
-// floorMinute is unix seconds / 60, rounded down, as the store's minutes.
-func floorMinute(t time.Time) int64 {
-	s := t.Unix()
-	m := s / 60
-	if s%60 != 0 && s < 0 {
-		m--
-	}
-	return m
 }

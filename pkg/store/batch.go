@@ -55,7 +55,7 @@ func NewBatch() *Batch {
 
 // Add counts one attempt at event time t.
 func (b *Batch) Add(t time.Time, s Series) {
-	b.Counts[BucketKey{Minute: minuteOf(t), Series: s}]++
+	b.Counts[BucketKey{Minute: MinuteOf(t), Series: s}]++
 	b.n++
 }
 

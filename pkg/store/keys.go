@@ -19,15 +19,15 @@ const (
 
 var errCorrupt = errors.New("corrupt record")
 
-// minuteOf returns the 1-minute bucket of t: unix seconds / 60, rounded down
+// MinuteOf returns the 1-minute bucket of t: unix seconds / 60, rounded down
 // so that times before 1970 land in the right bucket too.
-func minuteOf(t time.Time) int64 {
+func MinuteOf(t time.Time) int64 {
 	return floorDiv(t.Unix(), 60)
 }
 
 // ceilMinute returns the first minute whose start is at or after t.
 func ceilMinute(t time.Time) int64 {
-	m := minuteOf(t)
+	m := MinuteOf(t)
 	if t.After(time.Unix(m*60, 0)) {
 		m++
 	}

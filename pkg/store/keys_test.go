@@ -33,9 +33,9 @@ func TestMinuteKeys(t *testing.T) {
 	}
 	var prev []byte
 	for _, tt := range tests {
-		m := minuteOf(tt.at)
+		m := MinuteOf(tt.at)
 		if m != tt.minute {
-			t.Errorf("minuteOf(%v) = %d, want %d", tt.at, m, tt.minute)
+			t.Errorf("MinuteOf(%v) = %d, want %d", tt.at, m, tt.minute)
 		}
 		k := minuteKey(m)
 		if got := hex.EncodeToString(k); got != tt.key {

@@ -510,7 +510,7 @@ type cell struct {
 // scan concurrent with Apply is not one snapshot, but fn may do anything,
 // including calling the store.
 func (s *Store) Buckets(from, to time.Time, fn func(minute int64, s Series, n uint64)) error {
-	start := minuteKey(minuteOf(from))
+	start := minuteKey(MinuteOf(from))
 	end := minuteKey(ceilMinute(to))
 	names := make(map[uint32]Series) // series by id, filled as ids are met
 	cells := make([]cell, 0, readChunk)
@@ -683,7 +683,7 @@ func (s *Store) Prune(now time.Time, maxKeys int) (deleted int, err error) {
 		maxKeys = DefaultPruneKeys
 	}
 	cutoff := now.Add(-s.opts.Retention)
-	end := minuteKey(minuteOf(cutoff))
+	end := minuteKey(MinuteOf(cutoff))
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		deleted = 0
 		// Collect first, then delete: deleting under a live cursor can skip
