@@ -70,7 +70,7 @@
 //     arena copy bytes.
 //
 // The envelope sender is not on attempt lines unless +sender_on_delivery is
-// set: a bounded correlator (see DefaultMaxSenders) remembers it from "<="
+// set: a bounded correlator (see mtalog.DefaultMaxSenders) remembers it from "<="
 // until "Completed", so a Parser is stateful; use one per log stream, on one
 // goroutine.
 package exim
@@ -79,38 +79,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ppwatch/ppwatch/parsers"
+	"github.com/ppwatch/ppwatch/parsers/mtalog"
 	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
-// Options configure a Parser.
-type Options struct {
-	Reference  time.Time        // no year-less syslog timestamp is placed after it
-	Now        func() time.Time // when set, the reference is its value at each new timestamp (the daemon)
-	Location   *time.Location   // zone of zone-less timestamps; nil means Local
-	MaxSenders int              // correlator cap; 0 means DefaultMaxSenders, <0 disables it
-}
-
 // Parser reads Exim log lines.
 type Parser struct {
-	clock   parsers.Clock // only for Zoneless: its cache is not used
-	senders *senders
+	clock   mtalog.Clock // only for Zoneless: its cache is not used
+	senders *mtalog.Senders
 	host    hostMemo
 	splits  [4]splitLine
 	ts      stampCache
 }
 
 // New returns a Parser.
-func New(opts Options) *Parser {
-	p := &Parser{clock: parsers.Clock{Reference: opts.Reference, Location: opts.Location, Now: opts.Now}}
-	n := opts.MaxSenders
-	if n == 0 {
-		n = DefaultMaxSenders
-	}
-	if n > 0 {
-		p.senders = newSenders(n)
-	}
-	return p
+func New(opts mtalog.Options) *Parser {
+	return &Parser{clock: opts.Clock(), senders: opts.Senders()}
 }
 
 // Sniff reports whether line clearly is an Exim log line: a main-log
@@ -143,57 +127,57 @@ func Sniff(line string) bool {
 	return false
 }
 
-// Parse reads one line; see parsers.Parser.
-func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
+// Parse reads one line; see mtalog.Parser.
+func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	line = strings.TrimSuffix(line, "\r")
 	if isStampStart(line) {
-		return p.logLine(line, time.Time{}, false, false)
+		return p.logLine(ev, line, time.Time{}, false, false)
 	}
 	if i := strings.Index(line, "exim"); i > 0 && i < 200 {
 		// A fresh Clock: its one-entry cache keeps a substring of the line,
 		// and callers may hand lines that live in a reused buffer.
-		c := parsers.Clock{Reference: p.clock.Reference, Location: p.clock.Location, Now: p.clock.Now}
+		c := mtalog.Clock{Reference: p.clock.Reference, Location: p.clock.Location, Now: p.clock.Now}
 		sl, ok, err := parseSyslog(&c, line)
 		if err != nil {
 			if findAttempt(line) >= 0 {
-				return event.Delivery{}, false, err
+				return false, err
 			}
-			return event.Delivery{}, false, nil
+			return false, nil
 		}
 		if ok {
 			if sl.Tag != "exim" && sl.Tag != "exim4" {
-				return event.Delivery{}, false, nil
+				return false, nil
 			}
-			return p.syslogLine(line, sl)
+			return p.syslogLine(ev, line, sl)
 		}
 	}
 	if findAttempt(line) >= 0 {
-		return event.Delivery{}, false, parsers.Errorf("time", "no timestamp before the message id")
+		return false, mtalog.Errorf("time", "no timestamp before the message id")
 	}
-	return event.Delivery{}, false, nil
+	return false, nil
 }
 
 // logLine reads "[timestamp ][[pid] ]<msgid> <flag> …". When fromSyslog is
 // set, the timestamp is optional and t is used without it.
-func (p *Parser) logLine(s string, t time.Time, fromSyslog, truncated bool) (event.Delivery, bool, error) {
+func (p *Parser) logLine(ev *event.Delivery, s string, t time.Time, fromSyslog, truncated bool) (bool, error) {
 	if isStampStart(s) {
 		var err error
 		var rest string
 		t, rest, err = p.stamp(s)
 		if err != nil {
 			if findAttempt(s) >= 0 {
-				return event.Delivery{}, false, err
+				return false, err
 			}
-			return event.Delivery{}, false, nil
+			return false, nil
 		}
 		s = rest
 	} else if !fromSyslog {
-		return event.Delivery{}, false, nil
+		return false, nil
 	}
 	s = skipPid(s)
 	sp := strings.IndexByte(s, ' ')
 	if sp <= 0 {
-		return event.Delivery{}, false, nil
+		return false, nil
 	}
 	id, rest := s[:sp], s[sp+1:]
 	flag, after := rest, ""
@@ -202,9 +186,9 @@ func (p *Parser) logLine(s string, t time.Time, fromSyslog, truncated bool) (eve
 	}
 	if !isMsgID(id) {
 		if attemptFlag(flag) != "" {
-			return event.Delivery{}, false, parsers.Errorf("queue_id", "invalid message id %q", clip(id))
+			return false, mtalog.Errorf("queue_id", "invalid message id %q", clip(id))
 		}
-		return event.Delivery{}, false, nil
+		return false, nil
 	}
 	switch flag {
 	case "<=":
@@ -213,22 +197,22 @@ func (p *Parser) logLine(s string, t time.Time, fromSyslog, truncated bool) (eve
 			if snd == "<>" {
 				snd = ""
 			}
-			p.senders.put(id, snd)
+			p.senders.Put(id, snd)
 		}
-		return event.Delivery{}, false, nil
+		return false, nil
 	case "Completed":
 		if p.senders != nil {
-			p.senders.remove(id)
+			p.senders.Remove(id)
 		}
 		p.host.forget(id)
-		return event.Delivery{}, false, nil
+		return false, nil
 	}
 	status := attemptFlag(flag)
 	if status == "" {
 		p.host.note(id, rest)
-		return event.Delivery{}, false, nil
+		return false, nil
 	}
-	return p.attempt(t, id, status, after, truncated)
+	return p.attempt(ev, t, id, status, after, truncated)
 }
 
 func attemptFlag(f string) event.Status {
@@ -262,21 +246,20 @@ type fields struct {
 	hasText   bool
 }
 
-func (p *Parser) attempt(t time.Time, id string, status event.Status, s string, truncated bool) (event.Delivery, bool, error) {
-	var ev event.Delivery
+func (p *Parser) attempt(ev *event.Delivery, t time.Time, id string, status event.Status, s string, truncated bool) (bool, error) {
 	if t.Year() < 1970 { // year 1 would even read as the zero time
-		return ev, false, parsers.Errorf("time", "implausible year %d", t.Year())
+		return false, mtalog.Errorf("time", "implausible year %d", t.Year())
 	}
 	if s == "" {
-		return ev, false, parsers.Errorf("recipient", "missing after the flag")
+		return false, mtalog.Errorf("recipient", "missing after the flag")
 	}
 	// Pipes, files and autoreplies (">addr") may hold spaces; they are local.
 	if s[0] == '|' || s[0] == '/' || s[0] == '>' {
-		return ev, false, nil
+		return false, nil
 	}
 	var f fields
 	if s[0] == '"' && strings.IndexByte(s[1:], '"') < 0 {
-		return ev, false, parsers.Errorf("recipient", "unterminated quoted local part")
+		return false, mtalog.Errorf("recipient", "unterminated quoted local part")
 	}
 	rcpt := firstAddress(s)
 	rest := s[len(rcpt):]
@@ -289,14 +272,14 @@ func (p *Parser) attempt(t time.Time, id string, status event.Status, s string, 
 		if strings.HasPrefix(rest, " (") { // parents, with +all_parents
 			j := strings.IndexByte(rest, ')')
 			if j < 0 {
-				return ev, false, parsers.Errorf("recipient", "unterminated parent list")
+				return false, mtalog.Errorf("recipient", "unterminated parent list")
 			}
 			rest = rest[j+1:]
 		}
 		if strings.HasPrefix(rest, " <") {
 			j := strings.IndexByte(rest, '>')
 			if j < 0 {
-				return ev, false, parsers.Errorf("recipient", "unterminated original address")
+				return false, mtalog.Errorf("recipient", "unterminated original address")
 			}
 			orig, rest = rest[2:j], rest[j+1:]
 		}
@@ -304,15 +287,15 @@ func (p *Parser) attempt(t time.Time, id string, status event.Status, s string, 
 	if inText {
 		f.text, f.hasText = strings.TrimPrefix(rest, " "), true
 	} else if err := f.read(rest, truncated); err != nil {
-		return ev, false, err
+		return false, err
 	}
 
 	domain := lowerDomain(rcpt)
 	if domain == "" {
 		if f.hostIP {
-			return ev, false, parsers.Errorf("recipient", "address %q has no domain", clip(rcpt))
+			return false, mtalog.Errorf("recipient", "address %q has no domain", clip(rcpt))
 		}
-		return ev, false, nil // local part only: a local delivery
+		return false, nil // local part only: a local delivery
 	}
 
 	var text string // Exim's reason text for "=="/"**"
@@ -323,18 +306,19 @@ func (p *Parser) attempt(t time.Time, id string, status event.Status, s string, 
 		}
 		text = strings.TrimSpace(trimDT(text))
 		if notTried(status, &f, text) {
-			return ev, false, nil
+			return false, nil
 		}
 	}
 	if !f.hostIP {
 		if f.hasHost || status == event.Delivered {
-			return ev, false, nil // local transport
+			return false, nil // local transport
 		}
 		if f.transport != "" && !remoteTransport(f.transport, text) {
-			return ev, false, nil
+			return false, nil
 		}
 	}
 
+	*ev = event.Delivery{}
 	ev.Time = t.UTC()
 	ev.MTA = event.Exim
 	ev.Instance = f.transport
@@ -348,21 +332,21 @@ func (p *Parser) attempt(t time.Time, id string, status event.Status, s string, 
 	if f.hasSender {
 		ev.Sender = f.sender
 	} else if p.senders != nil {
-		ev.Sender, _ = p.senders.get(id)
+		ev.Sender, _ = p.senders.Get(id)
 	}
 
 	if status == event.Delivered {
 		if f.hasConf {
 			ev.Response = strings.TrimSpace(f.conf)
-			ev.SMTPCode, ev.EnhancedCode = parsers.SplitReply(ev.Response)
+			ev.SMTPCode, ev.EnhancedCode = mtalog.SplitReply(ev.Response)
 		}
-		return ev, true, nil
+		return true, nil
 	}
 
 	reply, host, ip := remoteReply(text)
 	if reply != "" {
 		ev.Response = reply
-		ev.SMTPCode, ev.EnhancedCode = parsers.SplitReply(reply)
+		ev.SMTPCode, ev.EnhancedCode = mtalog.SplitReply(reply)
 	} else {
 		ev.Response = text
 		host, ip = hostInText(text)
@@ -379,7 +363,7 @@ func (p *Parser) attempt(t time.Time, id string, status event.Status, s string, 
 			ev.RelayHost, ev.RelayIP = p.host.recall(id, key)
 		}
 	}
-	return ev, true, nil
+	return true, nil
 }
 
 // read parses the fields after the address(es).
@@ -404,7 +388,7 @@ func (f *fields) read(rest string, truncated bool) error {
 				if truncated {
 					return nil
 				}
-				return parsers.Errorf("sender", "unterminated address in %q", clip(tok))
+				return mtalog.Errorf("sender", "unterminated address in %q", clip(tok))
 			}
 			if tok[0] == 'F' && k == 1 {
 				f.sender, f.hasSender = rest[3:end], true
@@ -422,7 +406,7 @@ func (f *fields) read(rest string, truncated bool) error {
 					if tok[0] == 'D' {
 						name = "peer_dn"
 					}
-					return parsers.Errorf(name, "unterminated quoted value")
+					return mtalog.Errorf(name, "unterminated quoted value")
 				}
 				val, rest = rest[q:], ""
 			} else {
@@ -459,7 +443,7 @@ func (f *fields) read(rest string, truncated bool) error {
 				if truncated {
 					return nil
 				}
-				return parsers.Errorf("relay", "bad host address in %q", clip(rest[1:]))
+				return mtalog.Errorf("relay", "bad host address in %q", clip(rest[1:]))
 			}
 			f.ip, f.hostIP, rest = ip, true, after
 		case strings.HasPrefix(tok, "I="):
@@ -468,7 +452,7 @@ func (f *fields) read(rest string, truncated bool) error {
 				if truncated && rest == "" {
 					return nil
 				}
-				return parsers.Errorf("source_ip", "bad interface address in %q", clip(tok))
+				return mtalog.Errorf("source_ip", "bad interface address in %q", clip(tok))
 			}
 			f.sourceIP = ip
 		case tok == "defer":
@@ -480,11 +464,11 @@ func (f *fields) read(rest string, truncated bool) error {
 				if truncated {
 					return nil
 				}
-				return parsers.Errorf("errno", "unterminated error number in %q", clip(rest))
+				return mtalog.Errorf("errno", "unterminated error number in %q", clip(rest))
 			}
 			n, ok := atoi(rest[2:k])
 			if !ok {
-				return parsers.Errorf("errno", "bad error number in %q", clip(rest))
+				return mtalog.Errorf("errno", "bad error number in %q", clip(rest))
 			}
 			f.hasDefer, f.errno, rest = true, n, rest[k+1:]
 			if n > 0 && strings.HasPrefix(rest, ": ") {
@@ -594,14 +578,14 @@ func remoteReply(text string) (reply, host, ip string) {
 		}
 		r = strings.TrimSuffix(r, ": retry timeout exceeded")
 		r = strings.TrimSpace(r)
-		if code, _ := parsers.SplitReply(r); code == 0 {
+		if code, _ := mtalog.SplitReply(r); code == 0 {
 			return "", "", ""
 		}
 		return r, host, ip
 	}
 	if k := strings.Index(text, "(EHLO response was: "); k >= 0 {
 		r := strings.TrimSuffix(strings.TrimSpace(text[k+20:]), ")")
-		if code, _ := parsers.SplitReply(r); code != 0 {
+		if code, _ := mtalog.SplitReply(r); code != 0 {
 			host, ip = hostInText(text[:k])
 			return r, host, ip
 		}

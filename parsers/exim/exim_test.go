@@ -2,6 +2,7 @@ package exim
 
 import (
 	"fmt"
+	"github.com/ppwatch/ppwatch/parsers/mtalog"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 
 var ref = time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 
-func newTest() *Parser { return New(Options{Reference: ref, Location: time.UTC}) }
+func newTest() *Parser { return New(mtalog.Options{Reference: ref, Location: time.UTC}) }
 
 func at(y int, mo time.Month, d, h, mi, s, ms int) time.Time {
 	return time.Date(y, mo, d, h, mi, s, ms*int(time.Millisecond), time.UTC)
@@ -28,327 +29,288 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name    string
-		loc     *time.Location
-		line    string
-		want    *event.Delivery // nil: not an attempt
-		wantErr string
-	}{
+	tests := []parsertest.Case{
 		{
-			name: "delivery: 4.97+ id, I= source, TLS fields, C= confirmation",
-			line: `2026-11-22 09:00:15 1vHnQ2-00000000Lx1-0A3f => j.smith@Acme-Corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12] I=[192.0.2.10] X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=yes C="250 2.0.0 4cDCnd66Hy-1 Message accepted for delivery"`,
-			want: &event.Delivery{Time: at(2026, 11, 22, 9, 0, 15, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHnQ2-00000000Lx1-0A3f",
+			Name: "delivery: 4.97+ id, I= source, TLS fields, C= confirmation",
+			Line: `2026-11-22 09:00:15 1vHnQ2-00000000Lx1-0A3f => j.smith@Acme-Corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12] I=[192.0.2.10] X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=yes C="250 2.0.0 4cDCnd66Hy-1 Message accepted for delivery"`,
+			Want: &event.Delivery{Time: at(2026, 11, 22, 9, 0, 15, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHnQ2-00000000Lx1-0A3f",
 				Recipient: "j.smith@Acme-Corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0a-00123a01.pphosted.com", RelayIP: "148.163.150.12",
 				SourceIP: "192.0.2.10", Status: event.Delivered, SMTPCode: 250, EnhancedCode: "2.0.0", Response: "250 2.0.0 4cDCnd66Hy-1 Message accepted for delivery"},
 		},
 		{
-			name: "additional address on a reused connection (* after the address), old id",
-			line: `2026-11-03 08:01:16 1tBqpb-0004aB-2F -> noc@acme-corp.example R=dnslookup T=remote_smtp H=mx0b-00123a01.pphosted.com [148.163.158.12]* X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=yes DN="C=US,O=Proofpoint\, Inc.,CN=*.pphosted.com" C="250 2.0.0 4cB91r0a1x-1 Message accepted for delivery"`,
-			want: &event.Delivery{Time: at(2026, 11, 3, 8, 1, 16, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1tBqpb-0004aB-2F",
+			Name: "additional address on a reused connection (* after the address), old id",
+			Line: `2026-11-03 08:01:16 1tBqpb-0004aB-2F -> noc@acme-corp.example R=dnslookup T=remote_smtp H=mx0b-00123a01.pphosted.com [148.163.158.12]* X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=yes DN="C=US,O=Proofpoint\, Inc.,CN=*.pphosted.com" C="250 2.0.0 4cB91r0a1x-1 Message accepted for delivery"`,
+			Want: &event.Delivery{Time: at(2026, 11, 3, 8, 1, 16, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1tBqpb-0004aB-2F",
 				Recipient: "noc@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0b-00123a01.pphosted.com", RelayIP: "148.163.158.12",
 				Status: event.Delivered, SMTPCode: 250, EnhancedCode: "2.0.0", Response: "250 2.0.0 4cB91r0a1x-1 Message accepted for delivery"},
 		},
 		{
-			name: "cutthrough delivery, zone and milliseconds and pid, ports on H= and I=",
-			line: `2026-11-21 10:05:33.251 +0100 [4190] 1vG4Gz-000000012d1-0B02 >> editor@initech.example R=dnslookup T=remote_smtp H=mxa-00abc101.gslb.pphosted.com [148.163.129.51]:25 I=[192.0.2.25]:50214 X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=yes C="250 2.0.0 3y09aa0b1c-1 Message accepted for delivery"`,
-			want: &event.Delivery{Time: at(2026, 11, 21, 9, 5, 33, 251), MTA: "exim", Instance: "remote_smtp", QueueID: "1vG4Gz-000000012d1-0B02",
+			Name: "cutthrough delivery, zone and milliseconds and pid, ports on H= and I=",
+			Line: `2026-11-21 10:05:33.251 +0100 [4190] 1vG4Gz-000000012d1-0B02 >> editor@initech.example R=dnslookup T=remote_smtp H=mxa-00abc101.gslb.pphosted.com [148.163.129.51]:25 I=[192.0.2.25]:50214 X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=yes C="250 2.0.0 3y09aa0b1c-1 Message accepted for delivery"`,
+			Want: &event.Delivery{Time: at(2026, 11, 21, 9, 5, 33, 251), MTA: "exim", Instance: "remote_smtp", QueueID: "1vG4Gz-000000012d1-0B02",
 				Recipient: "editor@initech.example", RecipientDomain: "initech.example", RelayHost: "mxa-00abc101.gslb.pphosted.com", RelayIP: "148.163.129.51",
 				SourceIP: "192.0.2.25", Status: event.Delivered, SMTPCode: 250, EnhancedCode: "2.0.0", Response: "250 2.0.0 3y09aa0b1c-1 Message accepted for delivery"},
 		},
 		{
-			name: "IPv6 relay and interface, DS, F= with a quoted local part, P=, Q=, S=, TFO, escapes in C=",
-			line: `2026-11-21 10:00:01.880 -0500 1vG4Ab-000000012Xy-0A7c => info@mailbox.example F=<"john q"@shop.example.de> P=<"john q"@shop.example.de> Q=priority R=dnslookup T=remote_smtp S=9377 H=mx2.mailbox.example DS [2001:db8:ffff::25]:25 I=[2001:db8:10::25]:39001 TFO* X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=dane DN="CN=mx2.mailbox.example" C="250 2.0.0 Ok: queued as 4G1bqM2kTRz9sRD \"quoted\" and \\ backslash" QT=0.967s DT=0.379s`,
-			want: &event.Delivery{Time: at(2026, 11, 21, 15, 0, 1, 880), MTA: "exim", Instance: "remote_smtp", QueueID: "1vG4Ab-000000012Xy-0A7c",
+			Name: "IPv6 relay and interface, DS, F= with a quoted local part, P=, Q=, S=, TFO, escapes in C=",
+			Line: `2026-11-21 10:00:01.880 -0500 1vG4Ab-000000012Xy-0A7c => info@mailbox.example F=<"john q"@shop.example.de> P=<"john q"@shop.example.de> Q=priority R=dnslookup T=remote_smtp S=9377 H=mx2.mailbox.example DS [2001:db8:ffff::25]:25 I=[2001:db8:10::25]:39001 TFO* X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=dane DN="CN=mx2.mailbox.example" C="250 2.0.0 Ok: queued as 4G1bqM2kTRz9sRD \"quoted\" and \\ backslash" QT=0.967s DT=0.379s`,
+			Want: &event.Delivery{Time: at(2026, 11, 21, 15, 0, 1, 880), MTA: "exim", Instance: "remote_smtp", QueueID: "1vG4Ab-000000012Xy-0A7c",
 				Sender: `"john q"@shop.example.de`, Recipient: "info@mailbox.example", RecipientDomain: "mailbox.example", RelayHost: "mx2.mailbox.example", RelayIP: "2001:db8:ffff::25",
 				SourceIP: "2001:db8:10::25", Status: event.Delivered, SMTPCode: 250, EnhancedCode: "2.0.0", Response: `250 2.0.0 Ok: queued as 4G1bqM2kTRz9sRD "quoted" and \ backslash`},
 		},
 		{
-			name: "zone-less timestamp read in the configured location",
-			loc:  berlin,
-			line: `2026-11-22 10:00:04 1vHoUA-00000000NF3-0E90 => cfo@globex.example R=dnslookup T=remote_smtp H=mx0b-0012ab01.pphosted.com [67.231.157.21] C="250 2.0.0 ok"`,
-			want: &event.Delivery{Time: at(2026, 11, 22, 9, 0, 4, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHoUA-00000000NF3-0E90",
+			Name: "zone-less timestamp read in the configured location",
+			Loc:  berlin,
+			Line: `2026-11-22 10:00:04 1vHoUA-00000000NF3-0E90 => cfo@globex.example R=dnslookup T=remote_smtp H=mx0b-0012ab01.pphosted.com [67.231.157.21] C="250 2.0.0 ok"`,
+			Want: &event.Delivery{Time: at(2026, 11, 22, 9, 0, 4, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHoUA-00000000NF3-0E90",
 				Recipient: "cfo@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0b-0012ab01.pphosted.com", RelayIP: "67.231.157.21",
 				Status: event.Delivered, SMTPCode: 250, EnhancedCode: "2.0.0", Response: "250 2.0.0 ok"},
 		},
 		{
-			name: "delivery without smtp_confirmation: no code",
-			line: `2026-11-22 10:00:04 1vHoUA-00000000NF3-0E90 => cfo@globex.example R=dnslookup T=remote_smtp H=mx0b-0012ab01.pphosted.com [67.231.157.21]`,
-			want: &event.Delivery{Time: at(2026, 11, 22, 10, 0, 4, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHoUA-00000000NF3-0E90",
+			Name: "delivery without smtp_confirmation: no code",
+			Line: `2026-11-22 10:00:04 1vHoUA-00000000NF3-0E90 => cfo@globex.example R=dnslookup T=remote_smtp H=mx0b-0012ab01.pphosted.com [67.231.157.21]`,
+			Want: &event.Delivery{Time: at(2026, 11, 22, 10, 0, 4, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHoUA-00000000NF3-0E90",
 				Recipient: "cfo@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0b-0012ab01.pphosted.com", RelayIP: "67.231.157.21",
 				Status: event.Delivered},
 		},
 		{
-			name: "Proofpoint block at RCPT, TLS fields before the colon",
-			line: `2026-11-22 10:12:41 1vHp8O-00000000NqA-0H77 ** j.smith@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12] I=[192.0.2.10] X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=yes: SMTP error from remote mail server after RCPT TO:<j.smith@acme-corp.example>: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
-			want: &event.Delivery{Time: at(2026, 11, 22, 10, 12, 41, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHp8O-00000000NqA-0H77",
+			Name: "Proofpoint block at RCPT, TLS fields before the colon",
+			Line: `2026-11-22 10:12:41 1vHp8O-00000000NqA-0H77 ** j.smith@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12] I=[192.0.2.10] X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=yes: SMTP error from remote mail server after RCPT TO:<j.smith@acme-corp.example>: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
+			Want: &event.Delivery{Time: at(2026, 11, 22, 10, 12, 41, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHp8O-00000000NqA-0H77",
 				Recipient: "j.smith@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0a-00123a01.pphosted.com", RelayIP: "148.163.150.12",
 				SourceIP: "192.0.2.10", Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.0", Response: ppBlock},
 		},
 		{
-			name: `" : " after CV= (no DN), pipelined RCPT, F= and trailing DT= dropped`,
-			line: `2026-11-18 09:31:41.042 1vF2aK-000000019Qm-0G4c ** vp.sales@acme-corp.example F=<bounce-9912-3@mailer.example.org> R=dnslookup T=remote_smtp H=mx0b-00123a01.pphosted.com [148.163.158.12] X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=yes : SMTP error from remote mail server after pipelined RCPT TO:<vp.sales@acme-corp.example>: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10 DT=0.903s`,
-			want: &event.Delivery{Time: at(2026, 11, 18, 9, 31, 41, 42), MTA: "exim", Instance: "remote_smtp", QueueID: "1vF2aK-000000019Qm-0G4c",
+			Name: `" : " after CV= (no DN), pipelined RCPT, F= and trailing DT= dropped`,
+			Line: `2026-11-18 09:31:41.042 1vF2aK-000000019Qm-0G4c ** vp.sales@acme-corp.example F=<bounce-9912-3@mailer.example.org> R=dnslookup T=remote_smtp H=mx0b-00123a01.pphosted.com [148.163.158.12] X=TLS1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=yes : SMTP error from remote mail server after pipelined RCPT TO:<vp.sales@acme-corp.example>: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10 DT=0.903s`,
+			Want: &event.Delivery{Time: at(2026, 11, 18, 9, 31, 41, 42), MTA: "exim", Instance: "remote_smtp", QueueID: "1vF2aK-000000019Qm-0G4c",
 				Sender: "bounce-9912-3@mailer.example.org", Recipient: "vp.sales@acme-corp.example", RecipientDomain: "acme-corp.example",
 				RelayHost: "mx0b-00123a01.pphosted.com", RelayIP: "148.163.158.12", Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.0", Response: ppBlock},
 		},
 		{
-			name: "banner block after initial connection, no enhanced code",
-			line: `2026-11-22 10:12:42 1vHp8O-00000000NqA-0H77 ** t.nguyen@initech.example R=dnslookup T=remote_smtp H=mxa-00abc101.gslb.pphosted.com [148.163.129.51] I=[192.0.2.10]: SMTP error from remote mail server after initial connection: 554 mxa-00abc101.gslb.pphosted.com ESMTP Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
-			want: &event.Delivery{Time: at(2026, 11, 22, 10, 12, 42, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHp8O-00000000NqA-0H77",
+			Name: "banner block after initial connection, no enhanced code",
+			Line: `2026-11-22 10:12:42 1vHp8O-00000000NqA-0H77 ** t.nguyen@initech.example R=dnslookup T=remote_smtp H=mxa-00abc101.gslb.pphosted.com [148.163.129.51] I=[192.0.2.10]: SMTP error from remote mail server after initial connection: 554 mxa-00abc101.gslb.pphosted.com ESMTP Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
+			Want: &event.Delivery{Time: at(2026, 11, 22, 10, 12, 42, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHp8O-00000000NqA-0H77",
 				Recipient: "t.nguyen@initech.example", RecipientDomain: "initech.example", RelayHost: "mxa-00abc101.gslb.pphosted.com", RelayIP: "148.163.129.51",
 				SourceIP: "192.0.2.10", Status: event.Bounced, SMTPCode: 554,
 				Response: "554 mxa-00abc101.gslb.pphosted.com ESMTP Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10"},
 		},
 		{
-			name: "MAIL FROM with SIZE= before the reply",
-			line: `2026-11-22 10:15:02 1vHoUA-00000000NF3-0E90 ** k.lee@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]: SMTP error from remote mail server after MAIL FROM:<news@news.example.com> SIZE=24530: 554 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
-			want: &event.Delivery{Time: at(2026, 11, 22, 10, 15, 2, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHoUA-00000000NF3-0E90",
+			Name: "MAIL FROM with SIZE= before the reply",
+			Line: `2026-11-22 10:15:02 1vHoUA-00000000NF3-0E90 ** k.lee@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]: SMTP error from remote mail server after MAIL FROM:<news@news.example.com> SIZE=24530: 554 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
+			Want: &event.Delivery{Time: at(2026, 11, 22, 10, 15, 2, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHoUA-00000000NF3-0E90",
 				Recipient: "k.lee@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0a-00123a01.pphosted.com", RelayIP: "148.163.150.12",
 				Status: event.Bounced, SMTPCode: 554, EnhancedCode: "5.7.0", Response: "554 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10"},
 		},
 		{
-			name: "older failure: no H=, host inside the text, remote mailer wording",
-			line: `2026-10-14 16:20:13 1t0Kqd-0006Ea-Rn ** treasury@globex.example R=dnslookup T=remote_smtp: SMTP error from remote mailer after MAIL FROM:<billing@legacy.example.com> SIZE=18204: host mx0b-0012ab01.pphosted.com [67.231.157.21]: 554 5.7.1 Mail from 198.51.100.66 refused by Proofpoint Reputation Services`,
-			want: &event.Delivery{Time: at(2026, 10, 14, 16, 20, 13, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1t0Kqd-0006Ea-Rn",
+			Name: "older failure: no H=, host inside the text, remote mailer wording",
+			Line: `2026-10-14 16:20:13 1t0Kqd-0006Ea-Rn ** treasury@globex.example R=dnslookup T=remote_smtp: SMTP error from remote mailer after MAIL FROM:<billing@legacy.example.com> SIZE=18204: host mx0b-0012ab01.pphosted.com [67.231.157.21]: 554 5.7.1 Mail from 198.51.100.66 refused by Proofpoint Reputation Services`,
+			Want: &event.Delivery{Time: at(2026, 10, 14, 16, 20, 13, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1t0Kqd-0006Ea-Rn",
 				Recipient: "treasury@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0b-0012ab01.pphosted.com", RelayIP: "67.231.157.21",
 				Status: event.Bounced, SMTPCode: 554, EnhancedCode: "5.7.1", Response: "554 5.7.1 Mail from 198.51.100.66 refused by Proofpoint Reputation Services"},
 		},
 		{
-			name: "4xx reply failed after the retry cutoff: Exim's suffix is not reply text",
-			line: `2026-10-14 16:20:13 1t0Kqd-0006Ea-Rn ** invoices@initech.example R=dnslookup T=remote_smtp: SMTP error from remote mail server after initial connection: host mxa-00abc101.gslb.pphosted.com [148.163.129.51]: 421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=198.51.100.66: retry timeout exceeded`,
-			want: &event.Delivery{Time: at(2026, 10, 14, 16, 20, 13, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1t0Kqd-0006Ea-Rn",
+			Name: "4xx reply failed after the retry cutoff: Exim's suffix is not reply text",
+			Line: `2026-10-14 16:20:13 1t0Kqd-0006Ea-Rn ** invoices@initech.example R=dnslookup T=remote_smtp: SMTP error from remote mail server after initial connection: host mxa-00abc101.gslb.pphosted.com [148.163.129.51]: 421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=198.51.100.66: retry timeout exceeded`,
+			Want: &event.Delivery{Time: at(2026, 10, 14, 16, 20, 13, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1t0Kqd-0006Ea-Rn",
 				Recipient: "invoices@initech.example", RecipientDomain: "initech.example", RelayHost: "mxa-00abc101.gslb.pphosted.com", RelayIP: "148.163.129.51",
 				Status: event.Bounced, SMTPCode: 421, EnhancedCode: "4.7.0", Response: "421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=198.51.100.66"},
 		},
 		{
-			name: "multi-line reply stays joined with Exim's \\n",
-			line: `2026-11-03 08:14:30 1tBr2P-0004kT-Qa ** gone.user@gmail.com R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [142.250.153.27] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes DN="CN=mx.google.com": SMTP error from remote mail server after RCPT TO:<gone.user@gmail.com>: 550-5.1.1 The email account that you tried to reach does not exist.\n550 5.1.1  https://support.google.com/mail/?p=NoSuchUser 5b1f17b1804b1-4776a90b1e1si1131170f8f.77 - gsmtp`,
-			want: &event.Delivery{Time: at(2026, 11, 3, 8, 14, 30, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1tBr2P-0004kT-Qa",
+			Name: "multi-line reply stays joined with Exim's \\n",
+			Line: `2026-11-03 08:14:30 1tBr2P-0004kT-Qa ** gone.user@gmail.com R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [142.250.153.27] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes DN="CN=mx.google.com": SMTP error from remote mail server after RCPT TO:<gone.user@gmail.com>: 550-5.1.1 The email account that you tried to reach does not exist.\n550 5.1.1  https://support.google.com/mail/?p=NoSuchUser 5b1f17b1804b1-4776a90b1e1si1131170f8f.77 - gsmtp`,
+			Want: &event.Delivery{Time: at(2026, 11, 3, 8, 14, 30, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1tBr2P-0004kT-Qa",
 				Recipient: "gone.user@gmail.com", RecipientDomain: "gmail.com", RelayHost: "gmail-smtp-in.l.google.com", RelayIP: "142.250.153.27",
 				Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.1.1",
 				Response: `550-5.1.1 The email account that you tried to reach does not exist.\n550 5.1.1  https://support.google.com/mail/?p=NoSuchUser 5b1f17b1804b1-4776a90b1e1si1131170f8f.77 - gsmtp`},
 		},
 		{
-			name: "all_parents list and original address",
-			line: `2026-11-21 10:00:02.104 1vG4Ab-000000012Xy-0A7c ** alias-target@globex.example (sales@shop.example.de) <team@shop.example.de> R=dnslookup T=remote_smtp H=mx0b-0012ab01.pphosted.com [67.231.157.21]: SMTP error from remote mail server after RCPT TO:<alias-target@globex.example>: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
-			want: &event.Delivery{Time: at(2026, 11, 21, 10, 0, 2, 104), MTA: "exim", Instance: "remote_smtp", QueueID: "1vG4Ab-000000012Xy-0A7c",
+			Name: "all_parents list and original address",
+			Line: `2026-11-21 10:00:02.104 1vG4Ab-000000012Xy-0A7c ** alias-target@globex.example (sales@shop.example.de) <team@shop.example.de> R=dnslookup T=remote_smtp H=mx0b-0012ab01.pphosted.com [67.231.157.21]: SMTP error from remote mail server after RCPT TO:<alias-target@globex.example>: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
+			Want: &event.Delivery{Time: at(2026, 11, 21, 10, 0, 2, 104), MTA: "exim", Instance: "remote_smtp", QueueID: "1vG4Ab-000000012Xy-0A7c",
 				Recipient: "alias-target@globex.example", OrigRecipient: "team@shop.example.de", RecipientDomain: "globex.example",
 				RelayHost: "mx0b-0012ab01.pphosted.com", RelayIP: "67.231.157.21", Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.0", Response: ppBlock},
 		},
 		{
-			name: "routing failure without router or transport",
-			line: `2026-11-03 09:40:08 1tBsNP-0005Gp-Ao ** ghost@no-such-domain.example: Unrouteable address`,
-			want: &event.Delivery{Time: at(2026, 11, 3, 9, 40, 8, 0), MTA: "exim", QueueID: "1tBsNP-0005Gp-Ao",
+			Name: "routing failure without router or transport",
+			Line: `2026-11-03 09:40:08 1tBsNP-0005Gp-Ao ** ghost@no-such-domain.example: Unrouteable address`,
+			Want: &event.Delivery{Time: at(2026, 11, 3, 9, 40, 8, 0), MTA: "exim", QueueID: "1tBsNP-0005Gp-Ao",
 				Recipient: "ghost@no-such-domain.example", RecipientDomain: "no-such-domain.example", Status: event.Bounced, Response: "Unrouteable address"},
 		},
 		{
-			name: "router failure with original address",
-			line: `2026-11-18 09:31:42.303 1vF2aK-000000019Qm-0G4c ** someone@broken-mx.example <list@mailer.example.org> R=dnslookup: all relevant MX records point to non-existent hosts`,
-			want: &event.Delivery{Time: at(2026, 11, 18, 9, 31, 42, 303), MTA: "exim", QueueID: "1vF2aK-000000019Qm-0G4c",
+			Name: "router failure with original address",
+			Line: `2026-11-18 09:31:42.303 1vF2aK-000000019Qm-0G4c ** someone@broken-mx.example <list@mailer.example.org> R=dnslookup: all relevant MX records point to non-existent hosts`,
+			Want: &event.Delivery{Time: at(2026, 11, 18, 9, 31, 42, 303), MTA: "exim", QueueID: "1vF2aK-000000019Qm-0G4c",
 				Recipient: "someone@broken-mx.example", OrigRecipient: "list@mailer.example.org", RecipientDomain: "broken-mx.example",
 				Status: event.Bounced, Response: "all relevant MX records point to non-existent hosts"},
 		},
 		{
-			name: "no-reply failure with a host: TLS required",
-			line: `2026-11-18 09:31:42.301 1vF2aK-000000019Qm-0G4c ** secure@bank.example R=dnslookup T=remote_smtp_tls H=mx.bank.example [203.0.113.77]: a TLS session is required, but the server did not offer TLS support DT=0.044s`,
-			want: &event.Delivery{Time: at(2026, 11, 18, 9, 31, 42, 301), MTA: "exim", Instance: "remote_smtp_tls", QueueID: "1vF2aK-000000019Qm-0G4c",
+			Name: "no-reply failure with a host: TLS required",
+			Line: `2026-11-18 09:31:42.301 1vF2aK-000000019Qm-0G4c ** secure@bank.example R=dnslookup T=remote_smtp_tls H=mx.bank.example [203.0.113.77]: a TLS session is required, but the server did not offer TLS support DT=0.044s`,
+			Want: &event.Delivery{Time: at(2026, 11, 18, 9, 31, 42, 301), MTA: "exim", Instance: "remote_smtp_tls", QueueID: "1vF2aK-000000019Qm-0G4c",
 				Recipient: "secure@bank.example", RecipientDomain: "bank.example", RelayHost: "mx.bank.example", RelayIP: "203.0.113.77",
 				Status: event.Bounced, Response: "a TLS session is required, but the server did not offer TLS support"},
 		},
 		{
-			name: "deferral -44 with the host after defer (N)",
-			line: `2026-11-22 09:41:06 1vHoUA-00000000NF3-0E90 == cfo@globex.example R=dnslookup T=remote_smtp defer (-44) H=mx0a-0012ab01.pphosted.com [67.231.149.21] I=[192.0.2.10]: SMTP error from remote mail server after RCPT TO:<cfo@globex.example>: 421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
-			want: &event.Delivery{Time: at(2026, 11, 22, 9, 41, 6, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHoUA-00000000NF3-0E90",
+			Name: "deferral -44 with the host after defer (N)",
+			Line: `2026-11-22 09:41:06 1vHoUA-00000000NF3-0E90 == cfo@globex.example R=dnslookup T=remote_smtp defer (-44) H=mx0a-0012ab01.pphosted.com [67.231.149.21] I=[192.0.2.10]: SMTP error from remote mail server after RCPT TO:<cfo@globex.example>: 421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
+			Want: &event.Delivery{Time: at(2026, 11, 22, 9, 41, 6, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHoUA-00000000NF3-0E90",
 				Recipient: "cfo@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0a-0012ab01.pphosted.com", RelayIP: "67.231.149.21",
 				SourceIP: "192.0.2.10", Status: event.Deferred, SMTPCode: 421, EnhancedCode: "4.7.0", Response: "421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10"},
 		},
 		{
-			name: "deferral with DT= before the reason and IPv6 host with port",
-			line: `2026-11-21 10:00:02.551 1vG4Ab-000000012Xy-0A7c == orders@partner.example R=dnslookup T=remote_smtp defer (-44) H=mx2.partner.example [2001:db8:abcd::2]:25 I=[2001:db8:10::25]:44122 DT=0.221s: SMTP error from remote mail server after RCPT TO:<orders@partner.example>: 451 4.3.0 Temporary lookup failure`,
-			want: &event.Delivery{Time: at(2026, 11, 21, 10, 0, 2, 551), MTA: "exim", Instance: "remote_smtp", QueueID: "1vG4Ab-000000012Xy-0A7c",
+			Name: "deferral with DT= before the reason and IPv6 host with port",
+			Line: `2026-11-21 10:00:02.551 1vG4Ab-000000012Xy-0A7c == orders@partner.example R=dnslookup T=remote_smtp defer (-44) H=mx2.partner.example [2001:db8:abcd::2]:25 I=[2001:db8:10::25]:44122 DT=0.221s: SMTP error from remote mail server after RCPT TO:<orders@partner.example>: 451 4.3.0 Temporary lookup failure`,
+			Want: &event.Delivery{Time: at(2026, 11, 21, 10, 0, 2, 551), MTA: "exim", Instance: "remote_smtp", QueueID: "1vG4Ab-000000012Xy-0A7c",
 				Recipient: "orders@partner.example", RecipientDomain: "partner.example", RelayHost: "mx2.partner.example", RelayIP: "2001:db8:abcd::2",
 				SourceIP: "2001:db8:10::25", Status: event.Deferred, SMTPCode: 451, EnhancedCode: "4.3.0", Response: "451 4.3.0 Temporary lookup failure"},
 		},
 		{
-			name: "older deferral: host in the text after the command",
-			line: `2026-11-20 14:10:01 1vGZJP-00000005Jt2-0E00 == it@acme-corp.example R=dnslookup T=remote_smtp defer (-44): SMTP error from remote mail server after RCPT TO:<it@acme-corp.example>: host mx0a-00123a01.pphosted.com [148.163.150.12]: 421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=198.51.100.25`,
-			want: &event.Delivery{Time: at(2026, 11, 20, 14, 10, 1, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vGZJP-00000005Jt2-0E00",
+			Name: "older deferral: host in the text after the command",
+			Line: `2026-11-20 14:10:01 1vGZJP-00000005Jt2-0E00 == it@acme-corp.example R=dnslookup T=remote_smtp defer (-44): SMTP error from remote mail server after RCPT TO:<it@acme-corp.example>: host mx0a-00123a01.pphosted.com [148.163.150.12]: 421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=198.51.100.25`,
+			Want: &event.Delivery{Time: at(2026, 11, 20, 14, 10, 1, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vGZJP-00000005Jt2-0E00",
 				Recipient: "it@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0a-00123a01.pphosted.com", RelayIP: "148.163.150.12",
 				Status: event.Deferred, SMTPCode: 421, EnhancedCode: "4.7.0", Response: "421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=198.51.100.25"},
 		},
 		{
-			name: "older closed connection: host inside the text, no code",
-			line: `2026-11-20 14:10:02 1vGZJP-00000005Jt2-0E00 == it@globex.example R=dnslookup T=remote_smtp defer (-18): Remote host mx0b-0012ab01.pphosted.com [67.231.157.21] closed connection in response to EHLO mta3.example.net`,
-			want: &event.Delivery{Time: at(2026, 11, 20, 14, 10, 2, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vGZJP-00000005Jt2-0E00",
+			Name: "older closed connection: host inside the text, no code",
+			Line: `2026-11-20 14:10:02 1vGZJP-00000005Jt2-0E00 == it@globex.example R=dnslookup T=remote_smtp defer (-18): Remote host mx0b-0012ab01.pphosted.com [67.231.157.21] closed connection in response to EHLO mta3.example.net`,
+			Want: &event.Delivery{Time: at(2026, 11, 20, 14, 10, 2, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vGZJP-00000005Jt2-0E00",
 				Recipient: "it@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0b-0012ab01.pphosted.com", RelayIP: "67.231.157.21",
 				Status: event.Deferred, Response: "Remote host mx0b-0012ab01.pphosted.com [67.231.157.21] closed connection in response to EHLO mta3.example.net"},
 		},
 		{
-			name: "strerror, then the host, then the reason",
-			line: `2026-11-20 14:03:44 1vGZCg-00000005Jn6-0D40 == member4@globex.example R=dnslookup T=remote_smtp defer (110): Connection timed out H=mx0a-0012ab01.pphosted.com [67.231.149.21]: SMTP timeout after end of data (52114 bytes written)`,
-			want: &event.Delivery{Time: at(2026, 11, 20, 14, 3, 44, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vGZCg-00000005Jn6-0D40",
+			Name: "strerror, then the host, then the reason",
+			Line: `2026-11-20 14:03:44 1vGZCg-00000005Jn6-0D40 == member4@globex.example R=dnslookup T=remote_smtp defer (110): Connection timed out H=mx0a-0012ab01.pphosted.com [67.231.149.21]: SMTP timeout after end of data (52114 bytes written)`,
+			Want: &event.Delivery{Time: at(2026, 11, 20, 14, 3, 44, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vGZCg-00000005Jn6-0D40",
 				Recipient: "member4@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0a-0012ab01.pphosted.com", RelayIP: "67.231.149.21",
 				Status: event.Deferred, Response: "SMTP timeout after end of data (52114 bytes written)"},
 		},
 		{
-			name: "strerror and reason contiguous; host named as connected to",
-			line: `2026-11-20 14:10:04 1vGZJP-00000005Jt2-0E00 == it@stark.example R=dnslookup T=remote_smtp defer (110): Connection timed out: SMTP timeout while connected to mx.stark.example [203.0.113.200] after RCPT TO:<it@stark.example>`,
-			want: &event.Delivery{Time: at(2026, 11, 20, 14, 10, 4, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vGZJP-00000005Jt2-0E00",
+			Name: "strerror and reason contiguous; host named as connected to",
+			Line: `2026-11-20 14:10:04 1vGZJP-00000005Jt2-0E00 == it@stark.example R=dnslookup T=remote_smtp defer (110): Connection timed out: SMTP timeout while connected to mx.stark.example [203.0.113.200] after RCPT TO:<it@stark.example>`,
+			Want: &event.Delivery{Time: at(2026, 11, 20, 14, 10, 4, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vGZJP-00000005Jt2-0E00",
 				Recipient: "it@stark.example", RecipientDomain: "stark.example", RelayHost: "mx.stark.example", RelayIP: "203.0.113.200",
 				Status: event.Deferred, Response: "Connection timed out: SMTP timeout while connected to mx.stark.example [203.0.113.200] after RCPT TO:<it@stark.example>"},
 		},
 		{
-			name: "connection refused with no host on the line (nothing remembered)",
-			line: `2026-11-19 08:20:02 1vFQJs-00000002aQ9-0D33 == kim@customer.example R=smarthost T=remote_smtp_smarthost defer (111): Connection refused`,
-			want: &event.Delivery{Time: at(2026, 11, 19, 8, 20, 2, 0), MTA: "exim", Instance: "remote_smtp_smarthost", QueueID: "1vFQJs-00000002aQ9-0D33",
+			Name: "connection refused with no host on the line (nothing remembered)",
+			Line: `2026-11-19 08:20:02 1vFQJs-00000002aQ9-0D33 == kim@customer.example R=smarthost T=remote_smtp_smarthost defer (111): Connection refused`,
+			Want: &event.Delivery{Time: at(2026, 11, 19, 8, 20, 2, 0), MTA: "exim", Instance: "remote_smtp_smarthost", QueueID: "1vFQJs-00000002aQ9-0D33",
 				Recipient: "kim@customer.example", RecipientDomain: "customer.example", Status: event.Deferred, Response: "Connection refused"},
 		},
 		{
-			name: "transport named without smtp: the error text says it is remote",
-			line: `2026-11-19 08:20:03 1vFQJs-00000002aQ9-0D33 == lee@acme-corp.example R=send_via_mailchannels T=mailchannels defer (110): Connection timed out`,
-			want: &event.Delivery{Time: at(2026, 11, 19, 8, 20, 3, 0), MTA: "exim", Instance: "mailchannels", QueueID: "1vFQJs-00000002aQ9-0D33",
+			Name: "transport named without smtp: the error text says it is remote",
+			Line: `2026-11-19 08:20:03 1vFQJs-00000002aQ9-0D33 == lee@acme-corp.example R=send_via_mailchannels T=mailchannels defer (110): Connection timed out`,
+			Want: &event.Delivery{Time: at(2026, 11, 19, 8, 20, 3, 0), MTA: "exim", Instance: "mailchannels", QueueID: "1vFQJs-00000002aQ9-0D33",
 				Recipient: "lee@acme-corp.example", RecipientDomain: "acme-corp.example", Status: event.Deferred, Response: "Connection timed out"},
 		},
 		{
-			name: "router-level DNS deferral",
-			line: `2026-11-20 14:03:46 1vGZCg-00000005Jn6-0D40 == member7@slowdns.example R=dnslookup defer (-1): host lookup did not complete`,
-			want: &event.Delivery{Time: at(2026, 11, 20, 14, 3, 46, 0), MTA: "exim", QueueID: "1vGZCg-00000005Jn6-0D40",
+			Name: "router-level DNS deferral",
+			Line: `2026-11-20 14:03:46 1vGZCg-00000005Jn6-0D40 == member7@slowdns.example R=dnslookup defer (-1): host lookup did not complete`,
+			Want: &event.Delivery{Time: at(2026, 11, 20, 14, 3, 46, 0), MTA: "exim", QueueID: "1vGZCg-00000005Jn6-0D40",
 				Recipient: "member7@slowdns.example", RecipientDomain: "slowdns.example", Status: event.Deferred, Response: "host lookup did not complete"},
 		},
 		{
-			name: "EHLO closed: the reply Exim quotes in parentheses",
-			line: `2026-11-22 10:47:23 1vHpgt-00000000OLe-0N16 == m.ortiz@acme-corp.example R=dnslookup T=remote_smtp defer (-18) H=mx0b-00123a01.pphosted.com [148.163.158.12]: Remote host closed connection in response to HELO mta1.example.net (EHLO response was: 554 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10)`,
-			want: &event.Delivery{Time: at(2026, 11, 22, 10, 47, 23, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHpgt-00000000OLe-0N16",
+			Name: "EHLO closed: the reply Exim quotes in parentheses",
+			Line: `2026-11-22 10:47:23 1vHpgt-00000000OLe-0N16 == m.ortiz@acme-corp.example R=dnslookup T=remote_smtp defer (-18) H=mx0b-00123a01.pphosted.com [148.163.158.12]: Remote host closed connection in response to HELO mta1.example.net (EHLO response was: 554 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10)`,
+			Want: &event.Delivery{Time: at(2026, 11, 22, 10, 47, 23, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHpgt-00000000OLe-0N16",
 				Recipient: "m.ortiz@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0b-00123a01.pphosted.com", RelayIP: "148.163.158.12",
 				Status: event.Deferred, SMTPCode: 554, EnhancedCode: "5.7.1", Response: "554 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10"},
 		},
 		{
-			name: "trailing CR tolerated",
-			line: "2026-11-03 09:40:08 1tBsNP-0005Gp-Ao ** ghost@no-such-domain.example: Unrouteable address\r",
-			want: &event.Delivery{Time: at(2026, 11, 3, 9, 40, 8, 0), MTA: "exim", QueueID: "1tBsNP-0005Gp-Ao",
+			Name: "trailing CR tolerated",
+			Line: "2026-11-03 09:40:08 1tBsNP-0005Gp-Ao ** ghost@no-such-domain.example: Unrouteable address\r",
+			Want: &event.Delivery{Time: at(2026, 11, 3, 9, 40, 8, 0), MTA: "exim", QueueID: "1tBsNP-0005Gp-Ao",
 				Recipient: "ghost@no-such-domain.example", RecipientDomain: "no-such-domain.example", Status: event.Bounced, Response: "Unrouteable address"},
 		},
 		{
-			name: "syslog with Exim's timestamp repeated: Exim's wins (it has the year)",
-			line: `Nov 22 09:15:09 mta4 exim[3121]: 2026-11-22 09:15:03 1vHnbq-00000000oZk-0D1a ** fan2@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]: SMTP error from remote mail server after RCPT TO:<fan2@acme-corp.example>: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
-			want: &event.Delivery{Time: at(2026, 11, 22, 9, 15, 3, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHnbq-00000000oZk-0D1a",
+			Name: "syslog with Exim's timestamp repeated: Exim's wins (it has the year)",
+			Line: `Nov 22 09:15:09 mta4 exim[3121]: 2026-11-22 09:15:03 1vHnbq-00000000oZk-0D1a ** fan2@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]: SMTP error from remote mail server after RCPT TO:<fan2@acme-corp.example>: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
+			Want: &event.Delivery{Time: at(2026, 11, 22, 9, 15, 3, 0), MTA: "exim", Host: "mta4", Instance: "remote_smtp", QueueID: "1vHnbq-00000000oZk-0D1a",
 				Recipient: "fan2@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0a-00123a01.pphosted.com", RelayIP: "148.163.150.12",
 				Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.0", Response: ppBlock},
 		},
 		{
-			name: "syslog without Exim's timestamp, RFC 3339 prefix, exim4 tag",
-			line: `2026-11-22T10:20:02.5+01:00 mta4 exim4[3181]: 1vHngA-00000000ofR-0G40 ** fan7@umbrella.example R=dnslookup T=remote_smtp H=mx0a-00aa1c01.pphosted.com [148.163.138.88]: SMTP error from remote mail server after RCPT TO:<fan7@umbrella.example>: 550 5.1.1 User Unknown`,
-			want: &event.Delivery{Time: at(2026, 11, 22, 9, 20, 2, 500), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHngA-00000000ofR-0G40",
+			Name: "syslog without Exim's timestamp, RFC 3339 prefix, exim4 tag",
+			Line: `2026-11-22T10:20:02.5+01:00 mta4 exim4[3181]: 1vHngA-00000000ofR-0G40 ** fan7@umbrella.example R=dnslookup T=remote_smtp H=mx0a-00aa1c01.pphosted.com [148.163.138.88]: SMTP error from remote mail server after RCPT TO:<fan7@umbrella.example>: 550 5.1.1 User Unknown`,
+			Want: &event.Delivery{Time: at(2026, 11, 22, 9, 20, 2, 500), MTA: "exim", Host: "mta4", Instance: "remote_smtp", QueueID: "1vHngA-00000000ofR-0G40",
 				Recipient: "fan7@umbrella.example", RecipientDomain: "umbrella.example", RelayHost: "mx0a-00aa1c01.pphosted.com", RelayIP: "148.163.138.88",
 				Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.1.1", Response: "550 5.1.1 User Unknown"},
 		},
 		{
-			name: "syslog RFC 3164 without Exim's timestamp: year from the reference",
-			line: `Nov 22 09:16:11 mta4 exim[3141]: 1vHnd0-00000000obC-0E02 == fan3@globex.example R=dnslookup T=remote_smtp defer (-44) H=mx0b-0012ab01.pphosted.com [67.231.157.21]: SMTP error from remote mail server after RCPT TO:<fan3@globex.example>: 421 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.77`,
-			want: &event.Delivery{Time: at(2026, 11, 22, 9, 16, 11, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHnd0-00000000obC-0E02",
+			Name: "syslog RFC 3164 without Exim's timestamp: year from the reference",
+			Line: `Nov 22 09:16:11 mta4 exim[3141]: 1vHnd0-00000000obC-0E02 == fan3@globex.example R=dnslookup T=remote_smtp defer (-44) H=mx0b-0012ab01.pphosted.com [67.231.157.21]: SMTP error from remote mail server after RCPT TO:<fan3@globex.example>: 421 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.77`,
+			Want: &event.Delivery{Time: at(2026, 11, 22, 9, 16, 11, 0), MTA: "exim", Host: "mta4", Instance: "remote_smtp", QueueID: "1vHnd0-00000000obC-0E02",
 				Recipient: "fan3@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0b-0012ab01.pphosted.com", RelayIP: "67.231.157.21",
 				Status: event.Deferred, SMTPCode: 421, Response: "421 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.77"},
 		},
 
 		// Not attempts.
-		{name: "arrival", line: `2026-11-22 09:00:14 1vHnQ2-00000000Lx1-0A3f <= news@news.example.com U=newsletter P=local S=24512 id=x@news.example.com`},
-		{name: "completed", line: `2026-11-22 09:00:16 1vHnQ2-00000000Lx1-0A3f Completed`},
-		{name: "queue run", line: `2026-11-22 09:15:01 Start queue run: pid=1130`},
-		{name: "per-host line before the == line", line: `2026-11-22 09:52:31 1vHogC-00000000NR0-0F12 H=mx1-us1.ppe-hosted.com [67.231.154.162] Connection timed out`},
-		{name: "per-host SMTP error when more hosts follow", line: `2026-11-22 09:41:03 1vHoUA-00000000NF3-0E90 H=mx0a-00123a01.pphosted.com [148.163.150.12]: SMTP error from remote mail server after MAIL FROM:<news@news.example.com> SIZE=24530: 421 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`},
-		{name: "old per-host closed connection line", line: `2026-11-20 14:10:02 1vGZJP-00000005Jt2-0E00 Remote host mx0b-0012ab01.pphosted.com [67.231.157.21] closed connection in response to EHLO mta3.example.net`},
-		{name: "retry time not reached for any host (-54)", line: `2026-11-22 09:45:01 1vHoUA-00000000NF3-0E90 == k.lee@acme-corp.example R=dnslookup T=remote_smtp defer (-54): retry time not reached for any host for 'acme-corp.example'`},
-		{name: "retry time not reached for any host (-53)", line: `2026-11-03 11:40:01 1tBtey-0005yQ-Lm == returns@acme-corp.example R=dnslookup T=remote_smtp defer (-53): retry time not reached for any host`},
-		{name: "routing retry (-52)", line: `2026-11-22 09:45:01 1vHoUA-00000000NF3-0E90 == cfo@globex.example routing defer (-52): retry time not reached`},
-		{name: "hosts failing for a long time", line: `2026-11-20 14:00:02 1vGZ2m-00000005JdQ-0B77 == team@stark.example R=dnslookup T=remote_smtp defer (-53): all hosts for 'stark.example' have been failing for a long time (and retry time not reached)`},
-		{name: "failed after the cutoff without a try", line: `2026-10-14 16:20:14 1t0Kqd-0006Ea-Rn ** pay@umbrella.example: retry timeout exceeded`},
-		{name: "failed after a long failure period without a try", line: `2026-10-14 16:20:14 1t0Kqd-0006Ea-Rn ** accounts@stark.example R=dnslookup T=remote_smtp: retry time not reached for any host after a long failure period`},
-		{name: "local delivery", line: `2026-11-03 07:10:44 1tBq3C-0003Xj-7K => root <root@mta2.example.net> R=local_user T=mail_spool`},
-		{name: "local delivery with a domain", line: `2026-11-19 08:01:13 1vFQ1m-00000002aC1-0B10 => bob@virtual.example <support@helpdesk.example> R=dovecot_virtual T=dovecot_delivery`},
-		{name: "pipe with spaces and parent", line: `2026-11-19 08:01:12 1vFQ1m-00000002aC1-0B10 => |/usr/local/bin/ticket-import --queue support (support@helpdesk.example) <support@helpdesk.example> R=system_aliases T=address_pipe`},
-		{name: "/dev/null", line: `2026-11-03 14:02:19 1tBwQ9-0007Ab-Xy => /dev/null <www-data@mta2.example.net> R=system_aliases T=**bypassed**`},
-		{name: ":blackhole:", line: `2026-11-19 08:01:13 1vFQ1m-00000002aC1-0B10 => :blackhole: <noreply@helpdesk.example> R=blackhole_router`},
-		{name: "autoreply", line: `2026-11-19 08:01:13 1vFQ1m-00000002aC1-0B10 => >customer@gmail.com <bob@virtual.example> R=vacation T=vacation_reply`},
-		{name: "local transport with a host list (name only)", line: `2026-11-19 08:01:13 1vFQ1m-00000002aC1-0B10 => carol@virtual.example R=lmtp_router T=dovecot_lmtp H=localhost`},
-		{name: "local deferral", line: `2026-11-19 08:05:41 1vFQ62-00000002aF0-0C01 == frank@mta2.example.net R=local_user T=local_delivery defer (-22): mailbox is full (MTA-imposed quota exceeded while writing to /var/mail/frank)`},
-		{name: "local failure", line: `2026-11-19 08:05:41 1vFQ62-00000002aF0-0C01 ** grace@mta2.example.net R=local_user T=local_delivery: mailbox is full (MTA-imposed quota exceeded while writing to /var/mail/grace)`},
-		{name: "LMTP over a socket", line: `2026-11-19 08:05:42 1vFQ62-00000002aF0-0C01 ** henry@virtual.example R=dovecot_lmtp_router T=dovecot_lmtp: LMTP error after RCPT TO:<henry@virtual.example>: 550 5.1.1 <henry@virtual.example> User doesn't exist: henry@virtual.example`},
-		{name: "-N suppressed delivery", line: `2026-11-19 08:20:05 1vFQJs-00000002aQ9-0D33 *> oscar@gmail.com R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [142.250.27.26]`},
-		{name: "truncated before H=: cannot tell, local", line: `2026-11-23 03:10:12 1vHz0a-00000001Qa0-0A01 => dir@initech.example R=dnslookup T=remote`},
-		{name: "syslog line of another program", line: `Nov 14 09:14:58 mta4 systemd[1]: Started exim4.service - LSB: exim Mail Transport Agent.`},
-		{name: "syslog exim rejection", line: `Nov 22 09:17:20 mta4 exim[3160]: 2026-11-22 09:17:20 H=(friend) [203.0.113.250] F=<spam@bulk.example> rejected RCPT <nobody@tickets.example.com>: relay not permitted`},
-		{name: "postfix line", line: `Nov 22 09:15:02 mta1 postfix/smtp[1410]: 4C6D21A0B3F: to=<j.smith@acme-corp.example>, relay=none, delay=1, status=deferred (x)`},
-		{name: "empty", line: ``},
+		{Name: "arrival", Line: `2026-11-22 09:00:14 1vHnQ2-00000000Lx1-0A3f <= news@news.example.com U=newsletter P=local S=24512 id=x@news.example.com`},
+		{Name: "completed", Line: `2026-11-22 09:00:16 1vHnQ2-00000000Lx1-0A3f Completed`},
+		{Name: "queue run", Line: `2026-11-22 09:15:01 Start queue run: pid=1130`},
+		{Name: "per-host line before the == line", Line: `2026-11-22 09:52:31 1vHogC-00000000NR0-0F12 H=mx1-us1.ppe-hosted.com [67.231.154.162] Connection timed out`},
+		{Name: "per-host SMTP error when more hosts follow", Line: `2026-11-22 09:41:03 1vHoUA-00000000NF3-0E90 H=mx0a-00123a01.pphosted.com [148.163.150.12]: SMTP error from remote mail server after MAIL FROM:<news@news.example.com> SIZE=24530: 421 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`},
+		{Name: "old per-host closed connection line", Line: `2026-11-20 14:10:02 1vGZJP-00000005Jt2-0E00 Remote host mx0b-0012ab01.pphosted.com [67.231.157.21] closed connection in response to EHLO mta3.example.net`},
+		{Name: "retry time not reached for any host (-54)", Line: `2026-11-22 09:45:01 1vHoUA-00000000NF3-0E90 == k.lee@acme-corp.example R=dnslookup T=remote_smtp defer (-54): retry time not reached for any host for 'acme-corp.example'`},
+		{Name: "retry time not reached for any host (-53)", Line: `2026-11-03 11:40:01 1tBtey-0005yQ-Lm == returns@acme-corp.example R=dnslookup T=remote_smtp defer (-53): retry time not reached for any host`},
+		{Name: "routing retry (-52)", Line: `2026-11-22 09:45:01 1vHoUA-00000000NF3-0E90 == cfo@globex.example routing defer (-52): retry time not reached`},
+		{Name: "hosts failing for a long time", Line: `2026-11-20 14:00:02 1vGZ2m-00000005JdQ-0B77 == team@stark.example R=dnslookup T=remote_smtp defer (-53): all hosts for 'stark.example' have been failing for a long time (and retry time not reached)`},
+		{Name: "failed after the cutoff without a try", Line: `2026-10-14 16:20:14 1t0Kqd-0006Ea-Rn ** pay@umbrella.example: retry timeout exceeded`},
+		{Name: "failed after a long failure period without a try", Line: `2026-10-14 16:20:14 1t0Kqd-0006Ea-Rn ** accounts@stark.example R=dnslookup T=remote_smtp: retry time not reached for any host after a long failure period`},
+		{Name: "local delivery", Line: `2026-11-03 07:10:44 1tBq3C-0003Xj-7K => root <root@mta2.example.net> R=local_user T=mail_spool`},
+		{Name: "local delivery with a domain", Line: `2026-11-19 08:01:13 1vFQ1m-00000002aC1-0B10 => bob@virtual.example <support@helpdesk.example> R=dovecot_virtual T=dovecot_delivery`},
+		{Name: "pipe with spaces and parent", Line: `2026-11-19 08:01:12 1vFQ1m-00000002aC1-0B10 => |/usr/local/bin/ticket-import --queue support (support@helpdesk.example) <support@helpdesk.example> R=system_aliases T=address_pipe`},
+		{Name: "/dev/null", Line: `2026-11-03 14:02:19 1tBwQ9-0007Ab-Xy => /dev/null <www-data@mta2.example.net> R=system_aliases T=**bypassed**`},
+		{Name: ":blackhole:", Line: `2026-11-19 08:01:13 1vFQ1m-00000002aC1-0B10 => :blackhole: <noreply@helpdesk.example> R=blackhole_router`},
+		{Name: "autoreply", Line: `2026-11-19 08:01:13 1vFQ1m-00000002aC1-0B10 => >customer@gmail.com <bob@virtual.example> R=vacation T=vacation_reply`},
+		{Name: "local transport with a host list (name only)", Line: `2026-11-19 08:01:13 1vFQ1m-00000002aC1-0B10 => carol@virtual.example R=lmtp_router T=dovecot_lmtp H=localhost`},
+		{Name: "local deferral", Line: `2026-11-19 08:05:41 1vFQ62-00000002aF0-0C01 == frank@mta2.example.net R=local_user T=local_delivery defer (-22): mailbox is full (MTA-imposed quota exceeded while writing to /var/mail/frank)`},
+		{Name: "local failure", Line: `2026-11-19 08:05:41 1vFQ62-00000002aF0-0C01 ** grace@mta2.example.net R=local_user T=local_delivery: mailbox is full (MTA-imposed quota exceeded while writing to /var/mail/grace)`},
+		{Name: "LMTP over a socket", Line: `2026-11-19 08:05:42 1vFQ62-00000002aF0-0C01 ** henry@virtual.example R=dovecot_lmtp_router T=dovecot_lmtp: LMTP error after RCPT TO:<henry@virtual.example>: 550 5.1.1 <henry@virtual.example> User doesn't exist: henry@virtual.example`},
+		{Name: "-N suppressed delivery", Line: `2026-11-19 08:20:05 1vFQJs-00000002aQ9-0D33 *> oscar@gmail.com R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [142.250.27.26]`},
+		{Name: "truncated before H=: cannot tell, local", Line: `2026-11-23 03:10:12 1vHz0a-00000001Qa0-0A01 => dir@initech.example R=dnslookup T=remote`},
+		{Name: "syslog line of another program", Line: `Nov 14 09:14:58 mta4 systemd[1]: Started exim4.service - LSB: exim Mail Transport Agent.`},
+		{Name: "syslog exim rejection", Line: `Nov 22 09:17:20 mta4 exim[3160]: 2026-11-22 09:17:20 H=(friend) [203.0.113.250] F=<spam@bulk.example> rejected RCPT <nobody@tickets.example.com>: relay not permitted`},
+		{Name: "postfix line", Line: `Nov 22 09:15:02 mta1 postfix/smtp[1410]: 4C6D21A0B3F: to=<j.smith@acme-corp.example>, relay=none, delay=1, status=deferred (x)`},
+		{Name: "empty", Line: ``},
 
 		// Damaged.
-		{name: "lost first character", line: `026-11-23 03:10:01 1vHz0a-00000001Qa0-0A01 => cio@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]`,
-			wantErr: "field time: no timestamp before the message id"},
-		{name: "lost first character of a syslog line", line: `ov 23 03:10:14 mta4 exim[4001]: 1vHz0a-00000001Qa0-0A01 ** evp@initech.example R=dnslookup: Unrouteable address`,
-			wantErr: "field time: no timestamp before the message id"},
-		{name: "month 13", line: `2026-13-23 03:10:02 1vHz0a-00000001Qa0-0A01 => cto@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]`,
-			wantErr: `field time: bad timestamp "2026-13-23 03:10:02"`},
-		{name: "Feb 29 of a common year", line: `2026-02-29 03:10:02 1vHz0a-00000001Qa0-0A01 => cto@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]`,
-			wantErr: `field time: bad timestamp "2026-02-29 03:10:02"`},
-		{name: "two timestamps glued", line: `2026-11-23 03:10:122026-11-23 03:10:13 1vHz0a-00000001Qa0-0A01 ** svp@initech.example R=dnslookup: Unrouteable address`,
-			wantErr: `field time: no space after timestamp "2026-11-23 03:10:12"`},
-		{name: "truncated in the host address", line: `2026-11-23 03:10:03 1vHz0a-00000001Qa0-0A01 ** cfo@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.15`,
-			wantErr: `field relay: bad host address in "[148.163.15"`},
-		{name: "invalid host address", line: `2026-11-23 03:10:04 1vHz0a-00000001Qa0-0A01 == coo@acme-corp.example R=dnslookup T=remote_smtp defer (-44) H=mx0a-00123a01.pphosted.com [148.163.350.12]: SMTP error`,
-			wantErr: `field relay: bad host address in "[148.163.350.12]: SMTP error"`},
-		{name: "short message id", line: `2026-11-23 03:10:05 1vHz0a-0000001Qa0-0A01 => cmo@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]`,
-			wantErr: `field queue_id: invalid message id "1vHz0a-0000001Qa0-0A01"`},
-		{name: "unterminated C=", line: `2026-11-23 03:10:06 1vHz0a-00000001Qa0-0A01 => cso@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12] C="250 2.0.0 4cDL00aa1e-1 Message acc`,
-			wantErr: "field confirmation: unterminated quoted value"},
-		{name: "truncated error number", line: `2026-11-23 03:10:07 1vHz0a-00000001Qa0-0A01 == ceo@globex.example R=dnslookup T=remote_smtp defer (-4`,
-			wantErr: `field errno: unterminated error number in " (-4"`},
-		{name: "bad error number", line: `2026-11-23 03:10:08 1vHz0a-00000001Qa0-0A01 == cpo@globex.example R=dnslookup T=remote_smtp defer (x44) H=mx [192.0.2.1]: x`,
-			wantErr: `field errno: bad error number in " (x44) H=mx [192.0.2.1]: x"`},
-		{name: "nothing after the flag", line: `2026-11-23 03:10:09 1vHz0a-00000001Qa0-0A01 ==`,
-			wantErr: "field recipient: missing after the flag"},
-		{name: "remote delivery to an address without domain", line: `2026-11-23 03:10:10 1vHz0a-00000001Qa0-0A01 => postmaster R=dnslookup T=remote_smtp H=mx0a-0012ab01.pphosted.com [67.231.149.21]`,
-			wantErr: `field recipient: address "postmaster" has no domain`},
-		{name: "bad interface address", line: `2026-11-23 03:10:11 1vHz0a-00000001Qa0-0A01 => vp@initech.example R=dnslookup T=remote_smtp H=mxa-00abc101.gslb.pphosted.com [148.163.129.51] I=[192.0.2.900]`,
-			wantErr: `field source_ip: bad interface address in "I=[192.0.2.900]"`},
-		{name: "unterminated quoted local part", line: `2026-11-23 03:10:16 1vHz0a-00000001Qa0-0A01 ** "unterminated@stark.example R=dnslookup: Unrouteable address`,
-			wantErr: "field recipient: unterminated quoted local part"},
-		{name: "unterminated F=", line: `2026-11-23 03:10:16 1vHz0a-00000001Qa0-0A01 => a@stark.example F=<x@y R=dnslookup T=remote_smtp H=mx.stark.example [203.0.113.200]`,
-			wantErr: `field sender: unterminated address in "F=<x@y"`},
+		{Name: "lost first character", Line: `026-11-23 03:10:01 1vHz0a-00000001Qa0-0A01 => cio@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]`,
+			WantErr: "field time: no timestamp before the message id"},
+		{Name: "lost first character of a syslog line", Line: `ov 23 03:10:14 mta4 exim[4001]: 1vHz0a-00000001Qa0-0A01 ** evp@initech.example R=dnslookup: Unrouteable address`,
+			WantErr: "field time: no timestamp before the message id"},
+		{Name: "month 13", Line: `2026-13-23 03:10:02 1vHz0a-00000001Qa0-0A01 => cto@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]`,
+			WantErr: `field time: bad timestamp "2026-13-23 03:10:02"`},
+		{Name: "Feb 29 of a common year", Line: `2026-02-29 03:10:02 1vHz0a-00000001Qa0-0A01 => cto@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]`,
+			WantErr: `field time: bad timestamp "2026-02-29 03:10:02"`},
+		{Name: "two timestamps glued", Line: `2026-11-23 03:10:122026-11-23 03:10:13 1vHz0a-00000001Qa0-0A01 ** svp@initech.example R=dnslookup: Unrouteable address`,
+			WantErr: `field time: no space after timestamp "2026-11-23 03:10:12"`},
+		{Name: "truncated in the host address", Line: `2026-11-23 03:10:03 1vHz0a-00000001Qa0-0A01 ** cfo@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.15`,
+			WantErr: `field relay: bad host address in "[148.163.15"`},
+		{Name: "invalid host address", Line: `2026-11-23 03:10:04 1vHz0a-00000001Qa0-0A01 == coo@acme-corp.example R=dnslookup T=remote_smtp defer (-44) H=mx0a-00123a01.pphosted.com [148.163.350.12]: SMTP error`,
+			WantErr: `field relay: bad host address in "[148.163.350.12]: SMTP error"`},
+		{Name: "short message id", Line: `2026-11-23 03:10:05 1vHz0a-0000001Qa0-0A01 => cmo@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12]`,
+			WantErr: `field queue_id: invalid message id "1vHz0a-0000001Qa0-0A01"`},
+		{Name: "unterminated C=", Line: `2026-11-23 03:10:06 1vHz0a-00000001Qa0-0A01 => cso@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12] C="250 2.0.0 4cDL00aa1e-1 Message acc`,
+			WantErr: "field confirmation: unterminated quoted value"},
+		{Name: "truncated error number", Line: `2026-11-23 03:10:07 1vHz0a-00000001Qa0-0A01 == ceo@globex.example R=dnslookup T=remote_smtp defer (-4`,
+			WantErr: `field errno: unterminated error number in " (-4"`},
+		{Name: "bad error number", Line: `2026-11-23 03:10:08 1vHz0a-00000001Qa0-0A01 == cpo@globex.example R=dnslookup T=remote_smtp defer (x44) H=mx [192.0.2.1]: x`,
+			WantErr: `field errno: bad error number in " (x44) H=mx [192.0.2.1]: x"`},
+		{Name: "nothing after the flag", Line: `2026-11-23 03:10:09 1vHz0a-00000001Qa0-0A01 ==`,
+			WantErr: "field recipient: missing after the flag"},
+		{Name: "remote delivery to an address without domain", Line: `2026-11-23 03:10:10 1vHz0a-00000001Qa0-0A01 => postmaster R=dnslookup T=remote_smtp H=mx0a-0012ab01.pphosted.com [67.231.149.21]`,
+			WantErr: `field recipient: address "postmaster" has no domain`},
+		{Name: "bad interface address", Line: `2026-11-23 03:10:11 1vHz0a-00000001Qa0-0A01 => vp@initech.example R=dnslookup T=remote_smtp H=mxa-00abc101.gslb.pphosted.com [148.163.129.51] I=[192.0.2.900]`,
+			WantErr: `field source_ip: bad interface address in "I=[192.0.2.900]"`},
+		{Name: "unterminated quoted local part", Line: `2026-11-23 03:10:16 1vHz0a-00000001Qa0-0A01 ** "unterminated@stark.example R=dnslookup: Unrouteable address`,
+			WantErr: "field recipient: unterminated quoted local part"},
+		{Name: "unterminated F=", Line: `2026-11-23 03:10:16 1vHz0a-00000001Qa0-0A01 => a@stark.example F=<x@y R=dnslookup T=remote_smtp H=mx.stark.example [203.0.113.200]`,
+			WantErr: `field sender: unterminated address in "F=<x@y"`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			loc := tt.loc
-			if loc == nil {
-				loc = time.UTC
-			}
-			p := New(Options{Reference: ref, Location: loc})
-			got, ok, err := p.Parse(tt.line)
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				if ok {
-					t.Fatal("ok with an error")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			if tt.want == nil {
-				if ok {
-					t.Fatalf("want no attempt, got %+v", got)
-				}
-				return
-			}
-			if !ok {
-				t.Fatal("want an attempt, got none")
-			}
-			if d := cmp.Diff(*tt.want, got); d != "" {
-				t.Errorf("mismatch (-want +got):\n%s", d)
-			}
-		})
-	}
+	parsertest.Run(t, newParser, tests)
 }
 
 // step is one line of a sequence and what it should yield: nil event for
@@ -361,7 +323,7 @@ type step struct {
 func runSteps(t *testing.T, p *Parser, steps []step) {
 	t.Helper()
 	for i, s := range steps {
-		got, ok, err := p.Parse(s.line)
+		got, ok, err := parsertest.Parse(p, s.line)
 		if err != nil {
 			t.Fatalf("line %d: %v", i+1, err)
 		}
@@ -406,53 +368,53 @@ func TestSenderCorrelator(t *testing.T) {
 				Recipient: "x@billing.example.org", RecipientDomain: "billing.example.org",
 				RelayHost: "mx.billing.example.org", RelayIP: "198.51.100.20", Status: event.Delivered}},
 	})
-	if n := p.senders.len(); n != 1 {
+	if n := p.senders.Len(); n != 1 {
 		t.Errorf("correlator holds %d entries, want 1 (the bounce message)", n)
 	}
 }
 
 func TestSenderCorrelatorCap(t *testing.T) {
-	p := New(Options{Reference: ref, Location: time.UTC, MaxSenders: 2})
+	p := New(mtalog.Options{Reference: ref, Location: time.UTC, MaxSenders: 2})
 	ids := []string{"1vHnSm-00000000Lz7-0B11", "1vHnSm-00000000Lz7-0B12", "1vHnSm-00000000Lz7-0B13"}
 	for i, id := range ids {
-		p.Parse(fmt.Sprintf("2026-11-22 09:02:40 %s <= s%d@example.org P=local", id, i))
+		parsertest.Parse(p, fmt.Sprintf("2026-11-22 09:02:40 %s <= s%d@example.org P=local", id, i))
 	}
-	if n := p.senders.len(); n != 2 {
+	if n := p.senders.Len(); n != 2 {
 		t.Fatalf("holds %d, want 2", n)
 	}
-	if _, ok := p.senders.get(ids[0]); ok {
+	if _, ok := p.senders.Get(ids[0]); ok {
 		t.Error("oldest entry survived")
 	}
 	for i, id := range ids[1:] {
-		if s, ok := p.senders.get(id); !ok || s != fmt.Sprintf("s%d@example.org", i+1) {
+		if s, ok := p.senders.Get(id); !ok || s != fmt.Sprintf("s%d@example.org", i+1) {
 			t.Errorf("%s: got %q %v", id, s, ok)
 		}
 	}
 	// The arena (2*64 bytes here) evicts by size too: a long sender
 	// overwrites older text, which then reads as unknown, not as garbage.
 	long := strings.Repeat("x", 100) + "@example.org"
-	p.Parse("2026-11-22 09:02:41 " + ids[0] + " <= " + long + " P=local")
-	if s, ok := p.senders.get(ids[0]); !ok || s != long {
+	parsertest.Parse(p, "2026-11-22 09:02:41 "+ids[0]+" <= "+long+" P=local")
+	if s, ok := p.senders.Get(ids[0]); !ok || s != long {
 		t.Errorf("long sender: got %q %v", s, ok)
 	}
-	if s, ok := p.senders.get(ids[2]); ok {
+	if s, ok := p.senders.Get(ids[2]); ok {
 		t.Errorf("overwritten sender still readable: %q", s)
 	}
 	// A sender longer than the whole arena is not kept.
-	one := New(Options{Reference: ref, MaxSenders: 1})
-	one.Parse("2026-11-22 09:02:41 " + ids[0] + " <= " + long + " P=local")
-	if s, ok := one.senders.get(ids[0]); ok {
+	one := New(mtalog.Options{Reference: ref, MaxSenders: 1})
+	parsertest.Parse(one, "2026-11-22 09:02:41 "+ids[0]+" <= "+long+" P=local")
+	if s, ok := one.senders.Get(ids[0]); ok {
 		t.Errorf("sender longer than the arena kept: %q", s)
 	}
-	one.Parse("2026-11-22 09:02:41 " + ids[1] + " <= a@b.example P=local")
-	one.Parse("2026-11-22 09:02:41 " + ids[2] + " <= c@d.example P=local")
-	if s, ok := one.senders.get(ids[2]); !ok || s != "c@d.example" || one.senders.len() != 1 {
-		t.Errorf("cap 1: got %q %v, %d entries", s, ok, one.senders.len())
+	parsertest.Parse(one, "2026-11-22 09:02:41 "+ids[1]+" <= a@b.example P=local")
+	parsertest.Parse(one, "2026-11-22 09:02:41 "+ids[2]+" <= c@d.example P=local")
+	if s, ok := one.senders.Get(ids[2]); !ok || s != "c@d.example" || one.senders.Len() != 1 {
+		t.Errorf("cap 1: got %q %v, %d entries", s, ok, one.senders.Len())
 	}
 	// Disabled correlator.
-	q := New(Options{Reference: ref, MaxSenders: -1})
-	q.Parse("2026-11-22 09:02:40 " + ids[0] + " <= a@b.example P=local")
-	ev, ok, err := q.Parse("2026-11-22 09:02:41 " + ids[0] + " => c@d.example R=r T=remote_smtp H=mx.d.example [192.0.2.1]")
+	q := New(mtalog.Options{Reference: ref, MaxSenders: -1})
+	parsertest.Parse(q, "2026-11-22 09:02:40 "+ids[0]+" <= a@b.example P=local")
+	ev, ok, err := parsertest.Parse(q, "2026-11-22 09:02:41 "+ids[0]+" => c@d.example R=r T=remote_smtp H=mx.d.example [192.0.2.1]")
 	if err != nil || !ok || ev.Sender != "" {
 		t.Errorf("disabled correlator: %+v %v %v", ev, ok, err)
 	}
@@ -491,7 +453,7 @@ func TestSyslogSplitLines(t *testing.T) {
 	full := `2026-11-22 09:18:03 1vHnep-00000000odD-0F33 ** fan6@gmail.com R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [142.250.27.26]: SMTP error from remote mail server after end of data: 550-5.7.26 first line\n550 5.7.26 last line`
 	cut1, cut2 := 60, 150
 	pre := "Nov 22 09:18:03 mta4 exim4[3171]: "
-	want := &event.Delivery{Time: at(2026, 11, 22, 9, 18, 3, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vHnep-00000000odD-0F33",
+	want := &event.Delivery{Time: at(2026, 11, 22, 9, 18, 3, 0), MTA: "exim", Host: "mta4", Instance: "remote_smtp", QueueID: "1vHnep-00000000odD-0F33",
 		Recipient: "fan6@gmail.com", RecipientDomain: "gmail.com", RelayHost: "gmail-smtp-in.l.google.com", RelayIP: "142.250.27.26",
 		Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.26", Response: `550-5.7.26 first line\n550 5.7.26 last line`}
 	runSteps(t, newTest(), []step{
@@ -562,12 +524,13 @@ var noise = []string{
 }
 
 func TestNoiseDoesNotAllocate(t *testing.T) {
+	var ev event.Delivery
 	p := newTest()
 	for _, l := range noise {
-		if _, ok, err := p.Parse(l); ok || err != nil {
+		if _, ok, err := parsertest.Parse(p, l); ok || err != nil {
 			t.Fatalf("%q: ok=%v err=%v", l, ok, err)
 		}
-		if n := testing.AllocsPerRun(100, func() { p.Parse(l) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { p.Parse(l, &ev) }); n != 0 {
 			t.Errorf("%.60q: %v allocs per run", l, n)
 		}
 	}
@@ -578,7 +541,7 @@ func TestNoiseDoesNotAllocate(t *testing.T) {
 		arrivals[i] = fmt.Sprintf("2026-11-22 09:00:14 1vHn%02d-00000000Lx1-0A3f <= news%d@news.example.com U=newsletter P=local S=24512", i%100, i)
 	}
 	i := 0
-	if n := testing.AllocsPerRun(len(arrivals)-1, func() { p.Parse(arrivals[i%len(arrivals)]); i++ }); n != 0 {
+	if n := testing.AllocsPerRun(len(arrivals)-1, func() { p.Parse(arrivals[i%len(arrivals)], &ev); i++ }); n != 0 {
 		t.Errorf("arrival: %v allocs per run", n)
 	}
 	for _, l := range noise {
@@ -619,7 +582,7 @@ func TestLongLinesLinear(t *testing.T) {
 				d := time.Duration(1 << 62)
 				for i := 0; i < 3; i++ {
 					start := time.Now()
-					p.Parse(s)
+					parsertest.Parse(p, s)
 					d = min(d, time.Since(start))
 				}
 				return d
@@ -643,7 +606,7 @@ func BenchmarkParse(b *testing.B) {
 	p := newTest()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		p.Parse(lines[i%len(lines)])
+		parsertest.Parse(p, lines[i%len(lines)])
 	}
 }
 
@@ -652,6 +615,6 @@ func BenchmarkParseNoise(b *testing.B) {
 	p := newTest()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		p.Parse(noise[i%len(noise)])
+		parsertest.Parse(p, noise[i%len(noise)])
 	}
 }

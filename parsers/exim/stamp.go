@@ -3,7 +3,7 @@ package exim
 import (
 	"time"
 
-	"github.com/ppwatch/ppwatch/parsers"
+	"github.com/ppwatch/ppwatch/parsers/mtalog"
 )
 
 // isStampStart reports the shape "dddd-dd-dd dd:dd:dd" at the start of s.
@@ -68,14 +68,14 @@ type stampCache struct {
 func (p *Parser) stamp(s string) (time.Time, string, error) {
 	end := stampEnd(s)
 	if end >= len(s) || s[end] != ' ' {
-		return time.Time{}, "", parsers.Errorf("time", "no space after timestamp %q", clip(s[:min(end, len(s))]))
+		return time.Time{}, "", mtalog.Errorf("time", "no space after timestamp %q", clip(s[:min(end, len(s))]))
 	}
 	text, rest := s[:end], s[end+1:]
 	if p.ts.n == len(text) && string(p.ts.b[:p.ts.n]) == text {
 		return p.ts.t, rest, nil
 	}
 	bad := func() (time.Time, string, error) {
-		return time.Time{}, "", parsers.Errorf("time", "bad timestamp %q", clip(text))
+		return time.Time{}, "", mtalog.Errorf("time", "bad timestamp %q", clip(text))
 	}
 	y, ok0 := num(text, 0, 4)
 	mo, ok1 := num(text, 5, 2)

@@ -4,46 +4,54 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ppwatch/ppwatch/parsers"
+	"github.com/ppwatch/ppwatch/parsers/mtalog"
 	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
 // parseSyslog calls c.ParseSyslog, which panics on an empty token after
 // the host ("Nov  1 00:00:00 host  exim"); such a line is not a syslog line.
-func parseSyslog(c *parsers.Clock, line string) (sl parsers.SyslogLine, ok bool, err error) {
+func parseSyslog(c *mtalog.Clock, line string) (sl mtalog.SyslogLine, ok bool, err error) {
 	defer func() {
 		if recover() != nil {
-			sl, ok, err = parsers.SyslogLine{}, false, nil
+			sl, ok, err = mtalog.SyslogLine{}, false, nil
 		}
 	}()
 	return c.ParseSyslog(line)
 }
 
 // syslogLine handles the text after "exim[pid]: ", joining split parts.
-func (p *Parser) syslogLine(line string, sl parsers.SyslogLine) (event.Delivery, bool, error) {
+func (p *Parser) syslogLine(ev *event.Delivery, line string, sl mtalog.SyslogLine) (bool, error) {
 	msg := sl.Msg
 	n, m, rest, ok := splitMarker(msg)
 	if !ok {
-		return p.logLine(msg, sl.Time, true, false)
+		ok, err := p.logLine(ev, msg, sl.Time, true, false)
+		if ok {
+			ev.Host = sl.Host
+		}
+		return ok, err
 	}
 	pid := syslogPid(line, msg)
 	if n == 1 {
 		s := p.splitSlot(pid)
 		s.start(pid, m, sl.Time, rest)
-		return event.Delivery{}, false, nil
+		return false, nil
 	}
 	s := p.findSplit(pid)
 	if s == nil || s.next != n || s.total != m {
-		return event.Delivery{}, false, nil // a part whose start we never saw
+		return false, nil // a part whose start we never saw
 	}
 	s.add(rest)
 	if n < m {
-		return event.Delivery{}, false, nil
+		return false, nil
 	}
 	joined := string(s.buf)
 	t, truncated := s.t, s.truncated
 	s.reset()
-	return p.logLine(joined, t, true, truncated)
+	ok, err := p.logLine(ev, joined, t, true, truncated)
+	if ok {
+		ev.Host = sl.Host
+	}
+	return ok, err
 }
 
 // splitLine gathers the parts of one syslog line that Exim split.

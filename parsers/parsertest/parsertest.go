@@ -17,15 +17,20 @@ import (
 // package directory.
 func Lines(tb testing.TB, mta string) []string {
 	tb.Helper()
+	var out []string
+	for _, name := range files(tb, mta) {
+		out = append(out, File(tb, name)...)
+	}
+	return out
+}
+
+func files(tb testing.TB, mta string) []string {
+	tb.Helper()
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", mta, "*.log"))
 	if err != nil || len(files) == 0 {
 		tb.Fatalf("no testdata for %s: %v", mta, err)
 	}
-	var out []string
-	for _, name := range files {
-		out = append(out, File(tb, name)...)
-	}
-	return out
+	return files
 }
 
 // File returns the lines of one file.
@@ -46,13 +51,6 @@ func File(tb testing.TB, path string) []string {
 		tb.Fatal(err)
 	}
 	return out
-}
-
-// Seed adds every testdata line of mta to the fuzz corpus.
-func Seed(f *testing.F, mta string) {
-	for _, l := range Lines(f, mta) {
-		f.Add(l)
-	}
 }
 
 // CheckEvent reports what no parsed event may be: a recipient domain empty

@@ -46,19 +46,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ppwatch/ppwatch/parsers"
+	"github.com/ppwatch/ppwatch/parsers/mtalog"
 	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
 // DefaultHeader is PowerMTA's default record-fields order for d and b
 // records. It applies to records read before any header line.
 const DefaultHeader = "type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,bounceCat,srcType,srcMta,dlvType,dlvSourceIp,dlvDestinationIp,dlvEsmtpAvailable,dlvSize,vmta,jobId,envId,queue,vmtaPool"
-
-// Options configure a Parser.
-type Options struct {
-	Reference time.Time      // passed to parsers.Clock (zone-less timestamps have a year, so unused today)
-	Location  *time.Location // zone of zone-less timeLogged values; nil means Local
-}
 
 // The columns this parser reads, as indexes into columns.idx.
 const (
@@ -152,8 +146,8 @@ type span struct {
 // Parser reads the lines of one accounting file stream. It keeps the
 // current header, so use one Parser per stream, on one goroutine.
 type Parser struct {
-	clock parsers.Clock
-	utc   parsers.Clock // for "… hh:mm:ss +0000" where the zone is read apart
+	clock mtalog.Clock
+	utc   mtalog.Clock // for "… hh:mm:ss +0000" where the zone is read apart
 	cols  columns
 	spans []span
 
@@ -167,10 +161,13 @@ type Parser struct {
 
 // New returns a Parser that reads records in DefaultHeader order until it
 // meets a header line.
-func New(opts Options) *Parser {
+//
+// Only Reference and Location of opts apply: accounting timestamps carry
+// the year, and no correlator is needed (records name their sender).
+func New(opts mtalog.Options) *Parser {
 	return &Parser{
-		clock: parsers.Clock{Reference: opts.Reference, Location: opts.Location},
-		utc:   parsers.Clock{Reference: opts.Reference, Location: time.UTC},
+		clock: mtalog.Clock{Reference: opts.Reference, Location: opts.Location},
+		utc:   mtalog.Clock{Reference: opts.Reference, Location: time.UTC},
 		cols:  defaultColumns,
 		spans: make([]span, 0, 32),
 	}
@@ -192,7 +189,7 @@ func (p *Parser) SetHeader(line string) error {
 	if Sniff(line) {
 		return nil
 	}
-	return parsers.Errorf("header", "not a header line (%q); using the default field order", cut(line, 40))
+	return mtalog.Errorf("header", "not a header line (%q); using the default field order", cut(line, 40))
 }
 
 func (p *Parser) useHeader(line string) {
@@ -233,49 +230,48 @@ func Sniff(line string) bool {
 	return ok
 }
 
-// Parse reads one line; see parsers.Parser.
-func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
-	var ev event.Delivery
+// Parse reads one line; see mtalog.Parser.
+func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	line = trimLine(line)
 	typ := p.typeOf(line)
+	var status event.Status
 	switch typ {
 	case "d":
-		ev.Status = event.Delivered
+		status = event.Delivered
 	case "b":
-		ev.Status = event.Bounced
+		status = event.Bounced
 	case "t":
-		ev.Status = event.Deferred
+		status = event.Deferred
 	case "tq", "r", "f", "rb", "rs":
-		return ev, false, nil
+		return false, nil
 	default:
 		if isHeader(line) {
 			p.useHeader(line)
-			return ev, false, nil
+			return false, nil
 		}
-		return ev, false, p.unknownType(line, typ)
+		return false, p.unknownType(line, typ)
 	}
 	if err := p.split(line); err != nil {
-		return ev, false, err
+		return false, err
 	}
 
 	ts := p.get(line, cTimeLogged)
 	if ts == "" {
-		return ev, false, p.missing(cTimeLogged)
+		return false, p.missing(cTimeLogged)
 	}
 	t, err := p.parseTime(ts)
 	if err != nil {
-		return ev, false, err
+		return false, err
 	}
-	ev.Time = t
-	ev.MTA = event.PMTA
+	*ev = event.Delivery{Time: t, MTA: event.PMTA, Status: status}
 
 	rcpt := trimAngle(p.get(line, cRcpt))
 	if rcpt == "" {
-		return ev, false, p.missing(cRcpt)
+		return false, p.missing(cRcpt)
 	}
 	dom := event.DomainOf(rcpt)
 	if dom == "" {
-		return ev, false, parsers.Errorf("rcpt", "no domain in %q", cut(rcpt, 80))
+		return false, mtalog.Errorf("rcpt", "no domain in %q", cut(rcpt, 80))
 	}
 	if !isASCII(dom) {
 		dom = strings.ToLower(dom)
@@ -286,7 +282,7 @@ func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
 
 	if ip := trimBrackets(p.get(line, cSourceIP)); ip != "" {
 		if !validIP(ip) {
-			return ev, false, parsers.Errorf("dlvSourceIp", "bad IP address %q", cut(ip, 60))
+			return false, mtalog.Errorf("dlvSourceIp", "bad IP address %q", cut(ip, 60))
 		}
 		ev.SourceIP = ip
 	}
@@ -300,7 +296,7 @@ func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
 	resp, smtp := splitDiag(p.get(line, cDsnDiag))
 	ev.Response = resp
 	if smtp {
-		ev.SMTPCode, ev.EnhancedCode = parsers.SplitReply(resp)
+		ev.SMTPCode, ev.EnhancedCode = mtalog.SplitReply(resp)
 	}
 	if ev.EnhancedCode == "" {
 		ev.EnhancedCode = dsnStatus(p.get(line, cDsnStatus))
@@ -310,7 +306,7 @@ func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
 	if ev.QueueID = p.get(line, cEnvID); ev.QueueID == "" {
 		ev.QueueID = p.get(line, cJobID)
 	}
-	return ev, true, nil
+	return true, nil
 }
 
 // typeOf returns the record type of line under the current header, without
@@ -341,9 +337,9 @@ func (p *Parser) unknownType(line, typ string) error {
 		return nil
 	}
 	if typ == "" {
-		return parsers.Errorf("type", "empty record type")
+		return mtalog.Errorf("type", "empty record type")
 	}
-	return parsers.Errorf("type", "unknown record type %q", cut(typ, 20))
+	return mtalog.Errorf("type", "unknown record type %q", cut(typ, 20))
 }
 
 func isTypeWord(s string) bool {
@@ -370,7 +366,7 @@ func (p *Parser) split(line string) error {
 			if next <= len(line) {
 				reason = "text after the closing quote"
 			}
-			return parsers.Errorf(p.cols.name(n), "%s", reason)
+			return mtalog.Errorf(p.cols.name(n), "%s", reason)
 		}
 		if n < p.cols.n {
 			p.spans = append(p.spans, span{start: start, end: end, esc: esc})
@@ -379,9 +375,9 @@ func (p *Parser) split(line string) error {
 	}
 	if n != p.cols.n {
 		if p.cols.seen {
-			return parsers.Errorf("record", "%d columns, the header has %d", n, p.cols.n)
+			return mtalog.Errorf("record", "%d columns, the header has %d", n, p.cols.n)
 		}
-		return parsers.Errorf("record", "%d columns, the default field order has %d (no header line seen)", n, p.cols.n)
+		return mtalog.Errorf("record", "%d columns, the default field order has %d (no header line seen)", n, p.cols.n)
 	}
 	return nil
 }
@@ -403,9 +399,9 @@ func (p *Parser) get(line string, k int) string {
 
 func (p *Parser) missing(k int) error {
 	if p.cols.idx[k] < 0 {
-		return parsers.Errorf(colNames[k], "no %s column in the header", colNames[k])
+		return mtalog.Errorf(colNames[k], "no %s column in the header", colNames[k])
 	}
-	return parsers.Errorf(colNames[k], "empty")
+	return mtalog.Errorf(colNames[k], "empty")
 }
 
 // scanField reads the field that starts at i: line[start:end] is its text
@@ -526,7 +522,7 @@ func (p *Parser) parseTime(s string) (time.Time, error) {
 
 func (p *Parser) parseTimeText(s string) (time.Time, error) {
 	bad := func() (time.Time, error) {
-		return time.Time{}, parsers.Errorf("timeLogged", "bad timestamp %q", cut(s, 40))
+		return time.Time{}, mtalog.Errorf("timeLogged", "bad timestamp %q", cut(s, 40))
 	}
 	if len(s) > 0 && isDigit(s[0]) && (len(s) < 5 || s[4] != '-') {
 		if t, ok := unixTime(s); ok {
@@ -643,7 +639,7 @@ func dsnStatus(s string) string {
 	if end < 0 {
 		end = len(s)
 	}
-	return parsers.LeadingEnhanced(s[:end])
+	return mtalog.LeadingEnhanced(s[:end])
 }
 
 // splitMta reads dsnMta: "mx0a-00123a01.pphosted.com (148.163.156.1)",
@@ -655,7 +651,7 @@ func splitMta(s string) (host, ip string) {
 		lp := strings.LastIndexByte(s, '(')
 		host, ip = strings.TrimSpace(s[:lp]), strings.TrimSpace(s[lp+1:len(s)-1])
 	default:
-		if h, i, ok := parsers.HostIP(s); ok && strings.HasSuffix(s, "]") && h != "" {
+		if h, i, ok := mtalog.HostIP(s); ok && strings.HasSuffix(s, "]") && h != "" {
 			host, ip = h, i
 		} else {
 			host = s

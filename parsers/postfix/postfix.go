@@ -26,43 +26,20 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/ppwatch/ppwatch/parsers"
+	"github.com/ppwatch/ppwatch/parsers/mtalog"
 	"github.com/ppwatch/ppwatch/pkg/event"
-
-	"time"
 )
-
-// DefaultMaxSenders caps the envelope-sender correlator. At about 100 bytes
-// an entry it costs at most ~5 MiB; qmgr logs from= again each time a
-// deferred message returns to the active queue, so old entries come back.
-const DefaultMaxSenders = 50000
-
-// Options configure a Parser.
-type Options struct {
-	Reference  time.Time        // no year-less timestamp is placed after it
-	Now        func() time.Time // when set, the reference is its value at each new timestamp (the daemon)
-	Location   *time.Location   // zone of zone-less timestamps; nil means Local
-	MaxSenders int              // correlator cap; 0 means DefaultMaxSenders, <0 disables it
-}
 
 // Parser reads Postfix log lines. It keeps the correlator, so use one Parser
 // per log stream, on one goroutine.
 type Parser struct {
-	clock   parsers.Clock
-	senders *correlator
+	clock   mtalog.Clock
+	senders *mtalog.Senders
 }
 
 // New returns a Parser.
-func New(opts Options) *Parser {
-	p := &Parser{clock: parsers.Clock{Reference: opts.Reference, Location: opts.Location, Now: opts.Now}}
-	n := opts.MaxSenders
-	if n == 0 {
-		n = DefaultMaxSenders
-	}
-	if n > 0 {
-		p.senders = newCorrelator(n)
-	}
-	return p
+func New(opts mtalog.Options) *Parser {
+	return &Parser{clock: opts.Clock(), senders: opts.Senders()}
 }
 
 // Sniff reports whether line looks like a Postfix log line.
@@ -88,9 +65,8 @@ func Sniff(line string) bool {
 	return sp >= 0 && strings.Contains(line[i:], "]: ")
 }
 
-// Parse reads one line; see parsers.Parser.
-func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
-	var ev event.Delivery
+// Parse reads one line; see mtalog.Parser.
+func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	line = strings.TrimSuffix(line, "\r")
 	// Most lines are noise: decide from the first '=' alone. An attempt's
 	// first key is "to=", a qmgr sender line's "from=", and "removed" has none.
@@ -101,44 +77,46 @@ func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
 	case eq >= 6 && line[eq-6:eq] == ": from" && p.senders != nil:
 	case eq < 0 && p.senders != nil && strings.HasSuffix(line, ": removed"):
 	default:
-		return ev, false, nil
+		return false, nil
 	}
 	looksLikeAttempt := isTo && strings.Contains(line, " status=")
 	sl, ok, err := p.clock.ParseSyslog(line)
 	if err != nil || !ok {
 		if looksLikeAttempt {
 			if err == nil {
-				err = parsers.Errorf("prefix", "no syslog timestamp, host and tag")
+				err = mtalog.Errorf("prefix", "no syslog timestamp, host and tag")
 			}
-			return ev, false, err
+			return false, err
 		}
-		return ev, false, nil
+		return false, nil
 	}
 	slash := strings.LastIndexByte(sl.Tag, '/')
 	if slash <= 0 {
-		return ev, false, nil
+		return false, nil
 	}
 	service := sl.Tag[slash+1:]
 	switch service {
 	case "smtp", "lmtp", "error", "retry":
 	case "qmgr":
 		p.qmgr(sl.Msg)
-		return ev, false, nil
+		return false, nil
 	default:
-		return ev, false, nil
+		return false, nil
 	}
 	if !looksLikeAttempt {
-		return ev, false, nil
+		return false, nil
 	}
 	qid, rest, ok := strings.Cut(sl.Msg, ": to=<")
 	if !ok {
-		return ev, false, nil
+		return false, nil
 	}
 	if !validQueueID(qid) {
-		return ev, false, parsers.Errorf("queue_id", "invalid queue id %q", clip(qid))
+		return false, mtalog.Errorf("queue_id", "invalid queue id %q", clip(qid))
 	}
+	*ev = event.Delivery{}
 	ev.Time = sl.Time.UTC()
 	ev.MTA = event.Postfix
+	ev.Host = sl.Host
 	ev.Instance = sl.Tag[:slash]
 	ev.QueueID = qid
 
@@ -146,12 +124,12 @@ func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
 	// ends at the first ">, " that is followed by a key.
 	end := strings.Index(rest, ">, ")
 	if end < 0 {
-		return ev, false, parsers.Errorf("to", "unterminated recipient")
+		return false, mtalog.Errorf("to", "unterminated recipient")
 	}
 	ev.Recipient = rest[:end]
 	ev.RecipientDomain = event.DomainOf(ev.Recipient)
 	if ev.RecipientDomain == "" {
-		return ev, false, parsers.Errorf("to", "recipient %q has no domain", clip(ev.Recipient))
+		return false, mtalog.Errorf("to", "recipient %q has no domain", clip(ev.Recipient))
 	}
 	rest = rest[end+3:]
 
@@ -164,7 +142,7 @@ func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
 		}
 		comma := strings.Index(rest, ", ")
 		if comma < 0 {
-			return ev, false, parsers.Errorf("status", "missing")
+			return false, mtalog.Errorf("status", "missing")
 		}
 		kv := rest[:comma]
 		rest = rest[comma+2:]
@@ -178,7 +156,7 @@ func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
 		}
 	}
 	if !haveRelay {
-		return ev, false, parsers.Errorf("relay", "missing")
+		return false, mtalog.Errorf("relay", "missing")
 	}
 
 	word, text, _ := strings.Cut(rest, " ")
@@ -190,44 +168,44 @@ func (p *Parser) Parse(line string) (event.Delivery, bool, error) {
 	case "bounced":
 		ev.Status = event.Bounced
 	default:
-		return ev, false, parsers.Errorf("status", "unknown value %q", clip(word))
+		return false, mtalog.Errorf("status", "unknown value %q", clip(word))
 	}
 	if len(text) >= 2 && text[0] == '(' && text[len(text)-1] == ')' {
 		text = text[1 : len(text)-1]
 	}
 
 	if relay != "none" {
-		host, ip, ok := parsers.HostIP(relay)
+		host, ip, ok := mtalog.HostIP(relay)
 		if !ok {
-			return ev, false, parsers.Errorf("relay", "no [address] in %q", clip(relay))
+			return false, mtalog.Errorf("relay", "no [address] in %q", clip(relay))
 		}
 		if strings.IndexByte(ip, '/') >= 0 {
 			// A unix-domain socket: lmtp to a local mail store.
-			return ev, false, nil
+			return false, nil
 		}
 		if _, err := netip.ParseAddr(ip); err != nil {
-			return ev, false, parsers.Errorf("relay", "bad address %q", clip(ip))
+			return false, mtalog.Errorf("relay", "bad address %q", clip(ip))
 		}
 		ev.RelayHost, ev.RelayIP = host, ip
 	}
 
 	reply, peer := splitText(text)
 	if ev.RelayHost == "" && peer != "" {
-		if host, ip, ok := parsers.HostIP(peer); ok {
+		if host, ip, ok := mtalog.HostIP(peer); ok {
 			if _, err := netip.ParseAddr(ip); err == nil {
 				ev.RelayHost, ev.RelayIP = host, ip
 			}
 		}
 	}
 	ev.Response = reply
-	ev.SMTPCode, ev.EnhancedCode = parsers.SplitReply(reply)
+	ev.SMTPCode, ev.EnhancedCode = mtalog.SplitReply(reply)
 	if ev.EnhancedCode == "" && validDSN(dsn) {
 		ev.EnhancedCode = dsn
 	}
 	if p.senders != nil {
-		ev.Sender, _ = p.senders.get(qid)
+		ev.Sender, _ = p.senders.Get(qid)
 	}
-	return ev, true, nil
+	return true, nil
 }
 
 // splitText returns the remote reply inside Postfix's status text, and the
@@ -271,7 +249,7 @@ func (p *Parser) qmgr(msg string) {
 		return
 	}
 	if rest == "removed" {
-		p.senders.remove(qid)
+		p.senders.Remove(qid)
 		return
 	}
 	if !strings.HasPrefix(rest, "from=<") {
@@ -285,7 +263,7 @@ func (p *Parser) qmgr(msg string) {
 	if strings.Contains(rest[end:], "status=expired") {
 		return
 	}
-	p.senders.put(qid, rest[:end])
+	p.senders.Put(qid, rest[:end])
 }
 
 // validQueueID accepts short hex IDs and long IDs (enable_long_queue_ids).
@@ -303,7 +281,7 @@ func validQueueID(s string) bool {
 }
 
 func validDSN(s string) bool {
-	return s != "" && parsers.LeadingEnhanced(s) == s
+	return s != "" && mtalog.LeadingEnhanced(s) == s
 }
 
 func clip(s string) string {

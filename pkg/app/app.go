@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,8 +36,8 @@ var ErrStateInUse = errors.New("state file is in use by another ppwatch")
 
 // ErrNoInputs means there is nothing to read: no inputs in the config, and
 // none of the usual log files exists.
-var ErrNoInputs = errors.New("no inputs: the config names none and none of /var/log/mail.log, /var/log/maillog, " +
-	"/var/log/exim4/mainlog, /var/log/exim/main.log, /var/log/pmta/acct-*.csv exists; list your logs under inputs:")
+var ErrNoInputs = errors.New("no inputs: the config names none and none of " + strings.Join(config.DefaultPaths(), ", ") +
+	" exists; list your logs under inputs:")
 
 // Options start an App.
 type Options struct {

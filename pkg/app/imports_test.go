@@ -15,7 +15,7 @@ func TestImportDirection(t *testing.T) {
 		"parsers/...":  {"pkg/event", "parsers"},
 		"pkg/event":    {},
 		"pkg/classify": {"pkg/event"},
-		"pkg/config":   {"pkg/event", "pkg/alert"},
+		"pkg/config":   {"pkg/event", "pkg/alert", "parsers"},
 		"pkg/alert":    {},
 		"pkg/notify":   {"pkg/version"},
 		"pkg/store":    {},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ppwatch/ppwatch/parsers"
 	"github.com/ppwatch/ppwatch/pkg/agg"
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
@@ -46,6 +47,7 @@ type ingester struct {
 	agg   *agg.Agg
 	self  *metrics.Self
 	now   func() time.Time
+	ev    event.Delivery // reused for every line: the pipeline writes it only for attempts
 	cfg   *config.Config
 	cls   *classify.Classifier
 	mtas  map[string]string // configured input → MTA ("auto" resolved per file)
@@ -201,10 +203,8 @@ func (in *ingester) handle(l tailer.Line) {
 	}
 	switch l.Kind {
 	case tailer.HeaderKind:
-		if h, ok := in.pipe(l.Input, l.Path).Parser().(interface{ SetHeader(string) error }); ok {
-			if err := h.SetHeader(l.Text); err != nil {
-				in.malformed.Warn().Str("path", l.Path).Err(err).Msg("bad header line")
-			}
+		if err := in.pipe(l.Input, l.Path).SetHeader(l.Text); err != nil {
+			in.malformed.Warn().Str("path", l.Path).Err(err).Msg("bad header line")
 		}
 	case tailer.OpenKind: // its position only
 	case tailer.TooLongKind:
@@ -230,13 +230,13 @@ func (in *ingester) handleJournal(input string, e journal.Entry) {
 }
 
 func (in *ingester) line(input, path, text string, offset int64) {
-	ev, res, err := in.pipe(input, path).Line(text)
+	res, err := in.pipe(input, path).Line(text, &in.ev)
 	in.stats(input).lines[res]++
 	switch res {
 	case pipeline.Malformed:
 		in.malformed.Warn().Str("path", path).Int64("offset", offset).Err(err).Msg("malformed line skipped")
 	case pipeline.Parsed:
-		in.count(&ev)
+		in.count(&in.ev)
 	}
 }
 
@@ -372,22 +372,31 @@ func (in *ingester) pipe(input, path string) *pipeline.Pipeline {
 	return p
 }
 
-// detectFile tells the MTA from a file's first lines, else from its name.
+// detectFile tells the MTA from a file's first lines, else from its path:
+// the first MTA whose name the path holds or one of whose usual file names
+// it bears, else the table's first.
 func detectFile(path string) string {
 	if f, err := os.Open(path); err == nil {
-		head := make([]byte, 64<<10)
+		head := make([]byte, 256<<10)
 		n, _ := io.ReadFull(f, head)
 		f.Close()
-		if m := pipeline.DetectHead(head[:n]); m != "" {
+		if m := parsers.DetectHead(head[:n]); m != "" {
 			return m
 		}
 	}
 	base := strings.ToLower(filepath.Base(path))
-	switch {
-	case strings.Contains(base, "acct") || strings.HasSuffix(base, ".csv"):
-		return event.PMTA
-	case strings.Contains(path, "exim") || strings.Contains(base, "mainlog"):
-		return event.Exim
+	for _, m := range parsers.Table {
+		if strings.Contains(strings.ToLower(path), m.Name) {
+			return m.Name
+		}
+		for _, p := range m.Paths {
+			// "acct-*.csv" matches "acct-2026-11-30.csv"; "mainlog"
+			// matches its rotations "mainlog.1" and "mainlog.2.gz".
+			pat := filepath.Base(p)
+			if ok, _ := filepath.Match(pat, base); ok || strings.HasPrefix(base, pat+".") {
+				return m.Name
+			}
+		}
 	}
-	return event.Postfix
+	return parsers.Table[0].Name
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ppwatch/ppwatch/parsers"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
 	"github.com/ppwatch/ppwatch/pkg/version"
@@ -35,12 +36,12 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
-const usage = `ppwatch watches MTA logs for Proofpoint blocks and deferrals.
+var usage = `ppwatch watches MTA logs for Proofpoint blocks and deferrals.
 
 Usage:
-  ppwatch parse [--mta auto|postfix|exim|pmta] [--config FILE] [FILE...]
+  ppwatch parse [--mta auto|` + parsers.Names("|") + `] [--config FILE] [FILE...]
       One JSON delivery event per line, in input order. Files may be gzip'd; no FILE or "-" reads stdin.
-  ppwatch scan [--mta auto|postfix|exim|pmta] [--config FILE] [--json] [--since DUR] FILE...
+  ppwatch scan [--mta auto|` + parsers.Names("|") + `] [--config FILE] [--json] [--since DUR] FILE...
       One-shot report over historical logs: per source IP, per Proofpoint recipient domain, replies verbatim.
   ppwatch run [--config FILE] [--listen ADDR] [--state FILE] [--web.config.file FILE] [--log.level L] [--log.format json|console]
       The daemon: tails the logs, keeps counts in the state file, serves Prometheus metrics.

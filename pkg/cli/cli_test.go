@@ -41,7 +41,7 @@ func TestParseStdin(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d events:\n%s", len(lines), out)
 	}
-	want := `{"time":"2026-11-22T09:15:02Z","mta":"postfix","instance":"postfix","queue_id":"4C6D21A0B3F","sender":"billing@example.net","recipient":"j.smith@acme-corp.example","recipient_domain":"acme-corp.example","relay_host":"mx0a-00123a01.pphosted.com","relay_ip":"148.163.150.12","source_ip":"192.0.2.25","status":"bounced","smtp_code":550,"enhanced_code":"5.7.0","response":"550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.25","proofpoint":true,"class":"reputation","rule":"pp-ipcheck"}`
+	want := `{"time":"2026-11-22T09:15:02Z","mta":"postfix","host":"mta1","instance":"postfix","queue_id":"4C6D21A0B3F","sender":"billing@example.net","recipient":"j.smith@acme-corp.example","recipient_domain":"acme-corp.example","relay_host":"mx0a-00123a01.pphosted.com","relay_ip":"148.163.150.12","source_ip":"192.0.2.25","status":"bounced","smtp_code":550,"enhanced_code":"5.7.0","response":"550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.25","proofpoint":true,"class":"reputation","rule":"pp-ipcheck"}`
 	// The year depends on today's date (stdin's reference is now): compare the rest.
 	got := lines[0][len(`{"time":"2026`):]
 	if d := cmp.Diff(want[len(`{"time":"2026`):], got); d != "" {

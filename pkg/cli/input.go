@@ -6,10 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
+	"github.com/ppwatch/ppwatch/parsers"
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
@@ -31,14 +30,14 @@ type common struct {
 }
 
 func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.mta, "mta", "auto", "MTA that wrote the logs: auto, postfix, exim or pmta")
+	fs.StringVar(&c.mta, "mta", "auto", "MTA that wrote the logs: auto, "+parsers.Names(", "))
 	fs.StringVar(&c.configFile, "config", "", "YAML configuration `file` (source IPs, internal relays, Proofpoint domains, rules)")
 }
 
 // setup checks the flags and loads the configuration.
 func (c *common) setup() error {
-	if c.mta != "auto" && !slices.Contains(pipeline.MTAs, c.mta) {
-		return usagef("--mta: unknown MTA %q (use auto, %s)", c.mta, strings.Join(pipeline.MTAs, ", "))
+	if _, ok := parsers.Lookup(c.mta); !ok && c.mta != "auto" {
+		return usagef("--mta: unknown MTA %q (use auto, %s)", c.mta, parsers.Names(", "))
 	}
 	c.cfg = config.Default()
 	if c.configFile != "" {
@@ -79,9 +78,9 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 			f.MTA = "none"
 			return f, nil // empty input: nothing to tell, nothing to count
 		}
-		mta = pipeline.DetectHead(peek)
+		mta = parsers.DetectHead(peek)
 		if mta == "" {
-			return f, fmt.Errorf("%s: cannot tell which MTA wrote it (no Postfix, Exim or PowerMTA line among the first lines); give --mta", display)
+			return f, fmt.Errorf("%s: cannot tell which MTA wrote it (no %s line among the first %d lines); give --mta", display, parsers.Titles(), parsers.DetectLines)
 		}
 	}
 	f.MTA = mta
@@ -110,7 +109,7 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 		}
 		var res pipeline.Result
 		var perr error
-		ev, res, perr = p.Line(line)
+		res, perr = p.Line(line, &ev)
 		switch res {
 		case pipeline.Parsed:
 			f.Parsed++

@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ppwatch/ppwatch/parsers"
 	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
@@ -255,10 +256,8 @@ func (c *Config) validate(lines map[string]int) error {
 	}
 	for i, s := range c.SourceIPs {
 		f := fmt.Sprintf("source_ips[%d]", i)
-		switch s.MTA {
-		case "", event.Postfix, event.Exim, event.PMTA:
-		default:
-			bad(f+".mta", "unknown MTA %q (use postfix, exim or pmta)", s.MTA)
+		if _, ok := parsers.Lookup(s.MTA); !ok && s.MTA != "" {
+			bad(f+".mta", "unknown MTA %q (use %s)", s.MTA, parsers.Names(", "))
 		}
 		if _, err := netip.ParseAddr(s.IP); err != nil {
 			bad(f+".ip", "%q is not an IP address", s.IP)

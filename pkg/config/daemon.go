@@ -10,8 +10,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ppwatch/ppwatch/parsers"
 	"github.com/ppwatch/ppwatch/pkg/alert"
-	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
 // Input is one log source of the daemon.
@@ -19,7 +19,7 @@ type Input struct {
 	// Path is a file, a glob ("/var/log/pmta/acct-*.csv"), "-" for
 	// standard input, or "journald:" followed by comma-separated unit names.
 	Path string `yaml:"path"`
-	MTA  string `yaml:"mta"` // postfix, exim, pmta or auto (default)
+	MTA  string `yaml:"mta"` // a name of the MTA table (parsers.Table) or auto (default)
 }
 
 // Domains bound the recipient_domain label.
@@ -70,24 +70,26 @@ const (
 // DefaultWindows are the ratio windows.
 var DefaultWindows = []Duration{Duration(5 * time.Minute), Duration(time.Hour), Duration(24 * time.Hour)}
 
-// defaultLogs are looked for when the config names no inputs.
-var defaultLogs = []Input{
-	{Path: "/var/log/mail.log", MTA: event.Postfix},
-	{Path: "/var/log/maillog", MTA: event.Postfix},
-	{Path: "/var/log/exim4/mainlog", MTA: event.Exim},
-	{Path: "/var/log/exim/main.log", MTA: event.Exim},
-	{Path: "/var/log/pmta/acct-*.csv", MTA: event.PMTA},
-}
-
-// DefaultInputs are whichever of the usual log locations exist.
+// DefaultInputs are whichever of the MTAs' usual log locations exist.
 func DefaultInputs() []Input {
 	var in []Input
-	for _, i := range defaultLogs {
-		if m, _ := filepath.Glob(i.Path); len(m) > 0 {
-			in = append(in, i)
+	for _, m := range parsers.Table {
+		for _, p := range m.Paths {
+			if found, _ := filepath.Glob(p); len(found) > 0 {
+				in = append(in, Input{Path: p, MTA: m.Name})
+			}
 		}
 	}
 	return in
+}
+
+// DefaultPaths lists the MTAs' usual log locations, for messages.
+func DefaultPaths() []string {
+	var paths []string
+	for _, m := range parsers.Table {
+		paths = append(paths, m.Paths...)
+	}
+	return paths
 }
 
 // DefaultStateFile is $STATE_DIRECTORY/ppwatch.db under systemd, else
@@ -125,10 +127,8 @@ func (c *Config) validateDaemon(bad func(field, format string, args ...any)) {
 			}
 		}
 		seen[in.Path] = true
-		switch in.MTA {
-		case "", "auto", event.Postfix, event.Exim, event.PMTA:
-		default:
-			bad(f+".mta", "unknown MTA %q (use auto, postfix, exim or pmta)", in.MTA)
+		if _, ok := parsers.Lookup(in.MTA); !ok && in.MTA != "" && in.MTA != "auto" {
+			bad(f+".mta", "unknown MTA %q (use auto, %s)", in.MTA, parsers.Names(", "))
 		}
 	}
 	wseen := map[Duration]bool{}

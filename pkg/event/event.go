@@ -64,6 +64,7 @@ const (
 type Delivery struct {
 	Time            time.Time `json:"time"` // always UTC
 	MTA             string    `json:"mta"`
+	Host            string    `json:"host"`     // syslog host name, "" when the log names none
 	Instance        string    `json:"instance"` // syslog name, Exim transport or PowerMTA vmta
 	QueueID         string    `json:"queue_id"`
 	Sender          string    `json:"sender"`

@@ -12,7 +12,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ppwatch/ppwatch/parsers"
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -33,7 +35,8 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mta := range MTAs {
+	for _, m := range parsers.Table {
+		mta := m.Name
 		logs, _ := filepath.Glob(filepath.Join("../../testdata", mta, "*.log"))
 		for _, path := range logs {
 			t.Run(mta+"/"+filepath.Base(path), func(t *testing.T) {
@@ -71,8 +74,9 @@ func goldenOutput(t *testing.T, p *Pipeline, path string) []byte {
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
+	var ev event.Delivery
 	err = ReadLines(f, func(n int, line string, tooLong bool) error {
-		ev, res, err := p.Line(line)
+		res, err := p.Line(line, &ev)
 		switch {
 		case tooLong:
 			return enc.Encode(map[string]string{"error": "line too long"})

@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/ppwatch/ppwatch/parsers"
-	"github.com/ppwatch/ppwatch/parsers/exim"
-	"github.com/ppwatch/ppwatch/parsers/pmta"
-	"github.com/ppwatch/ppwatch/parsers/postfix"
+	"github.com/ppwatch/ppwatch/parsers/mtalog"
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
@@ -40,9 +38,6 @@ func (r Result) String() string {
 	return "ignored"
 }
 
-// MTAs are the names --mta accepts besides "auto".
-var MTAs = []string{event.Postfix, event.Exim, event.PMTA}
-
 // NewClassifier builds the classifier the configuration describes.
 func NewClassifier(cfg *config.Config) (*classify.Classifier, error) {
 	opts := classify.Options{Hosts: cfg.Proofpoint.Hosts, Domains: cfg.Proofpoint.RecipientDomains}
@@ -59,7 +54,7 @@ func NewClassifier(cfg *config.Config) (*classify.Classifier, error) {
 // Pipeline processes the lines of one stream. Not safe for concurrent use.
 type Pipeline struct {
 	mta       string
-	parser    parsers.Parser
+	parser    mtalog.Parser
 	cls       *classify.Classifier
 	relays    relays
 	sourceIPs []config.SourceIP
@@ -90,51 +85,53 @@ func New(mta string, o Options) (*Pipeline, error) {
 			p.sourceIPs = append(p.sourceIPs, s)
 		}
 	}
-	maxSenders := 0
+	m, ok := parsers.Lookup(mta)
+	if !ok {
+		return nil, fmt.Errorf("unknown MTA %q (use auto, %s)", mta, parsers.Names(", "))
+	}
+	opts := mtalog.Options{Now: o.Reference, Location: cfg.Location}
 	if o.NoSenders {
-		maxSenders = -1
+		opts.MaxSenders = -1
 	}
-	switch mta {
-	case event.Postfix:
-		p.parser = postfix.New(postfix.Options{Now: o.Reference, Location: cfg.Location, MaxSenders: maxSenders})
-	case event.Exim:
-		p.parser = exim.New(exim.Options{Now: o.Reference, Location: cfg.Location, MaxSenders: maxSenders})
-	case event.PMTA:
-		p.parser = pmta.New(pmta.Options{Location: cfg.Location}) // its timestamps carry the year
-	default:
-		return nil, fmt.Errorf("unknown MTA %q (use auto, %s)", mta, strings.Join(MTAs, ", "))
-	}
+	p.parser = m.New(opts)
 	return p, nil
 }
 
 // MTA returns the MTA this pipeline parses.
 func (p *Pipeline) MTA() string { return p.mta }
 
-// Parser returns the underlying parser (PowerMTA's needs its header when a
-// stream resumes mid-file).
-func (p *Pipeline) Parser() parsers.Parser { return p.parser }
+// SetHeader hands the parser the first line of a file read from the middle,
+// for MTAs whose files start with a header (PowerMTA's CSV); others ignore
+// it.
+func (p *Pipeline) SetHeader(line string) error {
+	if h, ok := p.parser.(mtalog.HeaderSetter); ok {
+		return h.SetHeader(line)
+	}
+	return nil
+}
 
-// Line processes one line (without its newline). Unless the pipeline is
-// Transient, the event shares no memory with line.
-func (p *Pipeline) Line(line string) (event.Delivery, Result, error) {
-	ev, ok, err := p.parser.Parse(line)
+// Line processes one line (without its newline) into *ev, which is written
+// only when the result is Parsed: callers reuse one event for every line.
+// Unless the pipeline is Transient, the event shares no memory with line.
+func (p *Pipeline) Line(line string, ev *event.Delivery) (Result, error) {
+	ok, err := p.parser.Parse(line, ev)
 	if err != nil {
-		return event.Delivery{}, Malformed, err
+		return Malformed, err
 	}
 	if !ok || p.relays.internal(ev.RelayHost, ev.RelayIP) {
-		return event.Delivery{}, Ignored, nil
+		return Ignored, nil
 	}
 	if !p.transient {
-		ownCopy(&ev, line)
+		ownCopy(ev, line)
 	}
-	p.cls.Classify(&ev)
+	p.cls.Classify(ev)
 	if ev.SourceIP == "" && ev.Proofpoint && ev.Status != event.Delivered {
 		ev.SourceIP = classify.SourceIP(ev.Response, ev.RelayIP)
 	}
 	if ev.SourceIP == "" {
 		ev.SourceIP = p.configuredSourceIP(ev.Instance)
 	}
-	return ev, Parsed, nil
+	return Parsed, nil
 }
 
 func (p *Pipeline) configuredSourceIP(instance string) string {

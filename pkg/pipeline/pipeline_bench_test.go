@@ -26,8 +26,9 @@ func BenchmarkPipeline(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		p, _ := New(event.Postfix, Options{Config: cfg, Classifier: cls, Reference: func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }})
 		n := 0
+		var ev event.Delivery
 		ReadLines(bytes.NewReader(log.Bytes()), func(_ int, line string, _ bool) error {
-			if _, res, _ := p.Line(line); res == Parsed {
+			if res, _ := p.Line(line, &ev); res == Parsed {
 				n++
 			}
 			return nil

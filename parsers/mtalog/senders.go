@@ -1,10 +1,12 @@
-package exim
+package mtalog
 
-// DefaultMaxSenders caps the envelope-sender correlator: at most this many
+// DefaultMaxSenders caps an envelope-sender correlator: at most this many
 // messages are remembered, and their sender addresses share an arena of
 // DefaultMaxSenders*senderBytesPerEntry bytes (3.2 MB). Whichever fills first
 // evicts the oldest arrival. A message whose entry was evicted still yields
-// attempts, only with an empty Sender.
+// attempts, only with an empty Sender. Postfix's qmgr logs from= again each
+// time a deferred message returns to the active queue, so old entries come
+// back.
 const DefaultMaxSenders = 50000
 
 // senderBytesPerEntry sizes the arena: typical envelope senders are 20-40
@@ -14,9 +16,13 @@ const senderBytesPerEntry = 64
 // maxSenderLen is the longest sender kept (RFC 5321 allows 64+1+255).
 const maxSenderLen = 320
 
-// msgKey is a message id zero-padded to the 23 bytes of the 4.97+ format, so
-// map keys are arrays and remembering a sender allocates nothing.
-type msgKey [23]byte
+// maxIDLen is the longest queue or message id kept: Postfix's long queue ids
+// and Exim's 4.97+ message ids fit.
+const maxIDLen = 32
+
+// msgKey is a message id zero-padded to maxIDLen bytes, so map keys are
+// arrays and remembering a sender allocates nothing.
+type msgKey [maxIDLen]byte
 
 func keyOf(id string) (k msgKey) {
 	copy(k[:], id)
@@ -29,12 +35,13 @@ type senderRef struct {
 	seq uint64 // insertion number, so a ring slot evicts only its own entry
 }
 
-// senders remembers the envelope sender of each message from its "<=" line
-// until "Completed". Sender text lives in a ring arena written at an ever
+// Senders remembers the envelope sender of each message from the line that
+// names it (Exim's "<=", Postfix's qmgr "from=") until the message is done
+// (Exim's "Completed", Postfix's "removed"). Sender text lives in a ring arena written at an ever
 // increasing absolute position; an entry is valid while the writer has not
 // come round to its bytes again. Only the first put allocates (the arena and
 // ring); after that, arrivals cost no allocation (map growth aside).
-type senders struct {
+type Senders struct {
 	max   int
 	m     map[msgKey]senderRef
 	ring  []msgKey
@@ -44,11 +51,12 @@ type senders struct {
 	w     uint64
 }
 
-func newSenders(max int) *senders {
-	return &senders{max: max, m: make(map[msgKey]senderRef)}
+// NewSenders returns a correlator of at most max messages (max > 0).
+func NewSenders(max int) *Senders {
+	return &Senders{max: max, m: make(map[msgKey]senderRef)}
 }
 
-func (c *senders) text(r senderRef) (string, bool) {
+func (c *Senders) text(r senderRef) (string, bool) {
 	if r.n == 0 {
 		return "", true
 	}
@@ -60,7 +68,12 @@ func (c *senders) text(r senderRef) (string, bool) {
 	return string(c.arena[off : off+uint64(r.n)]), true
 }
 
-func (c *senders) put(id, sender string) {
+// Put remembers sender for message id; an id longer than maxIDLen is not
+// kept.
+func (c *Senders) Put(id, sender string) {
+	if len(id) > maxIDLen {
+		return
+	}
 	if c.arena == nil {
 		c.arena = make([]byte, c.max*senderBytesPerEntry)
 		c.ring = make([]msgKey, c.max)
@@ -98,7 +111,7 @@ func (c *senders) put(id, sender string) {
 }
 
 // same compares without allocating.
-func (c *senders) same(r senderRef, sender string) bool {
+func (c *Senders) same(r senderRef, sender string) bool {
 	if int(r.n) != len(sender) {
 		return false
 	}
@@ -113,7 +126,8 @@ func (c *senders) same(r senderRef, sender string) bool {
 	return string(c.arena[off:off+uint64(r.n)]) == sender
 }
 
-func (c *senders) get(id string) (string, bool) {
+// Get returns the sender of message id; ok is false when it is not known.
+func (c *Senders) Get(id string) (string, bool) {
 	r, ok := c.m[keyOf(id)]
 	if !ok {
 		return "", false
@@ -125,6 +139,8 @@ func (c *senders) get(id string) (string, bool) {
 	return s, ok
 }
 
-func (c *senders) remove(id string) { delete(c.m, keyOf(id)) }
+// Remove forgets message id.
+func (c *Senders) Remove(id string) { delete(c.m, keyOf(id)) }
 
-func (c *senders) len() int { return len(c.m) }
+// Len returns the number of messages remembered.
+func (c *Senders) Len() int { return len(c.m) }

@@ -1,4 +1,4 @@
-package pipeline
+package parsers
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestDetectHead(t *testing.T) {
-	for mta, file := range map[string]string{"postfix": "../../testdata/postfix/sample.log", "exim": "../../testdata/exim/sample.log", "pmta": "../../testdata/pmta/sample.log"} {
+	for mta, file := range map[string]string{"postfix": "../testdata/postfix/sample.log", "exim": "../testdata/exim/sample.log", "pmta": "../testdata/pmta/sample.log"} {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
