@@ -41,8 +41,9 @@ var usage = `ppwatch watches MTA logs for Proofpoint blocks and deferrals.
 Usage:
   ppwatch parse [--mta auto|` + parsers.Names("|") + `] [--config FILE] [FILE...]
       One JSON delivery event per line, in input order. Files may be gzip'd; no FILE or "-" reads stdin.
-  ppwatch scan [--mta auto|` + parsers.Names("|") + `] [--config FILE] [--json] [--since DUR] FILE...
+  ppwatch scan [--mta auto|` + parsers.Names("|") + `] [--config FILE] [--json] [--since DUR] [--jobs N] FILE...
       One-shot report over historical logs: per source IP, per Proofpoint recipient domain, replies verbatim.
+      Files are read in parallel, one per core; the report is the same for any --jobs.
   ppwatch run [--config FILE] [--listen ADDR] [--state FILE] [--web.config.file FILE] [--log.level L] [--log.format json|console]
       The daemon: tails the logs, keeps counts in the state file, serves Prometheus metrics.
   ppwatch check-config FILE

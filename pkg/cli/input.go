@@ -80,12 +80,19 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 		}
 		mta = parsers.DetectHead(peek)
 		if mta == "" {
-			return f, fmt.Errorf("%s: cannot tell which MTA wrote it (no %s line among the first %d lines); give --mta", display, parsers.Titles(), parsers.DetectLines)
+			f.MTA = "unknown"
+			return f, fmt.Errorf("%s: cannot tell which MTA wrote it (no %s line among its first %d lines); give --mta", display, parsers.Titles(), parsers.DetectLines)
 		}
 	}
 	f.MTA = mta
 	ref := reference(name)
-	p, err := pipeline.New(mta, pipeline.Options{Config: c.cfg, Classifier: c.cls, Reference: func() time.Time { return ref }, NoSenders: c.noSenders, Transient: true})
+	// A classifier per file: scan reads files in parallel, and a
+	// classifier's cache is not safe for concurrent use.
+	cls, err := pipeline.NewClassifier(c.cfg)
+	if err != nil {
+		return f, usagef("%v", err)
+	}
+	p, err := pipeline.New(mta, pipeline.Options{Config: c.cfg, Classifier: cls, Reference: func() time.Time { return ref }, NoSenders: c.noSenders, Transient: true})
 	if err != nil {
 		return f, usagef("%v", err)
 	}

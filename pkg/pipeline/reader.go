@@ -22,10 +22,17 @@ func Open(name string, stdin io.Reader) (io.ReadCloser, error) {
 	if name == "-" {
 		f = io.NopCloser(stdin)
 	} else {
-		var err error
-		if f, err = os.Open(name); err != nil {
+		file, err := os.Open(name)
+		if err != nil {
 			return nil, err
 		}
+		// Reading a directory fails only at the first read, and a scan
+		// would report it as an empty log.
+		if st, err := file.Stat(); err == nil && st.IsDir() {
+			file.Close()
+			return nil, fmt.Errorf("%s: is a directory, not a log file", name)
+		}
+		f = file
 	}
 	br := bufio.NewReaderSize(f, 256<<10)
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
@@ -34,9 +41,25 @@ func Open(name string, stdin io.Reader) (io.ReadCloser, error) {
 			f.Close()
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		return readCloser{zr, f}, nil
+		return readCloser{gzipReader{zr}, f}, nil
 	}
 	return readCloser{br, f}, nil
+}
+
+// gzipReader names what a gzip error means for a log: a file cut off (a
+// copy or rotation that did not finish) or damaged.
+type gzipReader struct{ zr *gzip.Reader }
+
+func (g gzipReader) Read(p []byte) (int, error) {
+	n, err := g.zr.Read(p)
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		err = errors.New("gzip data ends early: the file is truncated (a copy or compression that did not finish)")
+	default:
+		err = fmt.Errorf("damaged gzip data: %w", err)
+	}
+	return n, err
 }
 
 type readCloser struct {

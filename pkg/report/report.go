@@ -16,6 +16,12 @@ import (
 // so a long scan could otherwise hold one per message.
 const MaxReplies = 10000
 
+// MaxPartReplies caps the distinct replies a builder of one file keeps
+// before they are merged under MaxReplies: far above it, so that merging
+// files read apart gives what reading them in one go would (that holds
+// unless a single file has more distinct replies than this).
+const MaxPartReplies = 20 * MaxReplies
+
 // MaxReplyDomains caps the recipient domains listed per reply.
 const MaxReplyDomains = 5
 
@@ -59,6 +65,22 @@ func (c *Counts) add(ev *event.Delivery) {
 	c.Classes[string(ev.Class)]++
 }
 
+func (c *Counts) merge(o *Counts) {
+	c.Attempts += o.Attempts
+	c.Delivered += o.Delivered
+	c.Deferred += o.Deferred
+	c.Bounced += o.Bounced
+	c.ProofpointAttempts += o.ProofpointAttempts
+	c.Blocks += o.Blocks
+	c.Deferrals += o.Deferrals
+	for k, n := range o.Classes {
+		if c.Classes == nil {
+			c.Classes = map[string]int{}
+		}
+		c.Classes[k] += n
+	}
+}
+
 func (c *Counts) finish() {
 	if c.ProofpointAttempts > 0 {
 		c.BlockRatio = float64(c.Blocks) / float64(c.ProofpointAttempts)
@@ -83,17 +105,17 @@ type Domain struct {
 
 // Reply is one distinct Proofpoint reply from one source IP.
 type Reply struct {
-	SourceIP         string        `json:"source_ip"`
-	Response         string        `json:"response"`
-	SMTPCode         int           `json:"smtp_code"`
-	EnhancedCode     string        `json:"enhanced_code"`
-	Class            string        `json:"class"`
-	Rule             string        `json:"rule"`
-	Count            int           `json:"count"`
-	FirstSeen        time.Time     `json:"first_seen"`
-	LastSeen         time.Time     `json:"last_seen"`
-	RecipientDomains []DomainCount `json:"recipient_domains"` // the most frequent, at most MaxReplyDomains
-	domains          map[string]int
+	SourceIP         string          `json:"source_ip"`
+	Response         string          `json:"response"`
+	SMTPCode         int             `json:"smtp_code"`
+	EnhancedCode     string          `json:"enhanced_code"`
+	Class            string          `json:"class"`
+	Rule             string          `json:"rule"`
+	Count            int             `json:"count"`
+	FirstSeen        time.Time       `json:"first_seen"`
+	LastSeen         time.Time       `json:"last_seen"`
+	RecipientDomains []DomainCount   `json:"recipient_domains"` // the most frequent, at most MaxReplyDomains
+	domains          map[string]*int // one lookup per event
 }
 
 // DomainCount is a recipient domain with its count.
@@ -104,8 +126,9 @@ type DomainCount struct {
 
 // File is what was read from one input.
 type File struct {
-	Path string `json:"path"`
-	MTA  string `json:"mta"`
+	Path  string `json:"path"`
+	MTA   string `json:"mta"`
+	Error string `json:"error,omitempty"` // why the file could not be read to its end; its counts are up to there
 	Lines
 }
 
@@ -132,19 +155,28 @@ type Report struct {
 	RepliesDropped    int        `json:"replies_dropped"`
 }
 
-// Builder accumulates events. Not safe for concurrent use.
+// Builder accumulates events. Not safe for concurrent use; files read in
+// parallel each get their own (NewPartBuilder), merged in file order.
 type Builder struct {
-	r       Report
-	ips     map[string]*IP
-	domains map[string]*Domain
-	replies map[replyKey]*Reply
+	r          Report
+	ips        map[string]*IP
+	domains    map[string]*Domain
+	replies    map[replyKey]*Reply
+	order      []*Reply // replies in order of first occurrence, for Merge
+	maxReplies int
 }
 
 type replyKey struct{ ip, response string }
 
-// NewBuilder returns an empty Builder.
-func NewBuilder() *Builder {
-	return &Builder{ips: map[string]*IP{}, domains: map[string]*Domain{}, replies: map[replyKey]*Reply{}}
+// NewBuilder returns an empty Builder keeping at most MaxReplies replies.
+func NewBuilder() *Builder { return newBuilder(MaxReplies) }
+
+// NewPartBuilder returns an empty Builder for one file of several, to be
+// merged into a NewBuilder's; it keeps up to MaxPartReplies replies.
+func NewPartBuilder() *Builder { return newBuilder(MaxPartReplies) }
+
+func newBuilder(maxReplies int) *Builder {
+	return &Builder{ips: map[string]*IP{}, domains: map[string]*Domain{}, replies: map[replyKey]*Reply{}, maxReplies: maxReplies}
 }
 
 // SetSince records the --since cut-off shown in the report.
@@ -153,11 +185,15 @@ func (b *Builder) SetSince(t time.Time) { b.r.Since = &t }
 // AddFile records the line counts of one input.
 func (b *Builder) AddFile(f File) {
 	b.r.Files = append(b.r.Files, f)
-	b.r.Lines.Read += f.Read
-	b.r.Lines.Parsed += f.Parsed
-	b.r.Lines.Ignored += f.Ignored
-	b.r.Lines.Malformed += f.Malformed
-	b.r.Lines.BeforeSince += f.BeforeSince
+	b.r.Lines.add(&f.Lines)
+}
+
+func (l *Lines) add(o *Lines) {
+	l.Read += o.Read
+	l.Parsed += o.Parsed
+	l.Ignored += o.Ignored
+	l.Malformed += o.Malformed
+	l.BeforeSince += o.BeforeSince
 }
 
 // Add counts one event. Its strings are kept, so they must not alias a
@@ -195,14 +231,15 @@ func (b *Builder) Add(ev *event.Delivery) {
 	k := replyKey{ev.SourceIP, ev.Response}
 	r := b.replies[k]
 	if r == nil {
-		if len(b.replies) >= MaxReplies {
+		if len(b.replies) >= b.maxReplies {
 			b.r.RepliesDropped++
 			return
 		}
 		r = &Reply{SourceIP: strings.Clone(ev.SourceIP), Response: strings.Clone(ev.Response), SMTPCode: ev.SMTPCode,
 			EnhancedCode: strings.Clone(ev.EnhancedCode), Class: string(ev.Class), Rule: ev.Rule, FirstSeen: ev.Time, LastSeen: ev.Time,
-			domains: map[string]int{}}
+			domains: map[string]*int{}}
 		b.replies[replyKey{r.SourceIP, r.Response}] = r
+		b.order = append(b.order, r)
 	}
 	r.Count++
 	if ev.Time.Before(r.FirstSeen) {
@@ -211,10 +248,69 @@ func (b *Builder) Add(ev *event.Delivery) {
 	if ev.Time.After(r.LastSeen) {
 		r.LastSeen = ev.Time
 	}
-	if _, ok := r.domains[ev.RecipientDomain]; !ok {
-		r.domains[strings.Clone(ev.RecipientDomain)] = 0
+	if n := r.domains[ev.RecipientDomain]; n != nil {
+		*n++
+	} else {
+		one := 1
+		r.domains[strings.Clone(ev.RecipientDomain)] = &one
 	}
-	r.domains[ev.RecipientDomain]++
+}
+
+// Merge adds what o counted after what b counted, as if o's events had come
+// after b's: files read in parallel are merged in their order, so the
+// report is the one a single pass would give. o must not be used after.
+func (b *Builder) Merge(o *Builder) {
+	b.r.Files = append(b.r.Files, o.r.Files...)
+	b.r.Lines.add(&o.r.Lines)
+	if o.r.FirstEvent != nil && (b.r.FirstEvent == nil || o.r.FirstEvent.Before(*b.r.FirstEvent)) {
+		b.r.FirstEvent = o.r.FirstEvent
+	}
+	if o.r.LastEvent != nil && (b.r.LastEvent == nil || o.r.LastEvent.After(*b.r.LastEvent)) {
+		b.r.LastEvent = o.r.LastEvent
+	}
+	b.r.Totals.merge(&o.r.Totals)
+	for k, oip := range o.ips {
+		if ip := b.ips[k]; ip != nil {
+			ip.merge(&oip.Counts)
+		} else {
+			b.ips[k] = oip
+		}
+	}
+	for k, od := range o.domains {
+		if d := b.domains[k]; d != nil {
+			d.merge(&od.Counts)
+		} else {
+			b.domains[k] = od
+		}
+	}
+	b.r.RepliesDropped += o.r.RepliesDropped
+	for _, or := range o.order {
+		k := replyKey{or.SourceIP, or.Response}
+		r := b.replies[k]
+		switch {
+		case r == nil && len(b.replies) >= b.maxReplies:
+			b.r.RepliesDropped += or.Count
+			continue
+		case r == nil:
+			b.replies[k] = or
+			b.order = append(b.order, or)
+			continue
+		}
+		r.Count += or.Count
+		if or.FirstSeen.Before(r.FirstSeen) {
+			r.FirstSeen = or.FirstSeen
+		}
+		if or.LastSeen.After(r.LastSeen) {
+			r.LastSeen = or.LastSeen
+		}
+		for d, n := range or.domains {
+			if m := r.domains[d]; m != nil {
+				*m += *n
+			} else {
+				r.domains[d] = n
+			}
+		}
+	}
 }
 
 // Report sorts and returns the report: IPs and domains by blocks, then
@@ -273,10 +369,10 @@ func worse(a, b *Counts, ka, kb string) bool {
 	return ka < kb
 }
 
-func topDomains(m map[string]int) []DomainCount {
+func topDomains(m map[string]*int) []DomainCount {
 	out := make([]DomainCount, 0, len(m))
 	for d, n := range m {
-		out = append(out, DomainCount{d, n})
+		out = append(out, DomainCount{d, *n})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Count != out[j].Count {

@@ -28,6 +28,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	for _, f := range r.Files {
 		p("  %s (%s): %d read, %d attempts, %d ignored, %d malformed\n", f.Path, f.MTA, f.Read, f.Parsed, f.Ignored, f.Malformed)
+		if f.Error != "" {
+			p("    NOT READ TO THE END: %s\n", f.Error)
+		}
 	}
 
 	t := r.Totals
