@@ -1,7 +1,10 @@
-// Package loggen writes realistic, deterministic Postfix logs for
-// benchmarks and load tests: an outbound relay's message flow (smtpd,
-// cleanup, qmgr, smtp, removed) with about 10% of deliveries going to
-// Proofpoint and a mix of its replies. The same seed gives the same bytes.
+// Package loggen writes realistic, deterministic MTA logs for benchmarks and
+// load tests: an outbound relay's message flow with about 10% of deliveries
+// going to Proofpoint and a mix of its replies. Postfix's log has smtpd,
+// cleanup, qmgr, smtp and removed lines per message; Exim's main log an
+// arrival, the attempt (after the failing host's own line when a connection
+// timed out) and Completed; PowerMTA's accounting file a header and one
+// record per attempt. The same seed gives the same bytes.
 package loggen
 
 import (
@@ -14,6 +17,7 @@ import (
 
 // Options shape the generated log.
 type Options struct {
+	MTA     string    // "postfix" (or ""), "exim" or "pmta"
 	Lines   int       // stop after this many lines
 	Seed    uint64    // same seed, same bytes
 	Start   time.Time // timestamp of the first line
@@ -35,7 +39,7 @@ var ppReplies = []struct {
 	dsn    string
 	text   string
 }{
-	{50, "sent", "2.0.0", "250 2.0.0 %s Message accepted for delivery"},
+	{50, "sent", "2.0.0", "250 2.0.0 %[1]s Message accepted for delivery"},
 	{18, "bounced", "5.7.0", "host %[2]s[%[3]s] said: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=%[4]s (in reply to MAIL FROM command)"},
 	{10, "deferred", "4.0.0", "host %[2]s[%[3]s] said: 421 Deferred - see https://ipcheck.proofpoint.com/?ip=%[4]s (in reply to MAIL FROM command)"},
 	{5, "deferred", "4.0.0", "host %[2]s[%[3]s] refused to talk to me: 554 %[2]s ESMTP Blocked - see https://ipcheck.proofpoint.com/?ip=%[4]s"},
@@ -51,7 +55,7 @@ var otherReplies = []struct {
 	dsn    string
 	text   string
 }{
-	{90, "sent", "2.0.0", "250 2.0.0 OK  %s - gsmtp"},
+	{90, "sent", "2.0.0", "250 2.0.0 OK  %[1]s - gsmtp"},
 	{4, "deferred", "4.7.28", "host %[2]s[%[3]s] said: 421-4.7.28 Unusual rate of unsolicited mail 421 4.7.28 try again later (in reply to end of DATA command)"},
 	{3, "bounced", "5.1.1", "host %[2]s[%[3]s] said: 550 5.1.1 The email account that you tried to reach does not exist (in reply to RCPT TO command)"},
 	{3, "deferred", "4.4.2", "lost connection with %[2]s[%[3]s] while receiving the initial server greeting"},
@@ -84,11 +88,23 @@ func Write(w io.Writer, o Options) (int64, error) {
 	cw := &countWriter{w: bw}
 	t := o.Start
 	lines := 0
+	prefix := func() { fmt.Fprintf(cw, "%s mta1 ", t.Format(time.Stamp)) }
+	switch o.MTA {
+	case "", "postfix":
+	case "exim":
+		prefix = func() { cw.Write(t.AppendFormat(nil, "2006-01-02 15:04:05 ")) }
+	case "pmta":
+		prefix = func() {}
+		fmt.Fprintln(cw, pmtaHeader)
+		lines++
+	default:
+		return 0, fmt.Errorf("loggen: unknown MTA %q", o.MTA)
+	}
 	emit := func(format string, args ...any) {
 		if lines >= o.Lines {
 			return
 		}
-		fmt.Fprintf(cw, "%s mta1 ", t.Format(time.Stamp))
+		prefix()
 		fmt.Fprintf(cw, format, args...)
 		cw.Write([]byte{'\n'})
 		lines++
@@ -100,13 +116,19 @@ func Write(w io.Writer, o Options) (int64, error) {
 		qid := fmt.Sprintf("%X", qn)
 		pid = 1000 + rng.IntN(30000)
 		t = t.Add(time.Duration(rng.ExpFloat64() / o.Rate * float64(time.Second)))
-		client := fmt.Sprintf("app%d.example.net[192.0.2.%d]", 1+rng.IntN(8), 100+rng.IntN(50))
-		emit("postfix/smtpd[%d]: connect from %s", pid, client)
-		emit("postfix/smtpd[%d]: %s: client=%s", pid, qid, client)
-		emit("postfix/cleanup[%d]: %s: message-id=<%d.%s@mta1.example.net>", pid+1, qid, rng.Uint32(), qid)
+		clientN, clientIP := 1+rng.IntN(8), 100+rng.IntN(50)
+		client := fmt.Sprintf("app%d.example.net[192.0.2.%d]", clientN, clientIP)
+		msgID := rng.Uint32()
 		sender := fmt.Sprintf("%s@example.net", []string{"billing", "news", "alerts", "orders", "noreply"}[rng.IntN(5)])
-		emit("postfix/qmgr[999]: %s: from=<%s>, size=%d, nrcpt=1 (queue active)", qid, sender, 1000+rng.IntN(90000))
-		emit("postfix/smtpd[%d]: disconnect from %s ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5", pid, client)
+		size := 1000 + rng.IntN(90000)
+		if o.MTA == "" || o.MTA == "postfix" {
+			emit("postfix/smtpd[%d]: connect from %s", pid, client)
+			emit("postfix/smtpd[%d]: %s: client=%s", pid, qid, client)
+			emit("postfix/cleanup[%d]: %s: message-id=<%d.%s@mta1.example.net>", pid+1, qid, msgID, qid)
+			emit("postfix/qmgr[999]: %s: from=<%s>, size=%d, nrcpt=1 (queue active)", qid, sender, size)
+			emit("postfix/smtpd[%d]: disconnect from %s ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5", pid, client)
+		}
+		arrival := t
 
 		pp := rng.Float64() < o.ProofpointShare
 		d := rng.IntN(o.Domains)
@@ -139,9 +161,20 @@ func Write(w io.Writer, o Options) (int64, error) {
 		}
 		t = t.Add(time.Duration(50+rng.IntN(900)) * time.Millisecond)
 		text := fmt.Sprintf(r.text, qid, host, ip, o.SourceIPs[rng.IntN(len(o.SourceIPs))])
-		emit("postfix/smtp[%d]: %s: to=<user%d@%s>, relay=%s, delay=%.2f, delays=0.01/0/0.3/0.4, dsn=%s, status=%s (%s)",
-			pid+2, qid, rng.IntN(100000), domain, relay, 0.2+rng.Float64(), r.dsn, r.status, text)
-		emit("postfix/qmgr[999]: %s: removed", qid)
+		rcpt := fmt.Sprintf("user%d@%s", rng.IntN(100000), domain)
+		delay := 0.2 + rng.Float64()
+		m := message{qid: qid, arrival: arrival, sender: sender, size: size, client: client, clientIP: clientIP, msgID: msgID,
+			rcpt: rcpt, host: host, ip: ip, status: r.status, dsn: r.dsn, text: text, sourceIP: o.SourceIPs[int(qn)%len(o.SourceIPs)]}
+		switch o.MTA {
+		case "exim":
+			m.exim(emit)
+		case "pmta":
+			m.pmta(emit)
+		default:
+			emit("postfix/smtp[%d]: %s: to=<%s>, relay=%s, delay=%.2f, delays=0.01/0/0.3/0.4, dsn=%s, status=%s (%s)",
+				pid+2, qid, rcpt, relay, delay, r.dsn, r.status, text)
+			emit("postfix/qmgr[999]: %s: removed", qid)
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		return cw.n, err
