@@ -41,7 +41,6 @@
 package pmta
 
 import (
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -672,8 +671,8 @@ func validIP(s string) bool {
 	if s == "" {
 		return false
 	}
-	_, err := netip.ParseAddr(s)
-	return err == nil
+	_, ok := mtalog.ParseIP(s)
+	return ok
 }
 
 func trimLine(s string) string {

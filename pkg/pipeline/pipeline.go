@@ -165,7 +165,7 @@ func newRelays(entries []string) relays {
 
 func (r relays) internal(host, ip string) bool {
 	if ip != "" && len(r.prefixes) > 0 {
-		if a, err := netip.ParseAddr(ip); err == nil {
+		if a, ok := mtalog.ParseIP(ip); ok {
 			a = a.Unmap()
 			for _, p := range r.prefixes {
 				if p.Contains(a) {

@@ -70,3 +70,14 @@ func TestReplyCap(t *testing.T) {
 		t.Errorf("%d replies, %d dropped, %d attempts", len(r.ProofpointReplies), r.RepliesDropped, r.Totals.Attempts)
 	}
 }
+
+func TestClassIndexCoversEveryClass(t *testing.T) {
+	if numClasses != len(event.Classes) {
+		t.Fatalf("numClasses %d, event.Classes has %d", numClasses, len(event.Classes))
+	}
+	for i, c := range event.Classes {
+		if classIndex(c) != i {
+			t.Errorf("classIndex(%s) = %d, want %d", c, classIndex(c), i)
+		}
+	}
+}
