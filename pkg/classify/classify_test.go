@@ -131,6 +131,26 @@ func TestSourceIP(t *testing.T) {
 		{"550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=2001:db8:10::25:abc@example.com", "", "2001:db8:10::25"},
 		{"550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=not-an-ip", "", ""},
 		{"550 5.7.1 [CS01] Message rejected", "", ""},
+		// Wordings that name the connecting client.
+		{"554 5.7.1 Service unavailable; Client host [192.0.2.25] blocked using safe.dnsbl.prs.proofpoint.com", "", "192.0.2.25"},
+		{"550 5.7.1 Your IP 192.0.2.25 is listed by Proofpoint", "", "192.0.2.25"},
+		{"550 5.7.1 Mail from IP 192.0.2.25 was rejected due to listing in Spamhaus SBL.", "", "192.0.2.25"},
+		{"421 4.7.0 [TSS04] Messages from 192.0.2.25 temporarily deferred due to user complaints", "", "192.0.2.25"},
+		{"550 5.7.1 Unfortunately, messages from [192.0.2.25] weren't sent.", "", "192.0.2.25"},
+		{"550 5.7.606 Access denied, banned sending IP [192.0.2.25]. To request removal", "", "192.0.2.25"},
+		{"451 4.7.650 The mail server [192.0.2.25] has been temporarily rate limited due to IP reputation.", "", "192.0.2.25"},
+		{"553 5.7.1 [BL21] Connections will not be accepted from 192.0.2.25, because the ip is in Spamhaus's list", "", "192.0.2.25"},
+		{"550 5.2.1 Mailbox unavailable. Your IP address 192.0.2.25 is blacklisted using SPAMHAUS-XBL.", "", "192.0.2.25"},
+		{"421-4.7.0 [192.0.2.25      15] Our system has detected that this message is suspicious", "", "192.0.2.25"},
+		{"550 5.7.1 Service unavailable; client [2001:db8::25] blocked using Proofpoint Dynamic Reputation", "", "2001:db8::25"},
+		// A host quoted in the reply is not the client: the receiver's own,
+		// or the server behind a gateway that passes its reply on.
+		{"550 5.1.1 <bob@customer.example>: Recipient address rejected: undeliverable address: host mail.customer.example[203.0.113.77] said: 550 5.1.1 <bob@customer.example>: User unknown", "", ""},
+		{"421 4.1.1 <bob@customer.example>: Recipient address rejected: unverified address: lost connection with mail.customer.example[203.0.113.77] while sending RCPT TO", "", ""},
+		{"550 5.7.1 Message rejected by mail.customer.example [203.0.113.77]: local policy", "", ""},
+		{"421 4.4.2 mx0a-00123a01.pphosted.com [148.163.150.12] closing connection", "", ""},
+		{"550 5.7.1 <bob@customer.example>: host mail.customer.example[203.0.113.77] said: 554 5.7.1 Service unavailable; Client host [148.163.150.12] blocked using zen.spamhaus.org", "", ""},
+		{"550 5.7.1 <bob@customer.example>: host mail.customer.example[203.0.113.77] said: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=148.163.150.12", "", ""},
 	} {
 		if got := SourceIP(tt.reply, tt.relay); got != tt.want {
 			t.Errorf("SourceIP(%q) = %q, want %q", tt.reply, got, tt.want)
