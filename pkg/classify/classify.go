@@ -132,7 +132,7 @@ func (c *Classifier) decide(ev *event.Delivery) verdict {
 			return v
 		}
 	}
-	if r := match(toLower(ev.Response), ev.SMTPCode); r != nil {
+	if r := match(judged(toLower(ev.Response)), ev.SMTPCode); r != nil {
 		v.class, v.rule = r.Class, r.ID
 		return v
 	}
@@ -140,7 +140,7 @@ func (c *Classifier) decide(ev *event.Delivery) verdict {
 	return v
 }
 
-func match(lower string, code int) *Rule {
+func match(text string, code int) *Rule {
 	for i := range builtin {
 		r := &builtin[i]
 		switch r.Codes {
@@ -153,11 +153,54 @@ func match(lower string, code int) *Rule {
 				continue
 			}
 		}
-		if containsAny(lower, r.Any) && containsAll(lower, r.All) {
+		if containsAny(text, r.Any) && containsAll(text, r.All) {
 			return r
 		}
 	}
 	return nil
+}
+
+// judged is the text the rules read: a multi-line reply joined into one
+// ("550-5.7.1 … not authorized to 550-5.7.1 send email …", Exim's literal
+// "\n550 5.7.1 …") without its repeated codes, so phrases that wrap still
+// match; and without the address before a generic prefix ("<spam@x>:
+// Recipient address rejected: …"), which is not a reason.
+func judged(lower string) string {
+	if len(lower) > 4 && lower[3] == '-' {
+		code := lower[:3]
+		enh := ""
+		if i := strings.IndexByte(lower[4:], ' '); i > 0 && lower[4] >= '2' && lower[4] <= '5' && lower[5] == '.' {
+			enh = lower[4 : 4+i]
+		}
+		for _, sep := range []string{" " + code + "-", " " + code + " ", `\n` + code + "-", `\n` + code + " "} {
+			if enh != "" && strings.Contains(lower, sep+enh+" ") {
+				lower = strings.ReplaceAll(lower, sep+enh+" ", " ")
+			}
+			lower = strings.ReplaceAll(lower, sep, " ")
+		}
+	}
+	first := -1
+	for _, p := range genericPrefixes {
+		if i := strings.Index(lower, p); i >= 0 && (first < 0 || i < first) {
+			first = i
+		}
+	}
+	if first <= 0 {
+		return lower
+	}
+	// "<bob@example.com>: ", "[bob@example.com]: ", "<host[192.0.2.1]>: "
+	head := strings.TrimRight(lower[:first], ": ")
+	if head == "" || head[len(head)-1] != '>' && head[len(head)-1] != ']' {
+		return lower
+	}
+	open := strings.LastIndexByte(head, '<')
+	if head[len(head)-1] == ']' {
+		open = strings.LastIndexByte(head, '[')
+	}
+	if open < 0 || strings.ContainsAny(head[open:], " \t") {
+		return lower
+	}
+	return lower[:open] + lower[first:]
 }
 
 func (c *Classifier) isProofpointHost(host string) bool {
