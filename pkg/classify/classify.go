@@ -132,7 +132,7 @@ func (c *Classifier) decide(ev *event.Delivery) verdict {
 			return v
 		}
 	}
-	if r := match(toLower(ev.Response), ev.SMTPCode); r != nil {
+	if r := match(judged(toLower(ev.Response)), ev.SMTPCode); r != nil {
 		v.class, v.rule = r.Class, r.ID
 		return v
 	}
@@ -140,7 +140,7 @@ func (c *Classifier) decide(ev *event.Delivery) verdict {
 	return v
 }
 
-func match(lower string, code int) *Rule {
+func match(text string, code int) *Rule {
 	for i := range builtin {
 		r := &builtin[i]
 		switch r.Codes {
@@ -153,11 +153,54 @@ func match(lower string, code int) *Rule {
 				continue
 			}
 		}
-		if containsAny(lower, r.Any) && containsAll(lower, r.All) {
+		if containsAny(text, r.Any) && containsAll(text, r.All) {
 			return r
 		}
 	}
 	return nil
+}
+
+// judged is the text the rules read: a multi-line reply joined into one
+// ("550-5.7.1 … not authorized to 550-5.7.1 send email …", Exim's literal
+// "\n550 5.7.1 …") without its repeated codes, so phrases that wrap still
+// match; and without the address before a generic prefix ("<spam@x>:
+// Recipient address rejected: …"), which is not a reason.
+func judged(lower string) string {
+	if len(lower) > 4 && lower[3] == '-' {
+		code := lower[:3]
+		enh := ""
+		if i := strings.IndexByte(lower[4:], ' '); i > 0 && lower[4] >= '2' && lower[4] <= '5' && lower[5] == '.' {
+			enh = lower[4 : 4+i]
+		}
+		for _, sep := range []string{" " + code + "-", " " + code + " ", `\n` + code + "-", `\n` + code + " "} {
+			if enh != "" && strings.Contains(lower, sep+enh+" ") {
+				lower = strings.ReplaceAll(lower, sep+enh+" ", " ")
+			}
+			lower = strings.ReplaceAll(lower, sep, " ")
+		}
+	}
+	first := -1
+	for _, p := range genericPrefixes {
+		if i := strings.Index(lower, p); i >= 0 && (first < 0 || i < first) {
+			first = i
+		}
+	}
+	if first <= 0 {
+		return lower
+	}
+	// "<bob@example.com>: ", "[bob@example.com]: ", "<host[192.0.2.1]>: "
+	head := strings.TrimRight(lower[:first], ": ")
+	if head == "" || head[len(head)-1] != '>' && head[len(head)-1] != ']' {
+		return lower
+	}
+	open := strings.LastIndexByte(head, '<')
+	if head[len(head)-1] == ']' {
+		open = strings.LastIndexByte(head, '[')
+	}
+	if open < 0 || strings.ContainsAny(head[open:], " \t") {
+		return lower
+	}
+	return lower[:open] + lower[first:]
 }
 
 func (c *Classifier) isProofpointHost(host string) bool {
@@ -247,19 +290,34 @@ func toLower(s string) string {
 	return s
 }
 
-// SourceIP returns the sending IP that a Proofpoint reply names: after
-// "?ip=" (ipcheck and dnsbl-lookup links), "dnsbl-lookup.cgi?" (a customised
-// form without "ip="), "Mail from ", or in "[A.B.C.D]". relayIP is never
-// returned: a bracketed address may be the receiver's own. "" when none.
+// SourceIP returns the sending IP that a reply names, "" when none. Only
+// wordings that name the connecting client count: "?ip=" (ipcheck and
+// dnsbl-lookup links), "dnsbl-lookup.cgi?" (a customised form without
+// "ip="), "Mail from A.B.C.D", "client [A.B.C.D]", "Client host [A.B.C.D]",
+// "Your IP A.B.C.D", "IP address A.B.C.D", "Messages from A.B.C.D", and a
+// bracketed address right after the reply codes ("421-4.7.0 [A.B.C.D]").
+// Any other bracketed address may be the receiver's own, or a host further
+// down: a gateway passing on its customer's server's reply ("… host
+// mail.example[203.0.113.77] said: 550 …") names that server, and that
+// server's words name the gateway, so nothing after a nested "said:" is
+// read. relayIP is never returned.
 func SourceIP(reply, relayIP string) string {
 	// The usual case, without lowering the whole reply.
 	if i := strings.Index(reply, "?ip="); i >= 0 {
-		if ip := leadingIP(reply[i+4:]); ip != "" && ip != relayIP {
-			return ip
+		if j := strings.Index(reply, " said:"); j < 0 || i < j {
+			if ip := leadingIP(reply[i+4:]); ip != "" && ip != relayIP {
+				return ip
+			}
 		}
 	}
 	lower := toLower(reply)
-	for _, key := range []string{"?ip=", "lookup.cgi?", "mail from ", "client host [", "client [", "["} {
+	if j := strings.Index(lower, " said:"); j >= 0 {
+		lower, reply = lower[:j], reply[:j]
+	}
+	if ip := afterCodes(reply); ip != "" && ip != relayIP {
+		return ip
+	}
+	for _, key := range clientKeys {
 		from := 0
 		for {
 			i := strings.Index(lower[from:], key)
@@ -268,12 +326,42 @@ func SourceIP(reply, relayIP string) string {
 			}
 			start := from + i + len(key)
 			from = start
+			if start < len(reply) && (reply[start] == '[' || reply[start] == '(') {
+				start++
+			}
 			if ip := leadingIP(reply[start:]); ip != "" && ip != relayIP {
 				return ip
 			}
 		}
 	}
 	return ""
+}
+
+// clientKeys are the lower-case wordings after which receivers write the
+// connecting client's address (with or without "[" or "(").
+var clientKeys = []string{
+	"?ip=", "lookup.cgi?", "mail from ip ", "mail from ", "messages from ", "client host ", "client ", "client address ",
+	"your ip address ", "your ip ", "ip address ", "sending ip ", "sender ip ", "ip=", "ip: ", "connections will not be accepted from ",
+	"the mail server ", "try again later from ", "banned sending ip ", "banned sender", "relay=",
+}
+
+// afterCodes reads "[A.B.C.D]" right after a reply's codes, where Gmail
+// names the client ("421-4.7.0 [192.0.2.1      15] Our system …").
+func afterCodes(reply string) string {
+	s := reply
+	if len(s) < 4 || s[0] < '2' || s[0] > '5' || s[3] != ' ' && s[3] != '-' {
+		return ""
+	}
+	s = s[4:]
+	if len(s) > 5 && s[0] >= '2' && s[0] <= '5' && s[1] == '.' {
+		if i := strings.IndexByte(s, ' '); i > 0 {
+			s = s[i+1:]
+		}
+	}
+	if s == "" || s[0] != '[' {
+		return ""
+	}
+	return leadingIP(s[1:])
 }
 
 // leadingIP reads an address at the start of s; what follows it (":" and a

@@ -86,6 +86,20 @@ func TestClassify(t *testing.T) {
 		{"a timeout reply with a code is not a connection failure", event.Delivery{Status: event.Deferred, SMTPCode: 451, Response: "451 4.4.2 timeout exceeded"}, false, event.ClassOther, "other"},
 		{"dns nxdomain", event.Delivery{Status: event.Bounced, Response: "Host or domain name not found. Name service error for name=x.example type=A: Host not found"}, false, event.ClassRecipient, "dns-nxdomain"},
 		{"dns tempfail", event.Delivery{Status: event.Deferred, Response: "Host or domain name not found. Name service error for name=x.example type=MX: Host not found, try again"}, false, event.ClassConnection, "dns-tempfail"},
+		// The reason after a generic prefix decides, not the prefix.
+		{"a full mailbox after Recipient address rejected", failed("554 5.2.2 <bob@x.example>: Recipient address rejected: Quota exceeded (mailbox for user is full)"), false, event.ClassRecipient, "mailbox-full"},
+		{"blocklist after Recipient address rejected", failed("554 5.7.1 <bob@x.example>: Recipient address rejected: https://www.spamhaus.org/query/ip/192.0.2.25"), false, event.ClassReputation, "dnsbl"},
+		{"the address before the prefix is not judged", failed("550 5.1.1 <spam@x.example>: Recipient address rejected: User unknown in local recipient table"), false, event.ClassRecipient, "user-unknown"},
+		{"a bare prefix is the fallback", failed("554 5.7.1 <bob@x.example>: Recipient address rejected: Not in recipient list"), false, event.ClassRecipient, "recipient-rejected"},
+		// Blocklist and IP evidence before "spam"; a longer phrase before the shorter one it holds.
+		{"IP blocked for spam is reputation", failed("550 mwinf5c14 ME Adresse IP source bloquee pour incident de spam. Client host blocked for spamming issues. OFR006_102"), false, event.ClassReputation, "reputation"},
+		{"banned sending IP is reputation, not access denied", failed("550 5.7.606 Access denied, banned sending IP [192.0.2.25]."), false, event.ClassReputation, "reputation"},
+		{"mailbox size limit is a full mailbox", failed("552 5.2.2 <bob@x.example>: Recipient address rejected: Mailbox size limit exceeded"), false, event.ClassRecipient, "mailbox-full"},
+		{"submission quota is a rate limit, not a full mailbox", failed("550 5.2.2 Submission quota exceeded"), false, event.ClassRateLimit, "rate-limit"},
+		{"rate limited for authentication is auth", failed("421-4.7.26 This mail has been rate limited because it is unauthenticated. Gmail requires all senders to authenticate with either SPF or DKIM."), false, event.ClassAuth, "spf"},
+		{"a wrapped phrase still matches", failed("550-5.7.1 [192.0.2.25] The IP you're using to send mail is not authorized to 550-5.7.1 send email directly to our servers."), false, event.ClassReputation, "reputation"},
+		{"null MX sender domain", failed("550 5.7.27 <n@x.example>: Sender address rejected: Domain x.example does not accept mail (nullMX)"), false, event.ClassAuth, "sender-domain"},
+		{"PDR zone names Proofpoint", failed("554 5.7.1 Service unavailable; Client host [192.0.2.25] blocked using safe.dnsbl.prs.proofpoint.com"), true, event.ClassReputation, "pp-rbl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +145,26 @@ func TestSourceIP(t *testing.T) {
 		{"550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=2001:db8:10::25:abc@example.com", "", "2001:db8:10::25"},
 		{"550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=not-an-ip", "", ""},
 		{"550 5.7.1 [CS01] Message rejected", "", ""},
+		// Wordings that name the connecting client.
+		{"554 5.7.1 Service unavailable; Client host [192.0.2.25] blocked using safe.dnsbl.prs.proofpoint.com", "", "192.0.2.25"},
+		{"550 5.7.1 Your IP 192.0.2.25 is listed by Proofpoint", "", "192.0.2.25"},
+		{"550 5.7.1 Mail from IP 192.0.2.25 was rejected due to listing in Spamhaus SBL.", "", "192.0.2.25"},
+		{"421 4.7.0 [TSS04] Messages from 192.0.2.25 temporarily deferred due to user complaints", "", "192.0.2.25"},
+		{"550 5.7.1 Unfortunately, messages from [192.0.2.25] weren't sent.", "", "192.0.2.25"},
+		{"550 5.7.606 Access denied, banned sending IP [192.0.2.25]. To request removal", "", "192.0.2.25"},
+		{"451 4.7.650 The mail server [192.0.2.25] has been temporarily rate limited due to IP reputation.", "", "192.0.2.25"},
+		{"553 5.7.1 [BL21] Connections will not be accepted from 192.0.2.25, because the ip is in Spamhaus's list", "", "192.0.2.25"},
+		{"550 5.2.1 Mailbox unavailable. Your IP address 192.0.2.25 is blacklisted using SPAMHAUS-XBL.", "", "192.0.2.25"},
+		{"421-4.7.0 [192.0.2.25      15] Our system has detected that this message is suspicious", "", "192.0.2.25"},
+		{"550 5.7.1 Service unavailable; client [2001:db8::25] blocked using Proofpoint Dynamic Reputation", "", "2001:db8::25"},
+		// A host quoted in the reply is not the client: the receiver's own,
+		// or the server behind a gateway that passes its reply on.
+		{"550 5.1.1 <bob@customer.example>: Recipient address rejected: undeliverable address: host mail.customer.example[203.0.113.77] said: 550 5.1.1 <bob@customer.example>: User unknown", "", ""},
+		{"421 4.1.1 <bob@customer.example>: Recipient address rejected: unverified address: lost connection with mail.customer.example[203.0.113.77] while sending RCPT TO", "", ""},
+		{"550 5.7.1 Message rejected by mail.customer.example [203.0.113.77]: local policy", "", ""},
+		{"421 4.4.2 mx0a-00123a01.pphosted.com [148.163.150.12] closing connection", "", ""},
+		{"550 5.7.1 <bob@customer.example>: host mail.customer.example[203.0.113.77] said: 554 5.7.1 Service unavailable; Client host [148.163.150.12] blocked using zen.spamhaus.org", "", ""},
+		{"550 5.7.1 <bob@customer.example>: host mail.customer.example[203.0.113.77] said: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=148.163.150.12", "", ""},
 	} {
 		if got := SourceIP(tt.reply, tt.relay); got != tt.want {
 			t.Errorf("SourceIP(%q) = %q, want %q", tt.reply, got, tt.want)
@@ -144,6 +178,22 @@ func TestNewRejectsBadRules(t *testing.T) {
 	}
 	if _, err := New(Options{Rules: []UserRule{{ID: "y", Match: "a", Class: "bogus"}}}); err == nil || err.Error() != `rule 1 (y): unknown class "bogus"` {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestJudged(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"550 5.1.1 user unknown", "550 5.1.1 user unknown"},
+		{"550 5.1.1 <spam@x.example>: recipient address rejected: user unknown", "550 5.1.1 recipient address rejected: user unknown"},
+		{"550 5.4.1 [bob@x.example]: recipient address rejected: access denied", "550 5.4.1 recipient address rejected: access denied"},
+		{"450 4.2.0 <unknown[192.0.2.25]>: client host rejected: greylisted", "450 4.2.0 client host rejected: greylisted"},
+		{"550 5.7.1 a reason with spaces>: recipient address rejected: x", "550 5.7.1 a reason with spaces>: recipient address rejected: x"},
+		{"550-5.7.1 not authorized to 550-5.7.1 send email 550 5.7.1  https://x", "550-5.7.1 not authorized to send email  https://x"},
+		{`550-5.7.1 message rejected.\n550 5.7.1 local policy violation`, "550-5.7.1 message rejected. local policy violation"},
+	} {
+		if got := judged(tt.in); got != tt.want {
+			t.Errorf("judged(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
