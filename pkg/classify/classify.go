@@ -40,16 +40,14 @@ type Classifier struct {
 	user         []compiledRule
 
 	// Replies repeat (one block text per IP, hour after hour): remember the
-	// verdict per distinct reply, up to cacheSize entries.
-	cache map[cacheKey]verdict
+	// verdict per distinct reply, up to cacheSize entries. The key is built
+	// in keyBuf (code, enhanced code, reply with the digits of bracketed
+	// addresses left out), so a lookup allocates nothing.
+	cache  map[string]verdict
+	keyBuf []byte
 }
 
 const cacheSize = 4096
-
-type cacheKey struct {
-	response, enhanced string
-	code               int
-}
 
 type verdict struct {
 	class      event.Class
@@ -68,7 +66,7 @@ var DefaultHosts = []string{"*.pphosted.com", "*.ppe-hosted.com", "*.ppops.net"}
 
 // New compiles opts. Errors name the rule by its index and id.
 func New(opts Options) (*Classifier, error) {
-	c := &Classifier{hostExact: map[string]bool{}, domains: map[string]bool{}, cache: map[cacheKey]verdict{}}
+	c := &Classifier{hostExact: map[string]bool{}, domains: map[string]bool{}, cache: map[string]verdict{}}
 	for _, h := range append(append([]string{}, DefaultHosts...), opts.Hosts...) {
 		h = strings.ToLower(strings.TrimSuffix(h, "."))
 		if rest, ok := strings.CutPrefix(h, "*."); ok {
@@ -108,18 +106,51 @@ func (c *Classifier) Classify(ev *event.Delivery) {
 		ev.Proofpoint = pp || c.hasMarker(ev.Response)
 		return
 	}
-	k := cacheKey{ev.Response, ev.EnhancedCode, ev.SMTPCode}
-	v, ok := c.cache[k]
+	c.keyBuf = c.cacheKey(c.keyBuf[:0], ev)
+	v, ok := c.cache[string(c.keyBuf)]
 	if !ok {
 		v = c.decide(ev)
 		if len(c.cache) >= cacheSize {
 			clear(c.cache)
 		}
-		// The key is kept: copy it, the event may alias a read buffer.
-		k.response, k.enhanced = strings.Clone(k.response), strings.Clone(k.enhanced)
-		c.cache[k] = v
+		c.cache[string(c.keyBuf)] = v
 	}
 	ev.Class, ev.Rule, ev.Proofpoint = v.class, v.rule, pp || v.proofpoint
+}
+
+// cacheKey appends the cache key of ev to b. Connection failures name the
+// address they tried ("lost connection with mx.example[203.0.113.7] while
+// …"), so their texts are as many as the receivers' addresses; no built-in
+// rule reads those digits, so they are left out of the key and one verdict
+// serves every address of a host. A user's rule may match them: then the
+// reply is the key as it is.
+func (c *Classifier) cacheKey(b []byte, ev *event.Delivery) []byte {
+	b = append(b, byte(ev.SMTPCode>>8), byte(ev.SMTPCode))
+	b = append(b, ev.EnhancedCode...)
+	b = append(b, 0)
+	if len(c.user) > 0 {
+		return append(b, ev.Response...)
+	}
+	s := ev.Response
+	for {
+		i := strings.IndexByte(s, '[')
+		if i < 0 {
+			return append(b, s...)
+		}
+		b = append(b, s[:i+1]...)
+		s = s[i+1:]
+		j := 0
+		for j < len(s) && (isHexDigit(s[j]) || s[j] == '.' || s[j] == ':') {
+			j++
+		}
+		if j < len(s) && s[j] == ']' {
+			s = s[j:] // an address: its digits left out
+		}
+	}
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 func (c *Classifier) decide(ev *event.Delivery) verdict {
@@ -204,23 +235,21 @@ func judged(lower string) string {
 }
 
 func (c *Classifier) isProofpointHost(host string) bool {
+	host = strings.TrimSuffix(host, ".")
 	if host == "" {
 		return false
 	}
-	host = toLower(strings.TrimSuffix(host, "."))
-	if c.hostExact[host] {
-		return true
-	}
+	// Every attempt asks: compare in place rather than lower-case a copy.
 	for _, s := range c.hostSuffixes {
-		if strings.HasSuffix(host, s) || host == s[1:] {
+		if len(host) > len(s) && strings.EqualFold(host[len(host)-len(s):], s) || strings.EqualFold(host, s[1:]) {
 			return true
 		}
 	}
-	return false
+	return len(c.hostExact) > 0 && c.hostExact[toLower(host)]
 }
 
 func (c *Classifier) isProofpointDomain(d string) bool {
-	if d == "" {
+	if d == "" || len(c.domains) == 0 && len(c.domainSuffix) == 0 {
 		return false
 	}
 	if c.domains[d] {

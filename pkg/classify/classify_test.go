@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/ppwatch/ppwatch/pkg/event"
@@ -216,4 +217,30 @@ func splitForTest(s string) (int, string) {
 		}
 	}
 	return code, ""
+}
+
+// Connection failures to many addresses of one host share one cache entry,
+// and the verdict is the one each text gets alone; with user rules (which
+// may read addresses) each text is its own entry.
+func TestCacheLeavesAddressesOut(t *testing.T) {
+	c := mustNew(t, Options{})
+	for i := 1; i <= 50; i++ {
+		ev := event.Delivery{Status: event.Deferred,
+			Response: fmt.Sprintf("lost connection with mx0b-00123a01.pphosted.com[148.163.158.%d] while receiving the initial server greeting", i)}
+		c.Classify(&ev)
+		if ev.Class != event.ClassConnection || ev.Rule != "lost-connection" || !ev.Proofpoint {
+			t.Fatalf("%d: class %s rule %s proofpoint %v", i, ev.Class, ev.Rule, ev.Proofpoint)
+		}
+	}
+	if len(c.cache) != 1 {
+		t.Errorf("%d cache entries, want 1", len(c.cache))
+	}
+	u := mustNew(t, Options{Rules: []UserRule{{ID: "one-mx", Match: `\[148\.163\.158\.7\]`, Class: event.ClassPolicy}}})
+	for i := 6; i <= 8; i++ {
+		ev := event.Delivery{Status: event.Deferred, Response: fmt.Sprintf("connect to mx.example[148.163.158.%d]:25: Connection refused", i)}
+		u.Classify(&ev)
+		if want := map[bool]string{true: "one-mx", false: "refused"}[i == 7]; ev.Rule != want {
+			t.Errorf("%d: rule %s, want %s", i, ev.Rule, want)
+		}
+	}
 }
