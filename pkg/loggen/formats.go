@@ -106,8 +106,17 @@ func (m *message) pmta(emit func(string, ...any)) {
 		diag, cat = "smtp;"+m.text, "no-answer-from-host"
 	}
 	domain := m.rcpt[strings.IndexByte(m.rcpt, '@')+1:]
-	emit(`%s,%s,%s,%s,%s,,%s,%s,"%s",%s (%s),%s,smtp,app%d.example.net (192.0.2.%d),smtp,%s,%s,"PIPELINING,8BITMIME,SIZE,STARTTLS,ENHANCEDSTATUSCODES",%d,vmta-1,job-%d,%s,%s/vmta-1,pool-a`,
+	emit(`%s,%s,%s,%s,%s,,%s,%s,%s,%s (%s),%s,smtp,app%d.example.net (192.0.2.%d),smtp,%s,%s,"PIPELINING,8BITMIME,SIZE,STARTTLS,ENHANCEDSTATUSCODES",%d,vmta-1,job-%d,%s,%s/vmta-1,pool-a`,
 		typ, m.arrival.Add(time.Second).Format("2006-01-02 15:04:05-0700"), m.arrival.Format("2006-01-02 15:04:05-0700"),
-		m.sender, m.rcpt, action, status, strings.ReplaceAll(diag, `"`, `""`), m.host, m.ip, cat, m.clientIP%8+1, m.clientIP,
+		m.sender, m.rcpt, action, status, csvField(diag), m.host, m.ip, cat, m.clientIP%8+1, m.clientIP,
 		m.sourceIP, m.ip, m.size, m.msgID%97, m.qid, domain)
+}
+
+// csvField quotes s as PowerMTA does: only when it holds a comma, a quote
+// or a line break.
+func csvField(s string) string {
+	if !strings.ContainsAny(s, ",\"\r\n") {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
