@@ -14,6 +14,10 @@
 //   - a 5xx at the banner is logged status=deferred dsn=4.x.x because Postfix
 //     retries: the reply is kept verbatim with its own 5xx code, the status
 //     stays the MTA's verdict.
+//   - with soft_bounce = yes Postfix writes status=SOFTBOUNCE instead of
+//     bounced and keeps the message queued, rewriting the logged dsn's
+//     first digit to 4 ("dsn=4.7.1" for a "501 5.7.1" reply): a deferral,
+//     with the reply kept verbatim with its own code.
 //   - with relay=none (no connection, or postfix/error repeating an earlier
 //     reason) the relay host and IP are read from the text when it names one.
 //
@@ -163,7 +167,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	switch word {
 	case "sent":
 		ev.Status = event.Delivered
-	case "deferred":
+	case "deferred", "SOFTBOUNCE":
 		ev.Status = event.Deferred
 	case "bounced":
 		ev.Status = event.Bounced
