@@ -14,12 +14,35 @@
 //   - a 5xx at the banner is logged status=deferred dsn=4.x.x because Postfix
 //     retries: the reply is kept verbatim with its own 5xx code, the status
 //     stays the MTA's verdict.
-//   - with soft_bounce = yes Postfix writes status=SOFTBOUNCE instead of
-//     bounced and keeps the message queued, rewriting the logged dsn's
-//     first digit to 4 ("dsn=4.7.1" for a "501 5.7.1" reply): a deferral,
-//     with the reply kept verbatim with its own code.
 //   - with relay=none (no connection, or postfix/error repeating an earlier
 //     reason) the relay host and IP are read from the text when it names one.
+//
+// The word after "status=" decides (every word Postfix writes; log_adhoc.c
+// builds the per-recipient lines, the callers name the word):
+//
+//	word                          written by               result
+//	sent                          sent.c                   attempt, delivered
+//	deferred                      defer.c                  attempt, deferred
+//	bounced                       bounce.c                 attempt, bounced
+//	SOFTBOUNCE                    bounce.c, soft_bounce    attempt, deferred
+//	deliverable                   sent.c, probe            ignored
+//	undeliverable                 bounce.c/defer.c, probe  ignored
+//	undeliverable-but-not-cached  verify.c, probe          ignored
+//	expired                       qmgr, per message        ignored
+//	anything else                                          malformed
+//
+// SOFTBOUNCE is what bounce.c writes instead of bounced when soft_bounce =
+// yes: the message stays queued, and the logged dsn's first digit is
+// rewritten to 4 ("dsn=4.7.1" for a "501 5.7.1" reply). The reply is kept
+// verbatim with its own code. The three probe words come from address
+// verification (reject_unverified_*, sendmail -bv): a probe delivers no
+// mail, so it is no attempt whatever the remote said. "<qid>: from=<s>,
+// status=expired, returned to sender" (qmgr) and "<qid>: status=deferred
+// (bounce failed)" (bounce client) are per message, have no to= and are
+// ignored; expired on a to= line (which Postfix does not write) is ignored
+// too. Words are matched exactly: Postfix writes them in one case only, and
+// a word ends at a space, a comma or the end of the line, so a hyphenated
+// word is read whole.
 //
 // The envelope sender is not on the attempt line: the qmgr "from=" line
 // gives it, and a bounded correlator (MaxSenders queue IDs, oldest first out;
@@ -163,7 +186,11 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 		return false, mtalog.Errorf("relay", "missing")
 	}
 
-	word, text, _ := strings.Cut(rest, " ")
+	n := 0
+	for n < len(rest) && rest[n] != ' ' && rest[n] != ',' {
+		n++
+	}
+	word, text := rest[:n], strings.TrimLeft(rest[n:], " ")
 	switch word {
 	case "sent":
 		ev.Status = event.Delivered
@@ -171,6 +198,8 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 		ev.Status = event.Deferred
 	case "bounced":
 		ev.Status = event.Bounced
+	case "deliverable", "undeliverable", "undeliverable-but-not-cached", "expired":
+		return false, nil
 	default:
 		return false, mtalog.Errorf("status", "unknown value %q", clip(word))
 	}
