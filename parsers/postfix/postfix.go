@@ -69,28 +69,131 @@ func New(opts mtalog.Options) *Parser {
 	return &Parser{clock: opts.Clock(), senders: opts.Senders()}
 }
 
-// Sniff reports whether line looks like a Postfix log line.
+// Sniff reports whether line looks like a Postfix log line: a syslog
+// prefix of any shape the parser reads (optional <PRI>; RFC 3164 with
+// either day padding, optional fraction; RFC 3339 and journalctl
+// short-iso; BusyBox's facility.level before the tag) whose tag is
+// "<syslog_name>/<service>" with a Postfix service or command name as the
+// last part ("postfix/master", "postfix-out/smtp",
+// "postfix/submission/smtpd"), or the bare "postfix" and "postfix-script"
+// tags. It only looks at the prefix's shape (the timestamp's values are
+// Parse's business) and does not allocate: detection calls it on up to
+// 2,000 lines.
 func Sniff(line string) bool {
-	i := strings.Index(line, "/smtp")
-	if i < 0 {
-		i = strings.Index(line, "/qmgr[")
-	}
-	if i < 0 {
-		i = strings.Index(line, "/cleanup[")
-	}
-	if i < 0 {
-		i = strings.Index(line, "/pickup[")
-	}
-	if i < 0 {
-		i = strings.Index(line, "/postscreen[")
-	}
-	if i < 0 {
+	tag, ok := sniffTag(line)
+	if !ok {
 		return false
 	}
-	// the tag starts after a space: "host postfix/smtp[1]:"
-	sp := strings.LastIndexByte(line[:i], ' ')
-	return sp >= 0 && strings.Contains(line[i:], "]: ")
+	slash := strings.LastIndexByte(tag, '/')
+	if slash < 0 {
+		return tag == "postfix" || tag == "postfix-script"
+	}
+	return slash > 0 && isService(tag[slash+1:])
 }
+
+// sniffTag returns the tag (without "[pid]") of a line with a syslog
+// prefix, judged by shape alone.
+func sniffTag(s string) (string, bool) {
+	if len(s) > 0 && s[0] == '<' {
+		i := strings.IndexByte(s[:min(len(s), 5)], '>')
+		if i < 0 {
+			return "", false
+		}
+		s = s[i+1:]
+	}
+	switch {
+	case len(s) >= 20 && isDigit(s[0]) && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':':
+		// "2026-11-22T14:23:33[.frac][zone] "
+		sp := strings.IndexByte(s, ' ')
+		if sp < 0 {
+			return "", false
+		}
+		s = s[sp+1:]
+	case len(s) >= 16 && isUpper(s[0]) && isLower(s[1]) && isLower(s[2]) && s[3] == ' ':
+		// "Nov  2 14:23:33", "Nov 02 14:23:33", "Nov 2 14:23:33" [.frac]
+		p := 4
+		if s[p] == ' ' {
+			p++
+		}
+		if !isDigit(s[p]) {
+			return "", false
+		}
+		p++
+		if isDigit(s[p]) {
+			p++
+		}
+		if len(s) < p+10 || s[p] != ' ' || !isDigit(s[p+1]) || s[p+3] != ':' || s[p+6] != ':' {
+			return "", false
+		}
+		s = s[p+9:]
+		if s[0] == '.' { // fraction
+			sp := strings.IndexByte(s, ' ')
+			if sp < 0 {
+				return "", false
+			}
+			s = s[sp:]
+		}
+		if s[0] != ' ' {
+			return "", false
+		}
+		s = s[1:]
+	default:
+		return "", false
+	}
+	// host
+	sp := strings.IndexByte(s, ' ')
+	if sp <= 0 {
+		return "", false
+	}
+	s = s[sp+1:]
+	// "tag[pid]: ", or BusyBox's "mail.info tag[pid]: "
+	for pass := 0; pass < 2; pass++ {
+		end := strings.IndexByte(s, ' ')
+		if end <= 1 {
+			return "", false
+		}
+		tok := s[:end]
+		if tok[end-1] == ':' {
+			tag := tok[:end-1]
+			if tag[len(tag)-1] == ']' {
+				b := strings.LastIndexByte(tag, '[')
+				if b <= 0 {
+					return "", false
+				}
+				tag = tag[:b]
+			}
+			return tag, true
+		}
+		if pass > 0 || strings.IndexByte(tok, '.') <= 0 || strings.IndexByte(tok, '[') >= 0 {
+			return "", false
+		}
+		s = s[end+1:]
+	}
+	return "", false
+}
+
+// isService reports whether name is a Postfix daemon (master.cf's command
+// names) or a Postfix command that logs.
+func isService(name string) bool {
+	switch name {
+	case "anvil", "bounce", "cleanup", "discard", "dnsblog", "error", "flush",
+		"lmtp", "local", "master", "nqmgr", "oqmgr", "pickup", "pipe",
+		"postlogd", "postscreen", "proxymap", "qmgr", "qmqpd", "retry",
+		"scache", "showq", "smtp", "smtpd", "spawn", "tlsmgr", "tlsproxy",
+		"trivial-rewrite", "verify", "virtual",
+		// commands
+		"mailq", "newaliases", "postalias", "postcat", "postconf", "postdrop",
+		"postfix", "postfix-script", "postfix-tls-script", "postkick",
+		"postlock", "postlog", "postmap", "postmulti", "postmulti-script",
+		"postqueue", "postsuper", "post-install", "sendmail":
+		return true
+	}
+	return false
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+func isUpper(b byte) bool { return b >= 'A' && b <= 'Z' }
+func isLower(b byte) bool { return b >= 'a' && b <= 'z' }
 
 // Parse reads one line; see mtalog.Parser.
 func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {

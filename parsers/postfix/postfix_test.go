@@ -210,11 +210,85 @@ func TestNoiseDoesNotAllocate(t *testing.T) {
 }
 
 func TestSniff(t *testing.T) {
-	if !Sniff(noise[0]) || !Sniff(`2026-11-22T10:02:13+00:00 mta2 postfix-out/qmgr[2231]: 4cDCnd66Hyz1XPWFF: removed`) {
-		t.Error("postfix line not recognised")
+	for _, tt := range []struct {
+		line string
+		want bool
+	}{
+		// services, as the research notes show them
+		{`Jan 13 17:45:50 lfernando postfix/master[91726]: daemon started -- version 3.6.4, configuration /etc/postfix`, true},
+		{`Jan 13 17:45:50 lfernando postfix/postfix-script[91724]: starting the Postfix mail system`, true},
+		{`Dec 17 19:59:42 melionet postfix/master[17625]: reload configuration /etc/postfix`, true},
+		{`Sep 18 17:02:21 host1 postfix[1192]: fatal: parameter inet_interfaces: no local interface found for 192.168.1.101`, true},
+		{`Jan  1 13:19:20 784267207eb8 postfix-script[86]: starting the Postfix mail system`, true},
+		{`May  8 15:56:56 doug-64 postfix/anvil[8707]: statistics: max connection rate 1/60s for (smtp:87.106.149.144) at May  8 15:53:35`, true},
+		{`Oct  3 20:01:36 python-gaming postfix/scache[15490]: statistics: start interval Oct  3 19:58:16`, true},
+		{`Nov 10 09:06:47 Nagios-ubuntu postfix/tlsmgr[20068]: warning: request to update table btree:/var/run/smtpd_tls_session_cache in non-postfix directory /var/run`, true},
+		{`Nov 10 08:21:47 Nagios-ubuntu postfix/bounce[14997]: 35B8146709: sender delivery status notification: 159F04670A`, true},
+		{`Nov 10 08:21:46 Nagios-ubuntu postfix/pickup[6691]: 35B8146709: uid=0 from=<root>`, true},
+		{`Nov 10 08:21:46 Nagios-ubuntu postfix/cleanup[14994]: 35B8146709: message-id=<20101110142146.35B8146709@domain.local>`, true},
+		{`Nov 10 08:21:47 Nagios-ubuntu postfix/qmgr[10103]: 35B8146709: removed`, true},
+		{`Nov 10 08:21:47 Nagios-ubuntu postfix/error[14999]: 159F04670A: to=<root@email1>, orig_to=<root@email1@gmail.com>, relay=none, delay=0.36, delays=0.12/0.15/0/0.09, dsn=4.7.1, status=deferred (delivery temporarily suspended: x)`, true},
+		{`Mar 21 08:47:22 email-b6c7d4c7f-5t87l postfix/submission/smtpd[395]: disconnect from unknown[10.1.7.188] ehlo=2 starttls=1 mail=1 rcpt=0/1 data=0/1 quit=1 commands=5/7`, true},
+		{`Oct 15 16:12:29 srvdmz postfix/postscreen[6598]: CONNECT from [37.139.128.50]:54706 to [192.168.4.2]:25`, true},
+		{`Oct 15 16:12:29 srvdmz postfix/dnsblog[6601]: addr 37.139.128.50 listed by domain zen.spamhaus.org as 127.0.0.4`, true},
+		{`Nov 10 09:22:35 Nagios-ubuntu postfix/local[21815]: 9823146715: to=<email2@gmail.com>, relay=local, delay=12, delays=11/0.2/0/0.13, dsn=5.1.1, status=bounced (unknown user: "email2")`, true},
+		{`Feb  8 21:51:10 mail postfix/pipe[84059]: 440682230: to=<userB@company.office>, orig_to=<userB@company.biz>, relay=dovecot, delay=0.9, delays=0.87/0/0/0.03, dsn=2.0.0, status=sent (delivered via dovecot service)`, true},
+		{`Mar  7 18:57:16 glensoserver postfix/lmtp[10984]: 5883D2F802C6: to=<glenn@glenso.se>, relay=127.0.0.1[127.0.0.1]:2003, delay=78180, delays=78180/0.02/0.03/0, dsn=4.4.2, status=deferred (lost connection)`, true},
+		{`Nov  2 11:17:16 mail postfix/postdrop[15184]: warning: uid=0: Illegal seek`, true},
+		{`Nov  2 11:17:16 mail postfix/sendmail[15183]: fatal: root(0): queue file write error`, true},
+		{`Nov  8 19:19:37 iZuf6h1kfgutxc3el68z2lZ postfix/verify[2833]: cache btree:/var/lib/postfix/verify_cache full cleanup: retained=0 dropped=0 entries`, true},
+		{`Oct 25 15:59:29 myhostname postfix/proxymap[9339]: error: unsupported dictionary type: mysql`, true},
+		{`Jun 15 13:07:33 server postfix/trivial-rewrite[15932]: warning: do not list domain lastname.net in BOTH mydestination and virtual_mailbox_domains`, true},
+		{`Nov 22 09:16:10 mta1 postfix/virtual[1]: x`, true},
+		{`Nov 22 09:16:10 mta1 postfix/discard[1]: x`, true},
+		{`Nov 22 09:16:10 mta1 postfix/showq[1]: x`, true},
+		{`Nov 22 09:16:10 mta1 postfix/flush[1]: x`, true},
+		{`Nov 22 09:16:10 mta1 postfix/postsuper[1]: 4C6D21A0B3F: removed`, true},
+		{`Nov 22 09:16:10 mta1 postfix/postqueue[1]: fatal: Queue report unavailable - mail system is down`, true},
+		{`Nov 22 09:16:10 mta1 postfix/tlsproxy[1]: CONNECT from [192.0.2.1]:4711`, true},
+		// syslog names
+		{`2026-11-22T10:02:13+00:00 mta2 postfix-out/qmgr[2231]: 4cDCnd66Hyz1XPWFF: removed`, true},
+		{`Nov 22 09:16:10 mta1 postfix-10.20.30.40/smtp[1]: x`, true},
+		{`Nov 22 09:16:10 mta1 server1-1/smtp[1]: x`, true},
+		{`2026-10-04T22:48:26.414987+00:00 postfix-incoming-0 mail_in/master[116]: daemon started -- version 3.11.7, configuration /etc/postfix`, true},
+		// prefixes
+		{`Nov 02 14:23:33 mta1 postfix/master[1234]: daemon started -- version 3.7.11, configuration /etc/postfix`, true},
+		{`Nov 2 14:23:33 mta1 postfix/master[1234]: daemon started -- version 3.7.11, configuration /etc/postfix`, true},
+		{`Nov  2 14:23:33.123456 mta1 postfix/master[1234]: daemon started -- version 3.7.11, configuration /etc/postfix`, true},
+		{`2026-11-22T14:23:33 mta1 postfix/master[1234]: daemon started -- version 3.7.11, configuration /etc/postfix`, true},
+		{`2018-01-23T06:25:07.697048+00:00 c57459dcf4a1 postfix/postfix-script[88]: starting the Postfix mail system`, true},
+		{`2023-09-08T17:20:30+0200 mta1 postfix/master[1234]: daemon started -- version 3.7.11, configuration /etc/postfix`, true},
+		{`2023-09-08T17:20:30+02:00 mta1 postfix/master[1234]: daemon started -- version 3.7.11, configuration /etc/postfix`, true},
+		{`2026-11-22T14:23:33Z mta1 postfix/master[1234]: daemon started`, true},
+		{`Nov  2 07:00:02 router mail.info postfix/master[305]: daemon started -- version 3.7.11, configuration /etc/postfix`, true},
+		{`<22>Nov 22 09:16:10 mta1 postfix/master[1234]: daemon started`, true},
+		{`<22>2026-11-22T14:23:33+00:00 mta1 postfix/master[1234]: daemon started`, true},
+		{`Nov 22 09:16:10 mta1 postfix/smtp: no pid`, true},
+		// not Postfix
+		{`2026-11-22 10:00:00 1e4Ssq-00024N-Sp => bob@example.com R=dnslookup T=remote_smtp H=mx.example.com [203.0.113.1]`, false},
+		{`Nov 22 09:16:10 mta1 exim[1234]: 2026-11-22 09:16:10 1e4Ssq-00024N-Sp => bob@example.com R=dnslookup T=remote_smtp`, false},
+		{`Nov 22 09:16:10 mta1 exim4[1234]: 1e4Ssq-00024N-Sp Completed`, false},
+		{`d,2026-11-22 10:00:00+0000,2026-11-22 09:59:58+0000,a@example.net,b@acme.example,,relayed,2.0.0 (success),smtp;250 ok,mx.acme.example (192.0.2.1),,smtp,,smtp,192.0.2.25,192.0.2.1`, false},
+		{`type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag`, false},
+		{`Nov 22 09:16:10 mta1 master[88]: daemon started -- version 2.10.1, configuration /etc/postfix`, false}, // too generic a name
+		{`Nov 22 09:16:10 mta1 sshd[88]: Accepted publickey for root`, false},
+		{`Nov 22 09:16:10 mta1 foo/bar[88]: x`, false},
+		{`Nov 22 09:16:10 mta1 /smtp[88]: x`, false},
+		{`Nov 22 09:16:10 mta1 postfix/smtpd[1500]: connect from`, true},
+		{`ov 22 09:16:10 mta1 postfix/smtpd[1500]: connect from x`, false},
+		{`Nov 22 09:16:10 mta1  postfix/smtpd[1500]: connect from x`, false},
+		{`Nov 22 09:16:10 mta1 postfix/smtpd[1500] connect from x`, false},
+		{`Nov 22 09:16:10 mta1 mail.info mail.info postfix/smtpd[1500]: x`, false},
+		{`Nov 22 09:16`, false},
+		{``, false},
+		{`<22`, false},
+	} {
+		if got := Sniff(tt.line); got != tt.want {
+			t.Errorf("Sniff(%q) = %v, want %v", tt.line, got, tt.want)
+		}
 	}
-	if Sniff(`2026-11-22 10:00:00 1e4Ssq-00024N-Sp => bob@example.com R=dnslookup T=remote_smtp H=mx.example.com [203.0.113.1]`) {
-		t.Error("exim line taken for postfix")
+	if n := testing.AllocsPerRun(100, func() { Sniff(noise[0]) }); n != 0 {
+		t.Errorf("Sniff allocates %v times", n)
 	}
 }
 
@@ -241,5 +315,11 @@ func BenchmarkParseNoise(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		parsertest.Parse(p, noise[i%len(noise)])
+	}
+}
+
+func BenchmarkSniff(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		Sniff(benchLines[i%len(benchLines)])
 	}
 }
