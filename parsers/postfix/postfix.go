@@ -199,9 +199,13 @@ func isLower(b byte) bool { return b >= 'a' && b <= 'z' }
 func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	line = strings.TrimSuffix(line, "\r")
 	// Most lines are noise: decide from the first '=' alone. An attempt's
-	// first key is "to=", a qmgr sender line's "from=", and "removed" has none.
+	// first key is "to=", a qmgr sender line's "from=", and "removed" has
+	// none. From there on an attempt line is read in one forward pass:
+	// prefix, queue id (up to the "to=" found here), recipient, the fields
+	// up to status=, the word and its text.
+	eq := strings.IndexByte(line, '=')
 	isTo := false
-	switch eq := strings.IndexByte(line, '='); {
+	switch {
 	case eq >= 4 && line[eq-4:eq] == ": to":
 		isTo = true
 	case eq >= 6 && line[eq-6:eq] == ": from" && p.senders != nil:
@@ -209,10 +213,11 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	default:
 		return false, nil
 	}
-	looksLikeAttempt := isTo && strings.Contains(line, " status=")
 	sl, ok, err := p.clock.ParseSyslog(line)
 	if err != nil || !ok {
-		if looksLikeAttempt {
+		// A damaged attempt (a lost first character) is malformed, other
+		// damaged lines are noise.
+		if isTo && strings.Contains(line[eq:], " status=") {
 			if err == nil {
 				err = mtalog.Errorf("prefix", "no syslog timestamp, host and tag")
 			}
@@ -233,13 +238,19 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	default:
 		return false, nil
 	}
-	if !looksLikeAttempt {
+	if !isTo {
 		return false, nil
 	}
-	qid, rest, ok := strings.Cut(sl.Msg, ": to=<")
-	if !ok {
-		return false, nil
+	// sl.Msg is the tail of line: "<qid>: to=<rcpt>, ..."
+	msg := len(line) - len(sl.Msg)
+	if eq-4 < msg {
+		return false, mtalog.Errorf("queue_id", "missing")
 	}
+	qid, rest := line[msg:eq-4], line[eq+1:]
+	if len(rest) == 0 || rest[0] != '<' {
+		return false, mtalog.Errorf("to", "no <address>")
+	}
+	rest = rest[1:]
 	if !validQueueID(qid) {
 		return false, mtalog.Errorf("queue_id", "invalid queue id %q", clip(qid))
 	}
@@ -251,7 +262,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	ev.QueueID = qid
 
 	// to=<rcpt>: a quoted local part may hold ", " and ">", so the address
-	// ends at the first ">, " that is followed by a key.
+	// ends at the first ">, ".
 	end := strings.Index(rest, ">, ")
 	if end < 0 {
 		return false, mtalog.Errorf("to", "unterminated recipient")
