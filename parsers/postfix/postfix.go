@@ -15,7 +15,15 @@
 //     retries: the reply is kept verbatim with its own 5xx code, the status
 //     stays the MTA's verdict.
 //   - with relay=none (no connection, or postfix/error repeating an earlier
-//     reason) the relay host and IP are read from the text when it names one.
+//     reason) the relay host and IP are read from the text when it names one
+//     ("host H[ip] said:", "refused to talk to me:", "connect to",
+//     "lost connection with", "conversation with", "SASL authentication
+//     failed; server H[ip] said:"), after a "delivery temporarily
+//     suspended: " prefix too.
+//   - the reason may nest parentheses ("(host … said: 550 … (see …) (in
+//     reply to RCPT TO command))") and be followed by blanks; orig_to= is
+//     quoted like to= and may hold ", "; Solaris syslogd puts "[ID n
+//     mail.info] " after the tag.
 //
 // The word after "status=" decides (every word Postfix writes; log_adhoc.c
 // builds the per-recipient lines, the callers name the word):
@@ -233,7 +241,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	switch service {
 	case "smtp", "lmtp", "error", "retry":
 	case "qmgr":
-		p.qmgr(sl.Msg)
+		p.qmgr(solarisID(sl.Msg))
 		return false, nil
 	default:
 		return false, nil
@@ -242,7 +250,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 		return false, nil
 	}
 	// sl.Msg is the tail of line: "<qid>: to=<rcpt>, ..."
-	msg := len(line) - len(sl.Msg)
+	msg := len(line) - len(solarisID(sl.Msg))
 	if eq-4 < msg {
 		return false, mtalog.Errorf("queue_id", "missing")
 	}
@@ -281,6 +289,16 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 			rest = rest[len("status="):]
 			break
 		}
+		if strings.HasPrefix(rest, "orig_to=<") {
+			// quoted like to=, so it may hold ", " too
+			e := strings.Index(rest, ">, ")
+			if e < 0 {
+				return false, mtalog.Errorf("orig_to", "unterminated address")
+			}
+			ev.OrigRecipient = rest[len("orig_to=<"):e]
+			rest = rest[e+3:]
+			continue
+		}
 		comma := strings.Index(rest, ", ")
 		if comma < 0 {
 			return false, mtalog.Errorf("status", "missing")
@@ -292,8 +310,6 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 			relay, haveRelay = kv[len("relay="):], true
 		case strings.HasPrefix(kv, "dsn="):
 			dsn = kv[len("dsn="):]
-		case strings.HasPrefix(kv, "orig_to=<"):
-			ev.OrigRecipient = strings.TrimSuffix(kv[len("orig_to=<"):], ">")
 		}
 	}
 	if !haveRelay {
@@ -304,7 +320,8 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	for n < len(rest) && rest[n] != ' ' && rest[n] != ',' {
 		n++
 	}
-	word, text := rest[:n], strings.TrimLeft(rest[n:], " ")
+	// trailing blanks occur in pasted and relayed lines
+	word, text := rest[:n], strings.Trim(rest[n:], " \t")
 	switch word {
 	case "sent":
 		ev.Status = event.Delivered
@@ -355,6 +372,17 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	return true, nil
 }
 
+// solarisID drops the "[ID 897546 mail.info] " that Solaris syslogd puts
+// after the tag.
+func solarisID(msg string) string {
+	if strings.HasPrefix(msg, "[ID ") {
+		if e := strings.Index(msg, "] "); e > 0 {
+			return msg[e+2:]
+		}
+	}
+	return msg
+}
+
 // splitText returns the remote reply inside Postfix's status text, and the
 // "host[ip]" it names. Without a reply (timeouts, refused connections, DNS)
 // the whole text is the response and the code stays 0.
@@ -363,14 +391,19 @@ func splitText(text string) (reply, peer string) {
 	if len(text) > 0 && text[0] >= '2' && text[0] <= '5' {
 		return text, "" // the reply itself, as for status=sent
 	}
-	if rest, ok := strings.CutPrefix(text, "host "); ok {
-		for _, marker := range []string{" said: ", " refused to talk to me: "} {
-			i := strings.Index(rest, marker)
-			if i < 0 {
+	rest, ok := strings.CutPrefix(text, "host ")
+	if !ok {
+		// smtp's "SASL authentication failed; server H[ip] said: 535 ..."
+		rest, ok = strings.CutPrefix(text, "SASL authentication failed; server ")
+	}
+	// "H[ip]" is one word, and the marker follows it.
+	if sp := strings.IndexByte(rest, ' '); ok && sp > 0 {
+		for _, marker := range [...]string{" said: ", " refused to talk to me: "} {
+			if !strings.HasPrefix(rest[sp:], marker) {
 				continue
 			}
-			peer = rest[:i]
-			reply = rest[i+len(marker):]
+			peer = rest[:sp]
+			reply = rest[sp+len(marker):]
 			// Postfix's own note, not part of the reply.
 			if j := strings.LastIndex(reply, " (in reply to "); j >= 0 && strings.HasSuffix(reply, ")") {
 				reply = reply[:j]
