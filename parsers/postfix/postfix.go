@@ -15,7 +15,42 @@
 //     retries: the reply is kept verbatim with its own 5xx code, the status
 //     stays the MTA's verdict.
 //   - with relay=none (no connection, or postfix/error repeating an earlier
-//     reason) the relay host and IP are read from the text when it names one.
+//     reason) the relay host and IP are read from the text when it names one
+//     ("host H[ip] said:", "refused to talk to me:", "connect to",
+//     "lost connection with", "conversation with", "SASL authentication
+//     failed; server H[ip] said:"), after a "delivery temporarily
+//     suspended: " prefix too.
+//   - the reason may nest parentheses ("(host … said: 550 … (see …) (in
+//     reply to RCPT TO command))") and be followed by blanks; orig_to= is
+//     quoted like to= and may hold ", "; Solaris syslogd puts "[ID n
+//     mail.info] " after the tag.
+//
+// The word after "status=" decides (every word Postfix writes; log_adhoc.c
+// builds the per-recipient lines, the callers name the word):
+//
+//	word                          written by               result
+//	sent                          sent.c                   attempt, delivered
+//	deferred                      defer.c                  attempt, deferred
+//	bounced                       bounce.c                 attempt, bounced
+//	SOFTBOUNCE                    bounce.c, soft_bounce    attempt, deferred
+//	deliverable                   sent.c, probe            ignored
+//	undeliverable                 bounce.c/defer.c, probe  ignored
+//	undeliverable-but-not-cached  verify.c, probe          ignored
+//	expired                       qmgr, per message        ignored
+//	anything else                                          malformed
+//
+// SOFTBOUNCE is what bounce.c writes instead of bounced when soft_bounce =
+// yes: the message stays queued, and the logged dsn's first digit is
+// rewritten to 4 ("dsn=4.7.1" for a "501 5.7.1" reply). The reply is kept
+// verbatim with its own code. The three probe words come from address
+// verification (reject_unverified_*, sendmail -bv): a probe delivers no
+// mail, so it is no attempt whatever the remote said. "<qid>: from=<s>,
+// status=expired, returned to sender" (qmgr) and "<qid>: status=deferred
+// (bounce failed)" (bounce client) are per message, have no to= and are
+// ignored; expired on a to= line (which Postfix does not write) is ignored
+// too. Words are matched exactly: Postfix writes them in one case only, and
+// a word ends at a space, a comma or the end of the line, so a hyphenated
+// word is read whole.
 //
 // The envelope sender is not on the attempt line: the qmgr "from=" line
 // gives it, and a bounded correlator (MaxSenders queue IDs, oldest first out;
@@ -42,36 +77,143 @@ func New(opts mtalog.Options) *Parser {
 	return &Parser{clock: opts.Clock(), senders: opts.Senders()}
 }
 
-// Sniff reports whether line looks like a Postfix log line.
+// Sniff reports whether line looks like a Postfix log line: a syslog
+// prefix of any shape the parser reads (optional <PRI>; RFC 3164 with
+// either day padding, optional fraction; RFC 3339 and journalctl
+// short-iso; BusyBox's facility.level before the tag) whose tag is
+// "<syslog_name>/<service>" with a Postfix service or command name as the
+// last part ("postfix/master", "postfix-out/smtp",
+// "postfix/submission/smtpd"), or the bare "postfix" and "postfix-script"
+// tags. It only looks at the prefix's shape (the timestamp's values are
+// Parse's business) and does not allocate: detection calls it on up to
+// 2,000 lines.
 func Sniff(line string) bool {
-	i := strings.Index(line, "/smtp")
-	if i < 0 {
-		i = strings.Index(line, "/qmgr[")
-	}
-	if i < 0 {
-		i = strings.Index(line, "/cleanup[")
-	}
-	if i < 0 {
-		i = strings.Index(line, "/pickup[")
-	}
-	if i < 0 {
-		i = strings.Index(line, "/postscreen[")
-	}
-	if i < 0 {
+	tag, ok := sniffTag(line)
+	if !ok {
 		return false
 	}
-	// the tag starts after a space: "host postfix/smtp[1]:"
-	sp := strings.LastIndexByte(line[:i], ' ')
-	return sp >= 0 && strings.Contains(line[i:], "]: ")
+	slash := strings.LastIndexByte(tag, '/')
+	if slash < 0 {
+		return tag == "postfix" || tag == "postfix-script"
+	}
+	return slash > 0 && isService(tag[slash+1:])
 }
+
+// sniffTag returns the tag (without "[pid]") of a line with a syslog
+// prefix, judged by shape alone.
+func sniffTag(s string) (string, bool) {
+	if len(s) > 0 && s[0] == '<' {
+		i := strings.IndexByte(s[:min(len(s), 5)], '>')
+		if i < 0 {
+			return "", false
+		}
+		s = s[i+1:]
+	}
+	switch {
+	case len(s) >= 20 && isDigit(s[0]) && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':':
+		// "2026-11-22T14:23:33[.frac][zone] "
+		sp := strings.IndexByte(s, ' ')
+		if sp < 0 {
+			return "", false
+		}
+		s = s[sp+1:]
+	case len(s) >= 16 && isUpper(s[0]) && isLower(s[1]) && isLower(s[2]) && s[3] == ' ':
+		// "Nov  2 14:23:33", "Nov 02 14:23:33", "Nov 2 14:23:33" [.frac]
+		p := 4
+		if s[p] == ' ' {
+			p++
+		}
+		if !isDigit(s[p]) {
+			return "", false
+		}
+		p++
+		if isDigit(s[p]) {
+			p++
+		}
+		if len(s) < p+10 || s[p] != ' ' || !isDigit(s[p+1]) || s[p+3] != ':' || s[p+6] != ':' {
+			return "", false
+		}
+		s = s[p+9:]
+		if s[0] == '.' { // fraction
+			sp := strings.IndexByte(s, ' ')
+			if sp < 0 {
+				return "", false
+			}
+			s = s[sp:]
+		}
+		if s[0] != ' ' {
+			return "", false
+		}
+		s = s[1:]
+	default:
+		return "", false
+	}
+	// host
+	sp := strings.IndexByte(s, ' ')
+	if sp <= 0 {
+		return "", false
+	}
+	s = s[sp+1:]
+	// "tag[pid]: ", or BusyBox's "mail.info tag[pid]: "
+	for pass := 0; pass < 2; pass++ {
+		end := strings.IndexByte(s, ' ')
+		if end <= 1 {
+			return "", false
+		}
+		tok := s[:end]
+		if tok[end-1] == ':' {
+			tag := tok[:end-1]
+			if tag[len(tag)-1] == ']' {
+				b := strings.LastIndexByte(tag, '[')
+				if b <= 0 {
+					return "", false
+				}
+				tag = tag[:b]
+			}
+			return tag, true
+		}
+		if pass > 0 || strings.IndexByte(tok, '.') <= 0 || strings.IndexByte(tok, '[') >= 0 {
+			return "", false
+		}
+		s = s[end+1:]
+	}
+	return "", false
+}
+
+// isService reports whether name is a Postfix daemon (master.cf's command
+// names) or a Postfix command that logs.
+func isService(name string) bool {
+	switch name {
+	case "anvil", "bounce", "cleanup", "discard", "dnsblog", "error", "flush",
+		"lmtp", "local", "master", "nqmgr", "oqmgr", "pickup", "pipe",
+		"postlogd", "postscreen", "proxymap", "qmgr", "qmqpd", "retry",
+		"scache", "showq", "smtp", "smtpd", "spawn", "tlsmgr", "tlsproxy",
+		"trivial-rewrite", "verify", "virtual",
+		// commands
+		"mailq", "newaliases", "postalias", "postcat", "postconf", "postdrop",
+		"postfix", "postfix-script", "postfix-tls-script", "postkick",
+		"postlock", "postlog", "postmap", "postmulti", "postmulti-script",
+		"postqueue", "postsuper", "post-install", "sendmail":
+		return true
+	}
+	return false
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+func isUpper(b byte) bool { return b >= 'A' && b <= 'Z' }
+func isLower(b byte) bool { return b >= 'a' && b <= 'z' }
 
 // Parse reads one line; see mtalog.Parser.
 func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	line = strings.TrimSuffix(line, "\r")
 	// Most lines are noise: decide from the first '=' alone. An attempt's
-	// first key is "to=", a qmgr sender line's "from=", and "removed" has none.
+	// first key is "to=", a qmgr sender line's "from=", and "removed" has
+	// none. From there on an attempt line is read in one forward pass:
+	// prefix, queue id (up to the "to=" found here), recipient, the fields
+	// up to status=, the word and its text.
+	eq := strings.IndexByte(line, '=')
 	isTo := false
-	switch eq := strings.IndexByte(line, '='); {
+	switch {
 	case eq >= 4 && line[eq-4:eq] == ": to":
 		isTo = true
 	case eq >= 6 && line[eq-6:eq] == ": from" && p.senders != nil:
@@ -79,10 +221,11 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	default:
 		return false, nil
 	}
-	looksLikeAttempt := isTo && strings.Contains(line, " status=")
 	sl, ok, err := p.clock.ParseSyslog(line)
 	if err != nil || !ok {
-		if looksLikeAttempt {
+		// A damaged attempt (a lost first character) is malformed, other
+		// damaged lines are noise.
+		if isTo && strings.Contains(line[eq:], " status=") {
 			if err == nil {
 				err = mtalog.Errorf("prefix", "no syslog timestamp, host and tag")
 			}
@@ -98,18 +241,24 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	switch service {
 	case "smtp", "lmtp", "error", "retry":
 	case "qmgr":
-		p.qmgr(sl.Msg)
+		p.qmgr(solarisID(sl.Msg))
 		return false, nil
 	default:
 		return false, nil
 	}
-	if !looksLikeAttempt {
+	if !isTo {
 		return false, nil
 	}
-	qid, rest, ok := strings.Cut(sl.Msg, ": to=<")
-	if !ok {
-		return false, nil
+	// sl.Msg is the tail of line: "<qid>: to=<rcpt>, ..."
+	msg := len(line) - len(solarisID(sl.Msg))
+	if eq-4 < msg {
+		return false, mtalog.Errorf("queue_id", "missing")
 	}
+	qid, rest := line[msg:eq-4], line[eq+1:]
+	if len(rest) == 0 || rest[0] != '<' {
+		return false, mtalog.Errorf("to", "no <address>")
+	}
+	rest = rest[1:]
 	if !validQueueID(qid) {
 		return false, mtalog.Errorf("queue_id", "invalid queue id %q", clip(qid))
 	}
@@ -121,7 +270,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	ev.QueueID = qid
 
 	// to=<rcpt>: a quoted local part may hold ", " and ">", so the address
-	// ends at the first ">, " that is followed by a key.
+	// ends at the first ">, ".
 	end := strings.Index(rest, ">, ")
 	if end < 0 {
 		return false, mtalog.Errorf("to", "unterminated recipient")
@@ -140,6 +289,16 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 			rest = rest[len("status="):]
 			break
 		}
+		if strings.HasPrefix(rest, "orig_to=<") {
+			// quoted like to=, so it may hold ", " too
+			e := strings.Index(rest, ">, ")
+			if e < 0 {
+				return false, mtalog.Errorf("orig_to", "unterminated address")
+			}
+			ev.OrigRecipient = rest[len("orig_to=<"):e]
+			rest = rest[e+3:]
+			continue
+		}
 		comma := strings.Index(rest, ", ")
 		if comma < 0 {
 			return false, mtalog.Errorf("status", "missing")
@@ -151,22 +310,27 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 			relay, haveRelay = kv[len("relay="):], true
 		case strings.HasPrefix(kv, "dsn="):
 			dsn = kv[len("dsn="):]
-		case strings.HasPrefix(kv, "orig_to=<"):
-			ev.OrigRecipient = strings.TrimSuffix(kv[len("orig_to=<"):], ">")
 		}
 	}
 	if !haveRelay {
 		return false, mtalog.Errorf("relay", "missing")
 	}
 
-	word, text, _ := strings.Cut(rest, " ")
+	n := 0
+	for n < len(rest) && rest[n] != ' ' && rest[n] != ',' {
+		n++
+	}
+	// trailing blanks occur in pasted and relayed lines
+	word, text := rest[:n], strings.Trim(rest[n:], " \t")
 	switch word {
 	case "sent":
 		ev.Status = event.Delivered
-	case "deferred":
+	case "deferred", "SOFTBOUNCE":
 		ev.Status = event.Deferred
 	case "bounced":
 		ev.Status = event.Bounced
+	case "deliverable", "undeliverable", "undeliverable-but-not-cached", "expired":
+		return false, nil
 	default:
 		return false, mtalog.Errorf("status", "unknown value %q", clip(word))
 	}
@@ -208,6 +372,17 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	return true, nil
 }
 
+// solarisID drops the "[ID 897546 mail.info] " that Solaris syslogd puts
+// after the tag.
+func solarisID(msg string) string {
+	if strings.HasPrefix(msg, "[ID ") {
+		if e := strings.Index(msg, "] "); e > 0 {
+			return msg[e+2:]
+		}
+	}
+	return msg
+}
+
 // splitText returns the remote reply inside Postfix's status text, and the
 // "host[ip]" it names. Without a reply (timeouts, refused connections, DNS)
 // the whole text is the response and the code stays 0.
@@ -216,14 +391,19 @@ func splitText(text string) (reply, peer string) {
 	if len(text) > 0 && text[0] >= '2' && text[0] <= '5' {
 		return text, "" // the reply itself, as for status=sent
 	}
-	if rest, ok := strings.CutPrefix(text, "host "); ok {
-		for _, marker := range []string{" said: ", " refused to talk to me: "} {
-			i := strings.Index(rest, marker)
-			if i < 0 {
+	rest, ok := strings.CutPrefix(text, "host ")
+	if !ok {
+		// smtp's "SASL authentication failed; server H[ip] said: 535 ..."
+		rest, ok = strings.CutPrefix(text, "SASL authentication failed; server ")
+	}
+	// "H[ip]" is one word, and the marker follows it.
+	if sp := strings.IndexByte(rest, ' '); ok && sp > 0 {
+		for _, marker := range [...]string{" said: ", " refused to talk to me: "} {
+			if !strings.HasPrefix(rest[sp:], marker) {
 				continue
 			}
-			peer = rest[:i]
-			reply = rest[i+len(marker):]
+			peer = rest[:sp]
+			reply = rest[sp+len(marker):]
 			// Postfix's own note, not part of the reply.
 			if j := strings.LastIndex(reply, " (in reply to "); j >= 0 && strings.HasSuffix(reply, ")") {
 				reply = reply[:j]
