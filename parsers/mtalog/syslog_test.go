@@ -58,3 +58,16 @@ func TestClockNowMoves(t *testing.T) {
 		t.Errorf("year %d after New Year", y)
 	}
 }
+
+func TestMonthOf(t *testing.T) {
+	for i, m := range []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"} {
+		if got := monthOf(m[0], m[1], m[2]); got != time.Month(i+1) {
+			t.Errorf("monthOf(%s) = %v", m, got)
+		}
+	}
+	for _, m := range []string{"jan", "NOV", "Xyz", "Ma ", "\x00\x00\x00"} {
+		if got := monthOf(m[0], m[1], m[2]); got != 0 {
+			t.Errorf("monthOf(%q) = %v, want 0", m, got)
+		}
+	}
+}

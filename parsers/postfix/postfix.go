@@ -58,7 +58,6 @@
 package postfix
 
 import (
-	"net/netip"
 	"strings"
 
 	"github.com/ppwatch/ppwatch/parsers/mtalog"
@@ -347,7 +346,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 			// A unix-domain socket: lmtp to a local mail store.
 			return false, nil
 		}
-		if _, err := netip.ParseAddr(ip); err != nil {
+		if _, ok := mtalog.ParseIP(ip); !ok {
 			return false, mtalog.Errorf("relay", "bad address %q", clip(ip))
 		}
 		ev.RelayHost, ev.RelayIP = host, ip
@@ -356,7 +355,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	reply, peer := splitText(text)
 	if ev.RelayHost == "" && peer != "" {
 		if host, ip, ok := mtalog.HostIP(peer); ok {
-			if _, err := netip.ParseAddr(ip); err == nil {
+			if _, ok := mtalog.ParseIP(ip); ok {
 				ev.RelayHost, ev.RelayIP = host, ip
 			}
 		}
