@@ -393,7 +393,10 @@ func (p *Parser) get(line string, k int) string {
 	if sp.esc {
 		v = strings.ReplaceAll(v, `""`, `"`)
 	}
-	return strings.TrimSpace(v)
+	if v != "" && (v[0] <= ' ' || v[0] >= 0x80 || v[len(v)-1] <= ' ' || v[len(v)-1] >= 0x80) {
+		v = strings.TrimSpace(v) // rare: a cheap look first, every field of every record comes here
+	}
+	return v
 }
 
 func (p *Parser) missing(k int) error {
@@ -510,6 +513,15 @@ func isName(s string) bool {
 func (p *Parser) parseTime(s string) (time.Time, error) {
 	if s == p.lastTS {
 		return p.lastT, nil
+	}
+	// "2026-11-22 09:00:02+0000": the records of one minute differ in the
+	// seconds only, which are added to the remembered instant without a
+	// parse or a copy of the text.
+	if l := p.lastTS; len(s) == len(l) && len(s) > 19 && s[16] == ':' && s[19] != '.' &&
+		s[:17] == l[:17] && s[19:] == l[19:] && isDigit(s[17]) && isDigit(s[18]) {
+		if sec := int(s[17]-'0')*10 + int(s[18]-'0'); sec < 60 {
+			return p.lastT.Add(time.Duration(sec-(int(l[17]-'0')*10+int(l[18]-'0'))) * time.Second), nil
+		}
 	}
 	s = strings.Clone(s)
 	t, err := p.parseTimeText(s)

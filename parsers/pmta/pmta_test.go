@@ -473,3 +473,22 @@ func BenchmarkParseNoise(b *testing.B) {
 		parsertest.Parse(p, noise[i%5])
 	}
 }
+
+// Records of one minute get their instant from the seconds alone; every
+// other change of the text is parsed in full. Each result equals a fresh
+// parse of the same text.
+func TestTimesWithinAMinute(t *testing.T) {
+	p := newTest()
+	for _, ts := range []string{
+		"2026-11-22 09:00:02+0000", "2026-11-22 09:00:59+0000", "2026-11-22 09:00:00+0000", "2026-11-22 09:01:00+0000",
+		"2026-11-22 09:01:07+0100", "2026-11-22 09:01:08+0100", "2026-11-22 09:01:08.250+0100", "2026-11-22 09:01:09.250+0100",
+		"2026-11-22 09:01:60+0100", "2026-11-22 09:01:61+0100", "2026-11-22 09:01:5x+0100", "2026-11-22 09:01:09 +0000",
+		"2026-11-22 09:01:10 +0000", "2026-11-22T09:01:11+0000",
+	} {
+		got, gerr := p.parseTime(ts)
+		want, werr := newTest().parseTime(ts)
+		if !got.Equal(want) || (gerr == nil) != (werr == nil) {
+			t.Errorf("%s: %v %v, a fresh parse gives %v %v", ts, got, gerr, want, werr)
+		}
+	}
+}
