@@ -34,33 +34,55 @@
 // that a reply Exim quotes as "(EHLO response was: …)" is taken as the reply.
 // EnhancedCode comes from the reply only: Exim logs no DSN field.
 //
+// Outbound attempts: "=>", "->" and ">>" count only with H=host [ip] (a
+// local transport logs at most H=name without an address). Pipes, files,
+// autoreplies and :blackhole: (addresses starting with |, / or >, or
+// without a domain) never count. A "=="/"**" line counts when
+//   - it names a remote host: H=host [ip], or a host in Exim's text
+//     ("Remote host NAME [IP] closed connection", "host NAME [IP]: 550 …",
+//     "SMTP timeout while connected to NAME [IP]", "Failed to connect to
+//     NAME [IP]");
+//   - its text is a routing failure of a remote domain, with or without R=
+//     and T= (what dnslookup and manualroute write, or Exim when no router
+//     takes the address): "Unrouteable address", "all relevant MX records
+//     point to non-existent hosts", "an MX or SRV record indicated no SMTP
+//     service", "host lookup did not complete", "lookup of host "x" failed
+//     in r router", "all host address lookups failed …", "lowest numbered MX
+//     record points to local host", "remote host address is the local host";
+//   - it has T= and its text is one only the smtp transport writes: a
+//     connection strerror ("Connection refused", "Connection timed out",
+//     "No route to host", "Network is unreachable", …) alone or before ": "
+//     and the message, "SMTP error from remote mail…", "SMTP timeout …",
+//     "Remote host …", "send() to …", "Malformed SMTP re…", TLS and DANE
+//     errors, "PRDR error after …".
+//
+// Anything else is not an attempt: router decisions (R= without T=: a
+// :fail: or :defer: text, "No Such User Here" from a redirect, "just
+// discard", forced defers, filter errors) and local transports (appendfile,
+// pipe, lmtp to a socket — "Connection refused: Failed to connect to socket
+// …" —, dovecot_delivery, a smtp transport's own configuration errors). The
+// transport's name is never looked at.
+//
 // Traps:
-//   - "== … defer (-52|-53|-54): retry time not reached…", and "** …: retry
-//     timeout exceeded" alone, log that nothing was tried: not attempts, and
-//     no retry-class deferral (errno ≤ -51: queue_domains, local-only,
-//     transport limits) is one either. When an attempt's 4xx turns into a
-//     failure at the retry cutoff, Exim appends ": retry timeout exceeded"
-//     to the reply; that suffix is not reply text and is dropped.
+//   - Lines that log that nothing was tried are not attempts: "== … defer
+//     (-52|-53|-54): retry time not reached…" and every other retry-class
+//     deferral (errno ≤ -51: queue_domains, local-only, transport limits),
+//     "retry time not reached" in any wording ("all hosts for 'x' have been
+//     failing for a long time (and retry time not reached)"), "all hosts
+//     have been failing for a long time and were last tried after this
+//     message arrived", "defer (-1): first-pass only routing due to -odqs,
+//     queue_smtp_domains or control=queue" (older "defer (0): SMTP delivery
+//     explicitly queued"), and "** …: retry timeout exceeded" alone. When an
+//     attempt's 4xx turns into a failure at the retry cutoff, Exim appends
+//     ": retry timeout exceeded" to the reply; that suffix is not reply text
+//     and is dropped.
 //   - Exim logs each failing host on its own line ("H=mx [ip] Connection
 //     timed out", older "mx [ip] Connection timed out", "H=mx [ip]: SMTP
-//     error …" when more hosts follow) before the one "==" line: those lines
-//     are not attempts, but the parser remembers the last one per message so
-//     that a "== … defer (110): Connection timed out", which names no host,
-//     gets the relay of the host that failed that way (a silent Proofpoint
-//     MX is then still recognisable by its name).
-//   - Local deliveries are not outbound attempts: "=>", "->" and ">>" count
-//     only with H=host [ip] (a local transport logs at most H=name without an
-//     address). Pipes, files, autoreplies and :blackhole: (addresses
-//     starting with |, / or >, or without a domain) never count. A
-//     "=="/"**" line without H= counts when it is a routing failure (no T=:
-//     "Unrouteable address", "all relevant MX records point to non-existent
-//     hosts", DNS deferrals such as "host lookup did not complete"), or
-//     when its transport is an SMTP one: its error is one only the smtp
-//     transport writes (SMTP error/timeout, remote host closed, connection
-//     refused/timed out/reset, no route, network unreachable, TLS), or its
-//     T= name says so (contains "smtp" but not "lmtp", "remote", "smarthost",
-//     "relay" or "outbound"). Anything else (appendfile, pipe, lmtp to a
-//     socket, dovecot_delivery, …) is local.
+//     error …" when more hosts follow) before the one "==" line: those lines are not attempts,
+//     but the parser remembers the last one per message so that a "== …
+//     defer (110): Connection timed out", which names no host, gets the
+//     relay of the host that failed that way (a silent Proofpoint MX is then
+//     still recognisable by its name).
 //   - Exim splits syslog lines longer than 870 bytes into "[1/3] …",
 //     "[2/3] …": the parts are joined per exim pid (parts of other processes
 //     may come between) and the attempt is returned on the last part; the
@@ -313,7 +335,7 @@ func (p *Parser) attempt(ev *event.Delivery, t time.Time, id string, status even
 		if f.hasHost || status == event.Delivered {
 			return false, nil // local transport
 		}
-		if f.transport != "" && !remoteTransport(f.transport, text) {
+		if !outbound(&f, text) {
 			return false, nil
 		}
 	}
@@ -349,7 +371,7 @@ func (p *Parser) attempt(ev *event.Delivery, t time.Time, id string, status even
 		ev.SMTPCode, ev.EnhancedCode = mtalog.SplitReply(reply)
 	} else {
 		ev.Response = text
-		host, ip = hostInText(text)
+		host, ip, _ = hostInText(text)
 	}
 	if ev.RelayIP == "" {
 		switch {
@@ -519,39 +541,93 @@ func (f *fields) readStrerror(r string) string {
 	return rest
 }
 
-// notTried reports the "==" and "**" lines that log that nothing was tried.
+// notTried reports the "==" and "**" lines that log that nothing was tried:
+// retry-class deferrals (errno ≤ -51: retry times, queue_domains, local-only,
+// transport limits), "retry time not reached" in any wording, the
+// smtp transport's "all hosts have been failing for a long time and were last
+// tried after this message arrived", the queueing of -odqs,
+// queue_smtp_domains and control=queue ("first-pass only routing due to …",
+// older "SMTP delivery explicitly queued"), and "** addr: retry timeout
+// exceeded" without router or transport.
 func notTried(status event.Status, f *fields, text string) bool {
-	if strings.Contains(text, "retry time not reached") {
+	if f.hasDefer && f.errno <= -51 {
 		return true
 	}
-	if f.hasDefer && f.errno <= -51 {
+	for _, m := range [...]string{"first-pass only routing", "SMTP delivery explicitly queued", "all hosts have been failing for a long time"} {
+		if strings.HasPrefix(text, m) {
+			return true
+		}
+	}
+	if strings.Contains(text, "retry time not reached") {
 		return true
 	}
 	return status == event.Bounced && f.router == "" && f.transport == "" && text == "retry timeout exceeded"
 }
 
-// remoteTransport decides for a line without H= whether T= is an SMTP
-// transport (see the package comment).
-func remoteTransport(name, text string) bool {
+// outbound decides for a "=="/"**" line without H=host [ip] whether it
+// still is an outbound attempt (see the package comment): a routing failure
+// of a remote domain, or, with T=, an error only the smtp transport writes.
+func outbound(f *fields, text string) bool {
+	if routingFailure(text) {
+		return true
+	}
+	if f.transport == "" {
+		return false // a router's own decision: :fail:, :defer:, a redirect's text, a filter error
+	}
+	return smtpText(text)
+}
+
+// routingFailure reports the texts that the dnslookup and manualroute
+// routers (or Exim, when no router takes a remote address) write when a
+// remote domain cannot be routed.
+func routingFailure(text string) bool {
 	for _, m := range [...]string{
-		"SMTP error from remote mail", "SMTP timeout", "Remote host ", "Connection refused",
-		"Connection timed out", "Operation timed out", "Connection reset", "No route to host",
-		"Network is unreachable", "TLS session", "TLS support", "send() to ", "Malformed SMTP response",
-		"all hosts", "host lookup did not complete", "all relevant MX records",
+		"Unrouteable address", "all relevant MX records point to non-existent hosts",
+		"an MX or SRV record indicated no SMTP service", "host lookup did not complete",
+		"host lookup for ", `lookup of host "`, "all host address lookups failed",
+		"lowest numbered MX record points to local host", "remote host address is the local host",
 	} {
-		if strings.Contains(text, m) {
-			return true
-		}
-	}
-	if strings.Contains(name, "lmtp") {
-		return false
-	}
-	for _, m := range [...]string{"smtp", "remote", "smarthost", "relay", "outbound"} {
-		if strings.Contains(name, m) {
+		if strings.HasPrefix(text, m) {
 			return true
 		}
 	}
 	return false
+}
+
+// connErrors are the strerror texts of a failed TCP connection.
+var connErrors = [...]string{
+	"Connection refused", "Connection timed out", "Connection reset by peer", "No route to host",
+	"Network is unreachable", "Network is down", "Host is unreachable", "Host is down",
+	"Operation timed out", "Software caused connection abort",
+}
+
+// smtpText reports the error texts of Exim's smtp transport: a connection
+// strerror alone or in front of the message, the transport's own messages,
+// or a text that names the remote host ("Failed to connect to NAME [IP]").
+// An lmtp transport's "Connection refused: Failed to connect to socket …"
+// is none of them.
+func smtpText(text string) bool {
+	for _, e := range connErrors {
+		if strings.HasPrefix(text, e) {
+			if len(text) == len(e) {
+				return true
+			}
+			if strings.HasPrefix(text[len(e):], ": ") {
+				text = text[len(e)+2:]
+			}
+			break
+		}
+	}
+	for _, m := range [...]string{
+		"SMTP error from remote mail", "SMTP timeout", "Remote host ", "send() to ", "Malformed SMTP re",
+		"TLS session", "a TLS session is required", "TLS error", "DANE ", "PRDR error after ",
+	} {
+		if strings.HasPrefix(text, m) {
+			return true
+		}
+	}
+	_, ip, _ := hostInText(text)
+	return ip != ""
 }
 
 // remoteReply finds the remote reply in Exim's reason text: after "SMTP error
@@ -586,7 +662,7 @@ func remoteReply(text string) (reply, host, ip string) {
 	if k := strings.Index(text, "(EHLO response was: "); k >= 0 {
 		r := strings.TrimSuffix(strings.TrimSpace(text[k+20:]), ")")
 		if code, _ := mtalog.SplitReply(r); code != 0 {
-			host, ip = hostInText(text[:k])
+			host, ip, _ = hostInText(text[:k])
 			return r, host, ip
 		}
 	}

@@ -246,6 +246,40 @@ func TestParse(t *testing.T) {
 				Status: event.Deferred, SMTPCode: 421, Response: "421 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.77"},
 		},
 
+		// Routing failures of a remote domain without a host stay attempts.
+		{
+			Name: "Unrouteable address from a router",
+			Line: `2026-11-24 08:12:09 1vIa0c-00000003Ab1-0C12 ** ops@no-mx.example R=dnslookup: Unrouteable address`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 8, 12, 9, 0), MTA: "exim", QueueID: "1vIa0c-00000003Ab1-0C12",
+				Recipient: "ops@no-mx.example", RecipientDomain: "no-mx.example", Status: event.Bounced, Response: "Unrouteable address"},
+		},
+		{
+			Name: "null MX: no SMTP service",
+			Line: `2026-11-24 08:12:10 1vIa0c-00000003Ab1-0C12 ** info@parked.example R=dnslookup: an MX or SRV record indicated no SMTP service`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 8, 12, 10, 0), MTA: "exim", QueueID: "1vIa0c-00000003Ab1-0C12",
+				Recipient: "info@parked.example", RecipientDomain: "parked.example", Status: event.Bounced, Response: "an MX or SRV record indicated no SMTP service"},
+		},
+		{
+			Name: "manualroute host lookup failed",
+			Line: `2026-11-24 08:12:11 1vIa0c-00000003Ab1-0C12 == sales@acme-corp.example R=smarthost defer (-1): lookup of host "relay.acme-corp.example" failed in smarthost router`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 8, 12, 11, 0), MTA: "exim", QueueID: "1vIa0c-00000003Ab1-0C12",
+				Recipient: "sales@acme-corp.example", RecipientDomain: "acme-corp.example", Status: event.Deferred,
+				Response: `lookup of host "relay.acme-corp.example" failed in smarthost router`},
+		},
+		{
+			Name: "T= without H=: the smtp transport's connection error, whatever the transport's name",
+			Line: `2026-11-24 08:12:12 1vIa0c-00000003Ab1-0C12 == pat@globex.example R=to_hub T=hub defer (113): No route to host`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 8, 12, 12, 0), MTA: "exim", Instance: "hub", QueueID: "1vIa0c-00000003Ab1-0C12",
+				Recipient: "pat@globex.example", RecipientDomain: "globex.example", Status: event.Deferred, Response: "No route to host"},
+		},
+		{
+			Name: "T= without H=: a host named in the text (Failed to connect to NAME [IP])",
+			Line: `2026-11-24 08:12:13 1vIa0c-00000003Ab1-0C12 == pat@initech.example R=to_hub T=hub defer (-1): Failed to connect to mxa-00abc101.gslb.pphosted.com [148.163.129.51]: Connection timed out`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 8, 12, 13, 0), MTA: "exim", Instance: "hub", QueueID: "1vIa0c-00000003Ab1-0C12",
+				Recipient: "pat@initech.example", RecipientDomain: "initech.example", RelayHost: "mxa-00abc101.gslb.pphosted.com", RelayIP: "148.163.129.51",
+				Status: event.Deferred, Response: "Failed to connect to mxa-00abc101.gslb.pphosted.com [148.163.129.51]: Connection timed out"},
+		},
+
 		// Not attempts.
 		{Name: "arrival", Line: `2026-11-22 09:00:14 1vHnQ2-00000000Lx1-0A3f <= news@news.example.com U=newsletter P=local S=24512 id=x@news.example.com`},
 		{Name: "completed", Line: `2026-11-22 09:00:16 1vHnQ2-00000000Lx1-0A3f Completed`},
@@ -258,6 +292,21 @@ func TestParse(t *testing.T) {
 		{Name: "routing retry (-52)", Line: `2026-11-22 09:45:01 1vHoUA-00000000NF3-0E90 == cfo@globex.example routing defer (-52): retry time not reached`},
 		{Name: "hosts failing for a long time", Line: `2026-11-20 14:00:02 1vGZ2m-00000005JdQ-0B77 == team@stark.example R=dnslookup T=remote_smtp defer (-53): all hosts for 'stark.example' have been failing for a long time (and retry time not reached)`},
 		{Name: "failed after the cutoff without a try", Line: `2026-10-14 16:20:14 1t0Kqd-0006Ea-Rn ** pay@umbrella.example: retry timeout exceeded`},
+		// Nothing was tried.
+		{Name: "first-pass routing only (-odqs, queue_smtp_domains, control=queue)", Line: `2026-11-24 07:00:02 1vIZ3k-00000003A01-0B10 == xxx@ten-2.example R=lookuphost T=remote_smtp defer (-1): first-pass only routing due to -odqs, queue_smtp_domains or control=queue`},
+		{Name: "SMTP delivery explicitly queued (older wording)", Line: `2026-11-24 07:00:03 1vIZ3k-00000003A01-0B10 == yyy@acme-corp.example R=dnslookup T=remote_smtp defer (0): SMTP delivery explicitly queued`},
+		{Name: "domain in queue_domains", Line: `2026-11-24 07:00:04 1vIZ3k-00000003A01-0B10 == zzz@globex.example routing defer (-56): domain is in queue_domains`},
+		{Name: "failed: all hosts failing for a long time, last tried after arrival", Line: `2026-11-24 07:00:05 1vIZ3k-00000003A01-0B10 ** team@stark.example R=dnslookup T=remote_smtp: all hosts have been failing for a long time and were last tried after this message arrived`},
+		{Name: "failed: all hosts for the domain failing (and retry time not reached)", Line: `2026-11-24 07:00:06 1vIZ3k-00000003A01-0B10 ** arno@natisbad.example R=dnslookup T=remote_smtp: all hosts for 'natisbad.example' have been failing for a long time (and retry time not reached)`},
+		// Router decisions.
+		{Name: "redirect: No Such User Here", Line: `2026-11-24 07:10:01 1vIZcq-00000003A7f-0D44 ** nobody@mta2.example.net R=virtual_aliases: No Such User Here`},
+		{Name: "redirect :fail: with unrouteable in its own words", Line: `2026-11-24 07:10:02 1vIZcq-00000003A7f-0D44 ** userx@badbad.example R=fail_remote_domains: unrouteable mail domain "badbad.example" (:fail:)`},
+		{Name: "redirect :defer:", Line: `2026-11-24 07:10:03 1vIZcq-00000003A7f-0D44 == userx@mta2.example.net R=first defer (-1): force defer on first delivery`},
+		{Name: "redirect :fail: just discard, with F=<>", Line: `2026-11-24 07:10:04 1vIZcq-00000003A7f-0D44 ** postmaster@mta2.example.net F=<> R=bounce: just discard`},
+		{Name: "filter error", Line: `2026-11-24 07:10:05 1vIZcq-00000003A7f-0D44 == lena@mta2.example.net R=userforward defer (-17): <lena@mta2.example.net> - error in filter file: missing or malformed local part (expected word or "<") in "if"`},
+		{Name: "router text without a router field", Line: `2026-11-24 07:10:06 1vIZcq-00000003A7f-0D44 ** xxx@unknown.example: unknown.example is not local, and can't route by DNS`},
+		{Name: "lmtp over a socket: strerror then its own text", Line: `2026-11-24 07:10:07 1vIZcq-00000003A7f-0D44 == henry@virtual.example R=dovecot_lmtp_router T=dovecot_lmtp defer (111): Connection refused: Failed to connect to socket /var/run/dovecot/lmtp for dovecot_lmtp transport: Connection refused`},
+		{Name: "smtp transport's configuration error: nothing sent", Line: `2026-11-24 07:10:08 1vIZcq-00000003A7f-0D44 == j.smith@acme-corp.example R=dnslookup T=remote_smtp defer (-1): failed to expand "interface" option for remote_smtp transport: unknown variable name "sending_ip"`},
 		{Name: "failed after a long failure period without a try", Line: `2026-10-14 16:20:14 1t0Kqd-0006Ea-Rn ** accounts@stark.example R=dnslookup T=remote_smtp: retry time not reached for any host after a long failure period`},
 		{Name: "local delivery", Line: `2026-11-03 07:10:44 1tBq3C-0003Xj-7K => root <root@mta2.example.net> R=local_user T=mail_spool`},
 		{Name: "local delivery with a domain", Line: `2026-11-19 08:01:13 1vFQ1m-00000002aC1-0B10 => bob@virtual.example <support@helpdesk.example> R=dovecot_virtual T=dovecot_delivery`},
@@ -521,6 +570,10 @@ var noise = []string{
 	`Nov 22 09:17:20 mta4 exim[3160]: 2026-11-22 09:17:20 H=(friend) [203.0.113.250] F=<spam@bulk.example> rejected RCPT <nobody@tickets.example.com>: relay not permitted`,
 	`Nov 22 09:16:12 mta4 exim[3141]: 1vHnd0-00000000obC-0E02 H=mx1-us1.ppe-hosted.com [67.231.154.162] Connection timed out`,
 	`Nov 22 09:15:04 mta4 exim[3121]: 2026-11-22 09:15:04 1vHnbq-00000000oZk-0D1a Completed`,
+	`2026-11-22 09:00:06 H=(ZTZUWWCRQY) [218.108.42.254] F=<pansiesyd75@setupper.example> rejected RCPT <inline@trout.example>: rejected because 218.108.42.254 is in a black list at zen.spamhaus.org`,
+	`2026-11-24 07:00:02 1vIZ3k-00000003A01-0B10 == xxx@ten-2.example R=lookuphost T=remote_smtp defer (-1): first-pass only routing due to -odqs, queue_smtp_domains or control=queue`,
+	`2026-11-24 07:10:01 1vIZcq-00000003A7f-0D44 ** nobody@mta2.example.net R=virtual_aliases: No Such User Here`,
+	`2026-11-24 11:00:10 1vIcEe-00000003CdE-0F66 Failed to connect to mx0a-00123a01.pphosted.com [148.163.150.12]: Connection timed out`,
 }
 
 func TestNoiseDoesNotAllocate(t *testing.T) {

@@ -7,11 +7,12 @@ import (
 
 // hostInText finds "NAME [IP]" after one of the phrases Exim uses to name a
 // host in its own error texts ("Remote host NAME [IP] closed connection",
-// "SMTP timeout while connected to NAME [IP]", "send() to NAME [IP] failed",
-// "Malformed SMTP response from NAME [IP]"), never a bracketed IP of a
-// remote's reply ("client [A.B.C.D] blocked").
-func hostInText(s string) (host, ip string) {
-	for _, m := range [...]string{"host ", "connected to ", "send() to ", "response from "} {
+// "SMTP timeout while connected to NAME [IP]", "Failed to connect to NAME
+// [IP]", "send() to NAME [IP] failed", "Malformed SMTP response from NAME
+// [IP]"), never a bracketed IP of a remote's reply ("client [A.B.C.D]
+// blocked"); rest is the text after the address.
+func hostInText(s string) (host, ip, rest string) {
+	for _, m := range [...]string{"host ", "connected to ", "connect to ", "send() to ", "response from "} {
 		r := s
 		for {
 			k := strings.Index(r, m)
@@ -19,12 +20,12 @@ func hostInText(s string) (host, ip string) {
 				break
 			}
 			r = r[k+len(m):]
-			if h, addr, _, ok := hostBracket(r); ok {
-				return h, addr
+			if h, addr, after, ok := hostBracket(r); ok {
+				return h, addr, after
 			}
 		}
 	}
-	return "", ""
+	return "", "", ""
 }
 
 // hostBracket reads "NAME [IP]" at the start of s.
@@ -91,7 +92,7 @@ func (m *hostMemo) note(id, s string) {
 		host, ip, text = h, addr, strings.TrimPrefix(strings.TrimPrefix(after, ":"), " ")
 	} else if h, addr, after, ok := hostBracket(s); ok && strings.HasPrefix(after, " ") {
 		host, ip, text = h, addr, after[1:]
-	} else if h, addr := hostInText(s); addr != "" {
+	} else if h, addr, _ := hostInText(s); addr != "" {
 		host, ip, text = h, addr, s
 	} else {
 		return
