@@ -26,13 +26,15 @@
 // when errno > 0); a failure may end with " DT=…", which is not reply text.
 //
 // Response is the remote reply from its SMTP code on, verbatim as Exim logs
-// it: multi-line replies stay joined with Exim's literal "\n". Exim prefixes
-// replies with "SMTP error from remote mail server after <command>: " (older
-// releases "… remote mailer …" and then "host NAME [IP]: ", which also gives
-// the relay). Without a reply (timeouts, refused or closed connections,
-// routing failures) Response is Exim's error text and SMTPCode is 0, except
-// that a reply Exim quotes as "(EHLO response was: …)" is taken as the reply.
-// EnhancedCode comes from the reply only: Exim logs no DSN field.
+// it: multi-line replies stay joined with Exim's literal "\n". The reply is
+// the first "NNN " or "NNN-" at the start of the reason or right after a
+// ": ", wherever Exim's lead-in puts it: "SMTP error from remote mail server
+// after <command>: " (older releases "… remote mailer …" and then "host NAME
+// [IP]: ", which also gives the relay), "PRDR error after DATA: ", "(EHLO
+// response was: …)", "after pipelined MAIL FROM:<…> SIZE=…: "; digits inside
+// <addresses> never count. Without a reply (timeouts, refused or closed
+// connections, routing failures) Response is Exim's error text and SMTPCode
+// is 0. EnhancedCode comes from the reply only: Exim logs no DSN field.
 //
 // Outbound attempts: "=>", "->" and ">>" count only with H=host [ip] (a
 // local transport logs at most H=name without an address). Pipes, files,
@@ -366,10 +368,11 @@ func (p *Parser) attempt(ev *event.Delivery, t time.Time, id string, status even
 	}
 
 	reply, host, ip := remoteReply(text)
-	if reply != "" {
+	switch {
+	case reply != "":
 		ev.Response = reply
 		ev.SMTPCode, ev.EnhancedCode = mtalog.SplitReply(reply)
-	} else {
+	default:
 		ev.Response = text
 		host, ip, _ = hostInText(text)
 	}
@@ -630,43 +633,50 @@ func smtpText(text string) bool {
 	return ip != ""
 }
 
-// remoteReply finds the remote reply in Exim's reason text: after "SMTP error
-// from remote mail server after <command>: " (older: "… remote mailer …",
-// then "host NAME [IP]: "), or inside "(EHLO response was: …)". The reply is
-// returned from its code on; host and ip are set when the text names them.
+// remoteReply finds the remote reply in Exim's reason text: the first
+// "NNN " or "NNN-" (N a 2-5 digit and two digits) at the start of the text
+// or right after ": ", wherever Exim's lead-in puts it ("SMTP error from
+// remote mail server after <command>: ", "… host NAME [IP]: ", "PRDR
+// error after DATA: ", "(EHLO response was: …)", "after pipelined MAIL
+// FROM:<…> SIZE=…: "). Addresses in angle brackets are skipped, so digits
+// of a quoted local part are never taken. The reply runs to the end of the
+// text, without Exim's ": retry timeout exceeded" and without the ")" that
+// closes a parenthesis opened before it. host and ip are the host the
+// lead-in names, if any.
 func remoteReply(text string) (reply, host, ip string) {
-	if k := strings.Index(text, "SMTP error from remote mail"); k >= 0 {
-		r := text[k:]
-		a := strings.Index(r, " after ")
-		if a < 0 {
-			return "", "", ""
-		}
-		r = r[a+7:]
-		c := strings.Index(r, ": ")
-		if c < 0 {
-			return "", "", ""
-		}
-		r = r[c+2:]
-		if strings.HasPrefix(r, "host ") {
-			if h, addr, after, ok := hostBracket(r[5:]); ok && strings.HasPrefix(after, ": ") {
-				host, ip, r = h, addr, after[2:]
+	k := replyStart(text)
+	if k < 0 {
+		return "", "", ""
+	}
+	r := strings.TrimSpace(strings.TrimSuffix(text[k:], ": retry timeout exceeded"))
+	if strings.HasSuffix(r, ")") && strings.Count(r, ")") > strings.Count(r, "(") {
+		r = strings.TrimSpace(r[:len(r)-1])
+	}
+	host, ip, _ = hostInText(text[:k])
+	return r, host, ip
+}
+
+// replyStart returns the index of the reply in s (see remoteReply), or -1.
+func replyStart(s string) int {
+	noClose := false // no ">" closes an angle bracket from here on
+	for i := 0; i+3 <= len(s); i++ {
+		c := s[i]
+		if c == '<' && !noClose {
+			if e := angleEnd(s, i+1); e >= 0 {
+				i = e
+			} else {
+				noClose = true
 			}
+			continue
 		}
-		r = strings.TrimSuffix(r, ": retry timeout exceeded")
-		r = strings.TrimSpace(r)
-		if code, _ := mtalog.SplitReply(r); code == 0 {
-			return "", "", ""
+		if c < '2' || c > '5' || i > 0 && (i < 2 || s[i-1] != ' ' || s[i-2] != ':') {
+			continue
 		}
-		return r, host, ip
-	}
-	if k := strings.Index(text, "(EHLO response was: "); k >= 0 {
-		r := strings.TrimSuffix(strings.TrimSpace(text[k+20:]), ")")
-		if code, _ := mtalog.SplitReply(r); code != 0 {
-			host, ip, _ = hostInText(text[:k])
-			return r, host, ip
+		if isDigit(s[i+1]) && isDigit(s[i+2]) && (i+3 == len(s) || s[i+3] == ' ' || s[i+3] == '-') {
+			return i
 		}
 	}
-	return "", "", ""
+	return -1
 }
 
 // lowerDomain is event.DomainOf, also lower-casing non-ASCII (SMTPUTF8)

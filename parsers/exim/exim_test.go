@@ -280,6 +280,50 @@ func TestParse(t *testing.T) {
 				Status: event.Deferred, Response: "Failed to connect to mxa-00abc101.gslb.pphosted.com [148.163.129.51]: Connection timed out"},
 		},
 
+		// The reply wherever Exim's lead-in puts it.
+		{
+			Name: "PRDR error after DATA",
+			Line: `2026-11-24 09:30:41 1vIbCx-00000003BcD-0E55 ** baduser@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes: PRDR error after DATA: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 41, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "baduser@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0a-00123a01.pphosted.com", RelayIP: "148.163.150.12",
+				Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.0", Response: ppBlock},
+		},
+		{
+			Name: "pipelined MAIL FROM with a null sender and SIZE=",
+			Line: `2026-11-24 09:30:42 1vIbCx-00000003BcD-0E55 ** postmaster@globex.example R=dnslookup T=remote_smtp H=mx0b-0012ab01.pphosted.com [67.231.157.21]: SMTP error from remote mail server after pipelined MAIL FROM:<> SIZE=3128: 550 5.7.1 Bounce rejected`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 42, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "postmaster@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0b-0012ab01.pphosted.com", RelayIP: "67.231.157.21",
+				Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.1", Response: "550 5.7.1 Bounce rejected"},
+		},
+		{
+			Name: "digits after \": \" inside the command's address are not the reply",
+			Line: `2026-11-24 09:30:43 1vIbCx-00000003BcD-0E55 == ap@globex.example R=dnslookup T=remote_smtp defer (-44) H=mx0b-0012ab01.pphosted.com [67.231.157.21]: SMTP error from remote mail server after RCPT TO:<"ap: 250 ok"@globex.example>: 451 4.7.1 Try again later`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 43, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "ap@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0b-0012ab01.pphosted.com", RelayIP: "67.231.157.21",
+				Status: event.Deferred, SMTPCode: 451, EnhancedCode: "4.7.1", Response: "451 4.7.1 Try again later"},
+		},
+		{
+			Name: "old shape after end of data: host NAME [IP]: reply",
+			Line: `2026-11-24 09:30:44 1vIbCx-00000003BcD-0E55 ** dest@initech.example R=dnslookup T=remote_smtp: SMTP error from remote mail server after end of data: host mxb-00abc101.gslb.pphosted.com [148.163.137.51]: 550 5.7.1 Unfortunately, messages from [198.51.100.5] weren't sent.`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 44, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "dest@initech.example", RecipientDomain: "initech.example", RelayHost: "mxb-00abc101.gslb.pphosted.com", RelayIP: "148.163.137.51",
+				Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.1", Response: "550 5.7.1 Unfortunately, messages from [198.51.100.5] weren't sent."},
+		},
+		{
+			Name: "EHLO response with a parenthesis of its own",
+			Line: `2026-11-24 09:30:45 1vIbCx-00000003BcD-0E55 == m.ortiz@acme-corp.example R=dnslookup T=remote_smtp defer (-18) H=mx0b-00123a01.pphosted.com [148.163.158.12]: Remote host closed connection in response to HELO mta1.example.net (EHLO response was: 554 5.7.1 Blocked (see https://ipcheck.proofpoint.com/?ip=192.0.2.10))`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 45, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "m.ortiz@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0b-00123a01.pphosted.com", RelayIP: "148.163.158.12",
+				Status: event.Deferred, SMTPCode: 554, EnhancedCode: "5.7.1", Response: "554 5.7.1 Blocked (see https://ipcheck.proofpoint.com/?ip=192.0.2.10)"},
+		},
+		{
+			Name: "no reply: a byte count in parentheses is not a code",
+			Line: `2026-11-24 09:30:46 1vIbCx-00000003BcD-0E55 == it@globex.example R=dnslookup T=remote_smtp defer (-1) H=mx0a-0012ab01.pphosted.com [67.231.149.21]: SMTP timeout after end of data (250 bytes written)`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 46, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "it@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0a-0012ab01.pphosted.com", RelayIP: "67.231.149.21",
+				Status: event.Deferred, Response: "SMTP timeout after end of data (250 bytes written)"},
+		},
+
 		// Not attempts.
 		{Name: "arrival", Line: `2026-11-22 09:00:14 1vHnQ2-00000000Lx1-0A3f <= news@news.example.com U=newsletter P=local S=24512 id=x@news.example.com`},
 		{Name: "completed", Line: `2026-11-22 09:00:16 1vHnQ2-00000000Lx1-0A3f Completed`},
