@@ -34,7 +34,10 @@
 // response was: …)", "after pipelined MAIL FROM:<…> SIZE=…: "; digits inside
 // <addresses> never count. Without a reply (timeouts, refused or closed
 // connections, routing failures) Response is Exim's error text and SMTPCode
-// is 0. EnhancedCode comes from the reply only: Exim logs no DSN field.
+// is 0; when the strerror stands before H= ("defer (110): Connection timed
+// out H=mx [ip]: SMTP timeout …") it is the reason, as on the lines that
+// name no host. EnhancedCode comes from the reply only: Exim logs no DSN
+// field.
 //
 // Outbound attempts: "=>", "->" and ">>" count only with H=host [ip] (a
 // local transport logs at most H=name without an address). Pipes, files,
@@ -266,6 +269,7 @@ type fields struct {
 	hasDefer  bool
 	errno     int
 	strerr    string
+	joined    bool   // strerr runs on into the reason ("defer (110): Connection timed out: SMTP timeout …")
 	text      string // reason after ": " (with strerror in front when contiguous)
 	hasText   bool
 }
@@ -372,6 +376,10 @@ func (p *Parser) attempt(ev *event.Delivery, t time.Time, id string, status even
 	case reply != "":
 		ev.Response = reply
 		ev.SMTPCode, ev.EnhancedCode = mtalog.SplitReply(reply)
+	case f.strerr != "" && !f.joined:
+		// "defer (110): Connection timed out H=mx [ip]: SMTP timeout …":
+		// the reason is the strerror, as on the lines that name no host.
+		ev.Response = f.strerr
 	default:
 		ev.Response = text
 		host, ip, _ = hostInText(text)
@@ -538,7 +546,7 @@ func (f *fields) readStrerror(r string) string {
 	f.strerr = r[:end]
 	rest := r[end:]
 	if strings.HasPrefix(rest, ": ") {
-		f.text, f.hasText = r, true
+		f.text, f.hasText, f.joined = r, true, true
 		return ""
 	}
 	return rest

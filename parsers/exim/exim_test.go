@@ -180,11 +180,11 @@ func TestParse(t *testing.T) {
 				Status: event.Deferred, Response: "Remote host mx0b-0012ab01.pphosted.com [67.231.157.21] closed connection in response to EHLO mta3.example.net"},
 		},
 		{
-			Name: "strerror, then the host, then the reason",
+			Name: "strerror, then the host, then the message: the strerror is the reason",
 			Line: `2026-11-20 14:03:44 1vGZCg-00000005Jn6-0D40 == member4@globex.example R=dnslookup T=remote_smtp defer (110): Connection timed out H=mx0a-0012ab01.pphosted.com [67.231.149.21]: SMTP timeout after end of data (52114 bytes written)`,
 			Want: &event.Delivery{Time: at(2026, 11, 20, 14, 3, 44, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vGZCg-00000005Jn6-0D40",
 				Recipient: "member4@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0a-0012ab01.pphosted.com", RelayIP: "67.231.149.21",
-				Status: event.Deferred, Response: "SMTP timeout after end of data (52114 bytes written)"},
+				Status: event.Deferred, Response: "Connection timed out"},
 		},
 		{
 			Name: "strerror and reason contiguous; host named as connected to",
@@ -322,6 +322,22 @@ func TestParse(t *testing.T) {
 			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 46, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
 				Recipient: "it@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0a-0012ab01.pphosted.com", RelayIP: "67.231.149.21",
 				Status: event.Deferred, Response: "SMTP timeout after end of data (250 bytes written)"},
+		},
+
+		// The strerror before H= is the reason.
+		{
+			Name: "defer (110): strerror, H=, then the message",
+			Line: `2026-11-24 10:02:17 1vIbid-00000003Bx0-0A21 == cfo@acme-corp.example R=dnslookup T=remote_smtp defer (110): Connection timed out H=mx0b-00123a01.pphosted.com [148.163.158.12]: SMTP timeout after initial connection`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 10, 2, 17, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbid-00000003Bx0-0A21",
+				Recipient: "cfo@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0b-00123a01.pphosted.com", RelayIP: "148.163.158.12",
+				Status: event.Deferred, Response: "Connection timed out"},
+		},
+		{
+			Name: "defer (111): strerror and H= with a port, nothing after",
+			Line: `2026-11-24 10:02:18 1vIbid-00000003Bx0-0A21 == cto@globex.example R=dnslookup T=remote_smtp defer (111): Connection refused H=mx0a-0012ab01.pphosted.com [67.231.149.21]:25 DT=0.002s`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 10, 2, 18, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbid-00000003Bx0-0A21",
+				Recipient: "cto@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0a-0012ab01.pphosted.com", RelayIP: "67.231.149.21",
+				Status: event.Deferred, Response: "Connection refused"},
 		},
 
 		// Not attempts.
