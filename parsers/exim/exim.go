@@ -82,12 +82,17 @@
 //     ": retry timeout exceeded" to the reply; that suffix is not reply text
 //     and is dropped.
 //   - Exim logs each failing host on its own line ("H=mx [ip] Connection
-//     timed out", older "mx [ip] Connection timed out", "H=mx [ip]: SMTP
-//     error …" when more hosts follow) before the one "==" line: those lines are not attempts,
+//     timed out", older "mx [ip] Connection timed out", "Failed to connect
+//     to mx [ip]: Connection timed out", "H=mx [ip]: SMTP error …" when more
+//     hosts follow) before the one "==" line: those lines are not attempts,
 //     but the parser remembers the last one per message so that a "== …
 //     defer (110): Connection timed out", which names no host, gets the
 //     relay of the host that failed that way (a silent Proofpoint MX is then
 //     still recognisable by its name).
+//   - Lines without a message id (ACL logwrite lines such as "[127.0.0.1]
+//     -> x", "H=(helo) [ip] …" connection lines, queue runs) are not
+//     attempts and not damaged, even when a flag follows; a token shaped
+//     like a message id that is not one is damage.
 //   - Exim splits syslog lines longer than 870 bytes into "[1/3] …",
 //     "[2/3] …": the parts are joined per exim pid (parts of other processes
 //     may come between) and the attempt is returned on the last part; the
@@ -212,7 +217,9 @@ func (p *Parser) logLine(ev *event.Delivery, s string, t time.Time, fromSyslog, 
 		flag, after = rest[:i], rest[i+1:]
 	}
 	if !isMsgID(id) {
-		if attemptFlag(flag) != "" {
+		// ACL logwrite lines ("[127.0.0.1] -> ''") and connection lines
+		// ("H=(helo) [ip] …") carry no id: only a damaged id is an error.
+		if attemptFlag(flag) != "" && looksLikeID(id) {
 			return false, mtalog.Errorf("queue_id", "invalid message id %q", clip(id))
 		}
 		return false, nil
@@ -817,6 +824,25 @@ func isMsgID(s string) bool {
 		}
 	}
 	return true
+}
+
+// looksLikeID reports a token that is meant to be a message id: 12 to 30
+// base-62 characters and hyphens, starting with a digit or letter and
+// holding a hyphen.
+func looksLikeID(s string) bool {
+	if len(s) < 12 || len(s) > 30 || s[0] == '-' {
+		return false
+	}
+	hyphen := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '-':
+			hyphen = true
+		case !isDigit(c) && !isUpper(c) && !(c >= 'a' && c <= 'z'):
+			return false
+		}
+	}
+	return hyphen
 }
 
 // findAttempt returns the index of a message id followed by an attempt flag

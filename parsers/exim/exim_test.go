@@ -367,6 +367,11 @@ func TestParse(t *testing.T) {
 		{Name: "router text without a router field", Line: `2026-11-24 07:10:06 1vIZcq-00000003A7f-0D44 ** xxx@unknown.example: unknown.example is not local, and can't route by DNS`},
 		{Name: "lmtp over a socket: strerror then its own text", Line: `2026-11-24 07:10:07 1vIZcq-00000003A7f-0D44 == henry@virtual.example R=dovecot_lmtp_router T=dovecot_lmtp defer (111): Connection refused: Failed to connect to socket /var/run/dovecot/lmtp for dovecot_lmtp transport: Connection refused`},
 		{Name: "smtp transport's configuration error: nothing sent", Line: `2026-11-24 07:10:08 1vIZcq-00000003A7f-0D44 == j.smith@acme-corp.example R=dnslookup T=remote_smtp defer (-1): failed to expand "interface" option for remote_smtp transport: unknown variable name "sending_ip"`},
+		// Lines without a message id.
+		{Name: "ACL logwrite with an arrow", Line: `2026-11-22 09:00:00 [127.0.0.1] -> ''`},
+		{Name: "ACL logwrite with a flag after an IPv6 address", Line: `2026-11-22 09:00:00 [2001:db8::25] ** greylisted`},
+		{Name: "connection line", Line: `2026-11-22 09:00:01 H=(app1.example.net) [192.0.2.40] == rate 120/1h`},
+		{Name: "syslog ACL logwrite", Line: `Nov 22 09:00:02 mta4 exim[3101]: [192.0.2.40] => ''`},
 		{Name: "failed after a long failure period without a try", Line: `2026-10-14 16:20:14 1t0Kqd-0006Ea-Rn ** accounts@stark.example R=dnslookup T=remote_smtp: retry time not reached for any host after a long failure period`},
 		{Name: "local delivery", Line: `2026-11-03 07:10:44 1tBq3C-0003Xj-7K => root <root@mta2.example.net> R=local_user T=mail_spool`},
 		{Name: "local delivery with a domain", Line: `2026-11-19 08:01:13 1vFQ1m-00000002aC1-0B10 => bob@virtual.example <support@helpdesk.example> R=dovecot_virtual T=dovecot_delivery`},
@@ -558,6 +563,30 @@ func TestHostOfConnectionFailure(t *testing.T) {
 	})
 }
 
+func TestHostOfFailedConnect(t *testing.T) {
+	want := func(rcpt, host, ip, resp string) *event.Delivery {
+		return &event.Delivery{Time: at(2026, 11, 24, 11, 0, 40, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIcEe-00000003CdE-0F66",
+			Recipient: rcpt, RecipientDomain: event.DomainOf(rcpt), RelayHost: host, RelayIP: ip, Status: event.Deferred, Response: resp}
+	}
+	runSteps(t, newTest(), []step{
+		{line: `2026-11-24 11:00:10 1vIcEe-00000003CdE-0F66 Failed to connect to mx0a-00123a01.pphosted.com [148.163.150.12]: Connection timed out`},
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 == a@acme-corp.example R=dnslookup T=remote_smtp defer (110): Connection timed out`,
+			want: want("a@acme-corp.example", "mx0a-00123a01.pphosted.com", "148.163.150.12", "Connection timed out")},
+		// The per-host line with Exim's message and the strerror after it.
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 H=mx0b-00123a01.pphosted.com [148.163.158.12]: SMTP timeout after initial connection: Connection timed out`},
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 == b@acme-corp.example R=dnslookup T=remote_smtp defer (110): Connection timed out: SMTP timeout after initial connection`,
+			want: want("b@acme-corp.example", "mx0b-00123a01.pphosted.com", "148.163.158.12", "Connection timed out: SMTP timeout after initial connection")},
+		// H= with a port.
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 H=mx0a-0012ab01.pphosted.com [67.231.149.21]:25 Connection refused`},
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 == c@globex.example R=dnslookup T=remote_smtp defer (111): Connection refused`,
+			want: want("c@globex.example", "mx0a-0012ab01.pphosted.com", "67.231.149.21", "Connection refused")},
+		// A text that merely ends like the key does not match.
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 H=mx0b-0012ab01.pphosted.com [67.231.157.21] not a Connection refused`},
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 == d@globex.example R=dnslookup T=remote_smtp defer (111): Connection refused`,
+			want: want("d@globex.example", "", "", "Connection refused")},
+	})
+}
+
 func TestSyslogSplitLines(t *testing.T) {
 	full := `2026-11-22 09:18:03 1vHnep-00000000odD-0F33 ** fan6@gmail.com R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [142.250.27.26]: SMTP error from remote mail server after end of data: 550-5.7.26 first line\n550 5.7.26 last line`
 	cut1, cut2 := 60, 150
@@ -630,6 +659,7 @@ var noise = []string{
 	`Nov 22 09:17:20 mta4 exim[3160]: 2026-11-22 09:17:20 H=(friend) [203.0.113.250] F=<spam@bulk.example> rejected RCPT <nobody@tickets.example.com>: relay not permitted`,
 	`Nov 22 09:16:12 mta4 exim[3141]: 1vHnd0-00000000obC-0E02 H=mx1-us1.ppe-hosted.com [67.231.154.162] Connection timed out`,
 	`Nov 22 09:15:04 mta4 exim[3121]: 2026-11-22 09:15:04 1vHnbq-00000000oZk-0D1a Completed`,
+	`2026-11-22 09:00:12 [127.0.0.1] -> ''`,
 	`2026-11-22 09:00:06 H=(ZTZUWWCRQY) [218.108.42.254] F=<pansiesyd75@setupper.example> rejected RCPT <inline@trout.example>: rejected because 218.108.42.254 is in a black list at zen.spamhaus.org`,
 	`2026-11-24 07:00:02 1vIZ3k-00000003A01-0B10 == xxx@ten-2.example R=lookuphost T=remote_smtp defer (-1): first-pass only routing due to -odqs, queue_smtp_domains or control=queue`,
 	`2026-11-24 07:10:01 1vIZcq-00000003A7f-0D44 ** nobody@mta2.example.net R=virtual_aliases: No Such User Here`,

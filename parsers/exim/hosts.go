@@ -81,7 +81,8 @@ type hostMemo struct {
 
 // note reads the text after a message id that carries no flag. Shapes:
 // "H=NAME [IP][:port] text", "H=NAME [IP]: text", the older "NAME [IP] text",
-// and texts naming "host NAME [IP]".
+// and texts naming the host ("Failed to connect to NAME [IP]: text",
+// "Remote host NAME [IP] text"); text is what follows the address.
 func (m *hostMemo) note(id, s string) {
 	var host, ip, text string
 	if strings.HasPrefix(s, "H=") {
@@ -92,8 +93,8 @@ func (m *hostMemo) note(id, s string) {
 		host, ip, text = h, addr, strings.TrimPrefix(strings.TrimPrefix(after, ":"), " ")
 	} else if h, addr, after, ok := hostBracket(s); ok && strings.HasPrefix(after, " ") {
 		host, ip, text = h, addr, after[1:]
-	} else if h, addr, _ := hostInText(s); addr != "" {
-		host, ip, text = h, addr, s
+	} else if h, addr, after := hostInText(s); addr != "" {
+		host, ip, text = h, addr, strings.TrimPrefix(strings.TrimPrefix(after, ":"), " ")
 	} else {
 		return
 	}
@@ -108,9 +109,17 @@ func (m *hostMemo) note(id, s string) {
 }
 
 // recall returns the host of the last per-host line of message id whose
-// error text is text.
+// error text is text or ends in ": " and text ("SMTP timeout after end of
+// data: Connection timed out").
 func (m *hostMemo) recall(id, text string) (host, ip string) {
-	if m.idN == 0 || string(m.id[:m.idN]) != id || string(m.text[:m.textN]) != text {
+	if m.idN == 0 || text == "" || string(m.id[:m.idN]) != id {
+		return "", ""
+	}
+	t := m.text[:m.textN]
+	if len(t) < len(text) || string(t[len(t)-len(text):]) != text {
+		return "", ""
+	}
+	if n := len(t) - len(text); n != 0 && (n < 2 || t[n-2] != ':' || t[n-1] != ' ') {
 		return "", ""
 	}
 	return string(m.host[:m.hostN]), string(m.ip[:m.ipN])
