@@ -129,8 +129,10 @@ func New(opts mtalog.Options) *Parser {
 	return &Parser{clock: opts.Clock(), senders: opts.Senders()}
 }
 
-// Sniff reports whether line clearly is an Exim log line: a main-log
-// timestamp followed by a message id, or a syslog line tagged exim or exim4.
+// Sniff reports whether line clearly is an Exim log line: a syslog line
+// tagged exim or exim4, or a main-log timestamp (with optional [pid])
+// followed by a message id or by a text Exim writes without one (see
+// mainLogText).
 func Sniff(line string) bool {
 	if isStampStart(line) {
 		s, ok := skipStamp(line)
@@ -142,7 +144,7 @@ func Sniff(line string) bool {
 		if sp > 0 && isMsgID(s[:sp]) {
 			return true
 		}
-		return strings.HasPrefix(s, "Start queue run: pid=") || strings.HasPrefix(s, "End queue run: pid=")
+		return mainLogText(s)
 	}
 	if len(line) < 16 || !(line[0] == '<' || isUpper(line[0]) || isDigit(line[0]) && line[4] == '-' && line[10] == 'T') {
 		return false
@@ -155,6 +157,50 @@ func Sniff(line string) bool {
 		if i := strings.Index(head, tag); i > 0 {
 			return tag[len(tag)-1] == ' ' || strings.Contains(head[i:], "]: ")
 		}
+	}
+	return false
+}
+
+// mainLogText reports the main-log texts without a message id: queue runs
+// ("Start queue run: pid=…", "Start 'name' queue run: …"), daemon starts
+// ("exim 4.97 daemon started: …"), SMTP connection events, lines about a
+// client host ("H=(helo) [ip] … rejected RCPT …", "no host name found for IP
+// address …", "TLS error on connection from …") and ACL logwrite lines that
+// start with the client's address ("[127.0.0.1] -> x").
+func mainLogText(s string) bool {
+	for _, m := range [...]string{
+		"Start queue run: ", "End queue run: ", "SMTP connection from ", "SMTP command timeout on connection from ",
+		"SMTP data timeout ", "SMTP call from ", "SMTP protocol ", "SMTP syntax error ", "SMTP connection lost ",
+		"no host name found for IP address ", "TLS error on connection from ", "unexpected disconnection while reading SMTP command ",
+		"no MAIL in SMTP connection from ", "Connection from [", "rejected EHLO ", "rejected HELO ", "VRFY failed for ",
+		"EXPN failed for ", "ETRN ", "cwd=", "Warning: ",
+	} {
+		if strings.HasPrefix(s, m) {
+			return true
+		}
+	}
+	head := s[:min(len(s), 80)]
+	switch {
+	case strings.HasPrefix(s, "Start '") || strings.HasPrefix(s, "End '"):
+		return strings.Contains(head, "' queue run: ")
+	case strings.HasPrefix(s, "exim "): // "exim 4.97 daemon started: …"
+		v := s[5:]
+		sp := strings.IndexByte(v[:min(len(v), 24)], ' ')
+		return sp > 0 && strings.IndexByte(v[:sp], '.') >= 0 && strings.HasPrefix(v[sp:], " daemon started")
+	case strings.HasPrefix(s, "H="): // H=[ip], H=name [ip], H=(helo) [ip], H=name (helo) [ip]
+		r := s[2:]
+		if !strings.HasPrefix(r, "[") {
+			k := strings.Index(r[:min(len(r), 300)], " [")
+			if k < 0 {
+				return false
+			}
+			r = r[k+1:]
+		}
+		_, _, ok := bracketIP(r)
+		return ok
+	case strings.HasPrefix(s, "["):
+		_, rest, ok := bracketIP(s)
+		return ok && strings.HasPrefix(rest, " ")
 	}
 	return false
 }

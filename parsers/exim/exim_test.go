@@ -620,6 +620,26 @@ func TestSniff(t *testing.T) {
 		`Nov 22 09:15:02 mta4 exim[3120]: 2026-11-22 09:15:02 1vHnbq-00000000oZk-0D1a <= e@t.example P=local`,
 		`Nov 22 09:16:10 mta4 exim4[3140]: 1vHnd0-00000000obC-0E02 <= e@t.example P=local`,
 		`2026-11-22T10:20:01.204311+01:00 mta4 exim[3180]: 1vHngA-00000000ofR-0G40 <= e@t.example P=local`,
+		// Main-log lines without a message id.
+		`2026-11-22 09:15:01 [1130] Start queue run: pid=1130 -qq`,
+		`2026-11-22 09:15:01 Start 'alternate' queue run: pid=1131`,
+		`2026-11-22 09:15:02 End 'alternate' queue run: pid=1131`,
+		`2026-11-22 09:00:00 exim 4.97 daemon started: pid=1101, -q30m, listening for SMTP on [0.0.0.0]:25 [::]:25`,
+		`2026-11-22 09:00:02.114 +0100 SMTP connection from [109.70.26.4] (TCP/IP connection count = 1)`,
+		`2026-11-22 09:00:03 SMTP command timeout on connection from [180.173.2.183]:64332 I=[78.32.30.218]:25`,
+		`2026-11-22 09:00:04 SMTP call from (tester) [203.0.113.7] dropped: too many syntax or protocol errors (last command was "From: Sam@random.com")`,
+		`2026-11-22 09:00:05 SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected "BDAT 1" H=(tester) [203.0.113.7] next input="BDAT 87 last\r\n"`,
+		`2026-11-22 09:00:06 H=(ZTZUWWCRQY) [218.108.42.254] F=<pansiesyd75@setupper.example> rejected RCPT <inline@trout.example>: rejected because 218.108.42.254 is in a black list at zen.spamhaus.org `,
+		`2026-11-22 09:00:07 H=mail.somehost.example [84.154.134.45] F=<a@somehost.example> rejected RCPT <b@exampley.example>: Unrouteable address`,
+		`2026-11-22 09:00:08 H=[198.51.100.9] F=<x@bad.example>: rejected by DCC`,
+		`2026-11-22 09:00:09 no host name found for IP address 218.108.42.254`,
+		`2026-11-22 09:00:10 TLS error on connection from mout.gmx.example [212.227.15.15] (gnutls_handshake): A TLS fatal alert has been received.`,
+		`2026-11-22 09:00:11 unexpected disconnection while reading SMTP command from (ZTZUWWCRQY) [218.108.42.254] (error: Connection reset by peer)`,
+		`2026-11-22 09:00:12 [127.0.0.1] -> ''`,
+		`2026-11-22 09:00:13 [2001:db8::25] -> 'greylisted'`,
+		`2026-11-22 09:00:14 VRFY failed for boyce@cup.example H=(x) [192.168.10.238]`,
+		`2026-11-22 09:00:15 cwd=/var/spool/exim4 3 args: /usr/sbin/exim4 -bd -q30m`,
+		`Feb 14 18:12:33 192.168.55.51 exim[46483]: [1\2] 2025-02-14 18:12:33 Warning: purging the environment.`,
 	}
 	no := []string{
 		``,
@@ -628,6 +648,13 @@ func TestSniff(t *testing.T) {
 		`Nov 14 09:14:58 mta4 systemd[1]: Started exim4.service - LSB: exim Mail Transport Agent.`,
 		`2026-11-22 09:00:14 something else entirely`,
 		`type,timeLogged,timeQueued,orig,rcpt`,
+		`t,2026-11-22 00:55:28+0000,2026-11-22 00:40:02+0000,bounce@news.example.com,user@example.org,,delayed,4.0.0 (undefined status),smtp;421 4.7.0 Too many connections,mx0b-00069f02.pphosted.com (205.220.177.32),,smtp,,smtp,198.51.100.20,205.220.177.32,"PIPELINING,8BITMIME,SIZE,STARTTLS",48211,vmta-a,job42,,example.org/vmta-a,pool-a`,
+		`2026-10-04T22:48:26.414987+00:00 postfix-incoming-0 mail_in/master[116]: daemon started -- version 3.11.7, configuration /etc/postfix`,
+		`Nov  8 19:19:37 mx1 postfix/smtp[2835]: 5AFFC20799: to=<s@example.com>, relay=172.16.22.11[172.16.22.11]:25, delay=0.18, dsn=2.1.5, status=deliverable (250 2.1.5 Ok)`,
+		`2026-11-22 09:00:14 [something] else`,
+		`2026-11-22 09:00:14 H=nothing here`,
+		`2026-11-22 09:00:14 exim is not a daemon started here`,
+		`2026-11-22 09:00:14 Start 'x' of something`,
 	}
 	for _, l := range yes {
 		if !Sniff(l) {
