@@ -718,24 +718,53 @@ func remoteReply(text string) (reply, host, ip string) {
 }
 
 // replyStart returns the index of the reply in s (see remoteReply), or -1.
+// It jumps from ": " to ": ", stepping over <…> spans, so every byte is
+// looked at a bounded number of times.
 func replyStart(s string) int {
-	noClose := false // no ">" closes an angle bracket from here on
-	for i := 0; i+3 <= len(s); i++ {
-		c := s[i]
-		if c == '<' && !noClose {
-			if e := angleEnd(s, i+1); e >= 0 {
-				i = e
-			} else {
-				noClose = true
+	if isReplyAt(s, 0) {
+		return 0
+	}
+	lt := strings.IndexByte(s, '<') // the next "<" at or after i, -1 for none
+	for i := 0; ; {
+		k := strings.Index(s[i:], ": ")
+		if k < 0 {
+			return -1
+		}
+		k += i
+		inside := false
+		for lt >= 0 && lt < k {
+			e := angleEnd(s, lt+1)
+			if e < 0 {
+				lt = -1 // no later "<" is closed either
+				break
 			}
+			lt = nextByte(s, e+1, '<')
+			if e > k {
+				inside, i = true, e+1
+				break
+			}
+		}
+		if inside {
 			continue
 		}
-		if c < '2' || c > '5' || i > 0 && (i < 2 || s[i-1] != ' ' || s[i-2] != ':') {
-			continue
+		if isReplyAt(s, k+2) {
+			return k + 2
 		}
-		if isDigit(s[i+1]) && isDigit(s[i+2]) && (i+3 == len(s) || s[i+3] == ' ' || s[i+3] == '-') {
-			return i
-		}
+		i = k + 2
+	}
+}
+
+// isReplyAt reports "NNN " or "NNN-" (or NNN at the end) at s[i:], the
+// first digit 2 to 5.
+func isReplyAt(s string, i int) bool {
+	return i+3 <= len(s) && s[i] >= '2' && s[i] <= '5' && isDigit(s[i+1]) && isDigit(s[i+2]) &&
+		(i+3 == len(s) || s[i+3] == ' ' || s[i+3] == '-')
+}
+
+// nextByte is the index of c in s at or after from, or -1.
+func nextByte(s string, from int, c byte) int {
+	if k := strings.IndexByte(s[from:], c); k >= 0 {
+		return from + k
 	}
 	return -1
 }
