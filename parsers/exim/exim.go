@@ -26,41 +26,73 @@
 // when errno > 0); a failure may end with " DT=…", which is not reply text.
 //
 // Response is the remote reply from its SMTP code on, verbatim as Exim logs
-// it: multi-line replies stay joined with Exim's literal "\n". Exim prefixes
-// replies with "SMTP error from remote mail server after <command>: " (older
-// releases "… remote mailer …" and then "host NAME [IP]: ", which also gives
-// the relay). Without a reply (timeouts, refused or closed connections,
-// routing failures) Response is Exim's error text and SMTPCode is 0, except
-// that a reply Exim quotes as "(EHLO response was: …)" is taken as the reply.
-// EnhancedCode comes from the reply only: Exim logs no DSN field.
+// it: multi-line replies stay joined with Exim's literal "\n". The reply is
+// the first "NNN " or "NNN-" at the start of the reason or right after a
+// ": ", wherever Exim's lead-in puts it: "SMTP error from remote mail server
+// after <command>: " (older releases "… remote mailer …" and then "host NAME
+// [IP]: ", which also gives the relay), "PRDR error after DATA: ", "(EHLO
+// response was: …)", "after pipelined MAIL FROM:<…> SIZE=…: "; digits inside
+// <addresses> never count. Without a reply (timeouts, refused or closed
+// connections, routing failures) Response is Exim's error text and SMTPCode
+// is 0; when the strerror stands before H= ("defer (110): Connection timed
+// out H=mx [ip]: SMTP timeout …") it is the reason, as on the lines that
+// name no host. EnhancedCode comes from the reply only: Exim logs no DSN
+// field.
+//
+// Outbound attempts: "=>", "->" and ">>" count only with H=host [ip] (a
+// local transport logs at most H=name without an address). Pipes, files,
+// autoreplies and :blackhole: (addresses starting with |, / or >, or
+// without a domain) never count. A "=="/"**" line counts when
+//   - it names a remote host: H=host [ip], or a host in Exim's text
+//     ("Remote host NAME [IP] closed connection", "host NAME [IP]: 550 …",
+//     "SMTP timeout while connected to NAME [IP]", "Failed to connect to
+//     NAME [IP]");
+//   - its text is a routing failure of a remote domain, with or without R=
+//     and T= (what dnslookup and manualroute write, or Exim when no router
+//     takes the address): "Unrouteable address", "all relevant MX records
+//     point to non-existent hosts", "an MX or SRV record indicated no SMTP
+//     service", "host lookup did not complete", "lookup of host "x" failed
+//     in r router", "all host address lookups failed …", "lowest numbered MX
+//     record points to local host", "remote host address is the local host";
+//   - it has T= and its text is one only the smtp transport writes: a
+//     connection strerror ("Connection refused", "Connection timed out",
+//     "No route to host", "Network is unreachable", …) alone or before ": "
+//     and the message, "SMTP error from remote mail…", "SMTP timeout …",
+//     "Remote host …", "send() to …", "Malformed SMTP re…", TLS and DANE
+//     errors, "PRDR error after …".
+//
+// Anything else is not an attempt: router decisions (R= without T=: a
+// :fail: or :defer: text, "No Such User Here" from a redirect, "just
+// discard", forced defers, filter errors) and local transports (appendfile,
+// pipe, lmtp to a socket — "Connection refused: Failed to connect to socket
+// …" —, dovecot_delivery, a smtp transport's own configuration errors). The
+// transport's name is never looked at.
 //
 // Traps:
-//   - "== … defer (-52|-53|-54): retry time not reached…", and "** …: retry
-//     timeout exceeded" alone, log that nothing was tried: not attempts, and
-//     no retry-class deferral (errno ≤ -51: queue_domains, local-only,
-//     transport limits) is one either. When an attempt's 4xx turns into a
-//     failure at the retry cutoff, Exim appends ": retry timeout exceeded"
-//     to the reply; that suffix is not reply text and is dropped.
+//   - Lines that log that nothing was tried are not attempts: "== … defer
+//     (-52|-53|-54): retry time not reached…" and every other retry-class
+//     deferral (errno ≤ -51: queue_domains, local-only, transport limits),
+//     "retry time not reached" in any wording ("all hosts for 'x' have been
+//     failing for a long time (and retry time not reached)"), "all hosts
+//     have been failing for a long time and were last tried after this
+//     message arrived", "defer (-1): first-pass only routing due to -odqs,
+//     queue_smtp_domains or control=queue" (older "defer (0): SMTP delivery
+//     explicitly queued"), and "** …: retry timeout exceeded" alone. When an
+//     attempt's 4xx turns into a failure at the retry cutoff, Exim appends
+//     ": retry timeout exceeded" to the reply; that suffix is not reply text
+//     and is dropped.
 //   - Exim logs each failing host on its own line ("H=mx [ip] Connection
-//     timed out", older "mx [ip] Connection timed out", "H=mx [ip]: SMTP
-//     error …" when more hosts follow) before the one "==" line: those lines
-//     are not attempts, but the parser remembers the last one per message so
-//     that a "== … defer (110): Connection timed out", which names no host,
-//     gets the relay of the host that failed that way (a silent Proofpoint
-//     MX is then still recognisable by its name).
-//   - Local deliveries are not outbound attempts: "=>", "->" and ">>" count
-//     only with H=host [ip] (a local transport logs at most H=name without an
-//     address). Pipes, files, autoreplies and :blackhole: (addresses
-//     starting with |, / or >, or without a domain) never count. A
-//     "=="/"**" line without H= counts when it is a routing failure (no T=:
-//     "Unrouteable address", "all relevant MX records point to non-existent
-//     hosts", DNS deferrals such as "host lookup did not complete"), or
-//     when its transport is an SMTP one: its error is one only the smtp
-//     transport writes (SMTP error/timeout, remote host closed, connection
-//     refused/timed out/reset, no route, network unreachable, TLS), or its
-//     T= name says so (contains "smtp" but not "lmtp", "remote", "smarthost",
-//     "relay" or "outbound"). Anything else (appendfile, pipe, lmtp to a
-//     socket, dovecot_delivery, …) is local.
+//     timed out", older "mx [ip] Connection timed out", "Failed to connect
+//     to mx [ip]: Connection timed out", "H=mx [ip]: SMTP error …" when more
+//     hosts follow) before the one "==" line: those lines are not attempts,
+//     but the parser remembers the last one per message so that a "== …
+//     defer (110): Connection timed out", which names no host, gets the
+//     relay of the host that failed that way (a silent Proofpoint MX is then
+//     still recognisable by its name).
+//   - Lines without a message id (ACL logwrite lines such as "[127.0.0.1]
+//     -> x", "H=(helo) [ip] …" connection lines, queue runs) are not
+//     attempts and not damaged, even when a flag follows; a token shaped
+//     like a message id that is not one is damage.
 //   - Exim splits syslog lines longer than 870 bytes into "[1/3] …",
 //     "[2/3] …": the parts are joined per exim pid (parts of other processes
 //     may come between) and the attempt is returned on the last part; the
@@ -97,8 +129,10 @@ func New(opts mtalog.Options) *Parser {
 	return &Parser{clock: opts.Clock(), senders: opts.Senders()}
 }
 
-// Sniff reports whether line clearly is an Exim log line: a main-log
-// timestamp followed by a message id, or a syslog line tagged exim or exim4.
+// Sniff reports whether line clearly is an Exim log line: a syslog line
+// tagged exim or exim4, or a main-log timestamp (with optional [pid])
+// followed by a message id or by a text Exim writes without one (see
+// mainLogText).
 func Sniff(line string) bool {
 	if isStampStart(line) {
 		s, ok := skipStamp(line)
@@ -110,7 +144,7 @@ func Sniff(line string) bool {
 		if sp > 0 && isMsgID(s[:sp]) {
 			return true
 		}
-		return strings.HasPrefix(s, "Start queue run: pid=") || strings.HasPrefix(s, "End queue run: pid=")
+		return mainLogText(s)
 	}
 	if len(line) < 16 || !(line[0] == '<' || isUpper(line[0]) || isDigit(line[0]) && line[4] == '-' && line[10] == 'T') {
 		return false
@@ -123,6 +157,50 @@ func Sniff(line string) bool {
 		if i := strings.Index(head, tag); i > 0 {
 			return tag[len(tag)-1] == ' ' || strings.Contains(head[i:], "]: ")
 		}
+	}
+	return false
+}
+
+// mainLogText reports the main-log texts without a message id: queue runs
+// ("Start queue run: pid=…", "Start 'name' queue run: …"), daemon starts
+// ("exim 4.97 daemon started: …"), SMTP connection events, lines about a
+// client host ("H=(helo) [ip] … rejected RCPT …", "no host name found for IP
+// address …", "TLS error on connection from …") and ACL logwrite lines that
+// start with the client's address ("[127.0.0.1] -> x").
+func mainLogText(s string) bool {
+	for _, m := range [...]string{
+		"Start queue run: ", "End queue run: ", "SMTP connection from ", "SMTP command timeout on connection from ",
+		"SMTP data timeout ", "SMTP call from ", "SMTP protocol ", "SMTP syntax error ", "SMTP connection lost ",
+		"no host name found for IP address ", "TLS error on connection from ", "unexpected disconnection while reading SMTP command ",
+		"no MAIL in SMTP connection from ", "Connection from [", "rejected EHLO ", "rejected HELO ", "VRFY failed for ",
+		"EXPN failed for ", "ETRN ", "cwd=", "Warning: ",
+	} {
+		if strings.HasPrefix(s, m) {
+			return true
+		}
+	}
+	head := s[:min(len(s), 80)]
+	switch {
+	case strings.HasPrefix(s, "Start '") || strings.HasPrefix(s, "End '"):
+		return strings.Contains(head, "' queue run: ")
+	case strings.HasPrefix(s, "exim "): // "exim 4.97 daemon started: …"
+		v := s[5:]
+		sp := strings.IndexByte(v[:min(len(v), 24)], ' ')
+		return sp > 0 && strings.IndexByte(v[:sp], '.') >= 0 && strings.HasPrefix(v[sp:], " daemon started")
+	case strings.HasPrefix(s, "H="): // H=[ip], H=name [ip], H=(helo) [ip], H=name (helo) [ip]
+		r := s[2:]
+		if !strings.HasPrefix(r, "[") {
+			k := strings.Index(r[:min(len(r), 300)], " [")
+			if k < 0 {
+				return false
+			}
+			r = r[k+1:]
+		}
+		_, _, ok := bracketIP(r)
+		return ok
+	case strings.HasPrefix(s, "["):
+		_, rest, ok := bracketIP(s)
+		return ok && strings.HasPrefix(rest, " ")
 	}
 	return false
 }
@@ -185,7 +263,9 @@ func (p *Parser) logLine(ev *event.Delivery, s string, t time.Time, fromSyslog, 
 		flag, after = rest[:i], rest[i+1:]
 	}
 	if !isMsgID(id) {
-		if attemptFlag(flag) != "" {
+		// ACL logwrite lines ("[127.0.0.1] -> ''") and connection lines
+		// ("H=(helo) [ip] …") carry no id: only a damaged id is an error.
+		if attemptFlag(flag) != "" && looksLikeID(id) {
 			return false, mtalog.Errorf("queue_id", "invalid message id %q", clip(id))
 		}
 		return false, nil
@@ -242,6 +322,7 @@ type fields struct {
 	hasDefer  bool
 	errno     int
 	strerr    string
+	joined    bool   // strerr runs on into the reason ("defer (110): Connection timed out: SMTP timeout …")
 	text      string // reason after ": " (with strerror in front when contiguous)
 	hasText   bool
 }
@@ -313,7 +394,7 @@ func (p *Parser) attempt(ev *event.Delivery, t time.Time, id string, status even
 		if f.hasHost || status == event.Delivered {
 			return false, nil // local transport
 		}
-		if f.transport != "" && !remoteTransport(f.transport, text) {
+		if !outbound(&f, text) {
 			return false, nil
 		}
 	}
@@ -344,12 +425,17 @@ func (p *Parser) attempt(ev *event.Delivery, t time.Time, id string, status even
 	}
 
 	reply, host, ip := remoteReply(text)
-	if reply != "" {
+	switch {
+	case reply != "":
 		ev.Response = reply
 		ev.SMTPCode, ev.EnhancedCode = mtalog.SplitReply(reply)
-	} else {
+	case f.strerr != "" && !f.joined:
+		// "defer (110): Connection timed out H=mx [ip]: SMTP timeout …":
+		// the reason is the strerror, as on the lines that name no host.
+		ev.Response = f.strerr
+	default:
 		ev.Response = text
-		host, ip = hostInText(text)
+		host, ip, _ = hostInText(text)
 	}
 	if ev.RelayIP == "" {
 		switch {
@@ -513,84 +599,174 @@ func (f *fields) readStrerror(r string) string {
 	f.strerr = r[:end]
 	rest := r[end:]
 	if strings.HasPrefix(rest, ": ") {
-		f.text, f.hasText = r, true
+		f.text, f.hasText, f.joined = r, true, true
 		return ""
 	}
 	return rest
 }
 
-// notTried reports the "==" and "**" lines that log that nothing was tried.
+// notTried reports the "==" and "**" lines that log that nothing was tried:
+// retry-class deferrals (errno ≤ -51: retry times, queue_domains, local-only,
+// transport limits), "retry time not reached" in any wording, the
+// smtp transport's "all hosts have been failing for a long time and were last
+// tried after this message arrived", the queueing of -odqs,
+// queue_smtp_domains and control=queue ("first-pass only routing due to …",
+// older "SMTP delivery explicitly queued"), and "** addr: retry timeout
+// exceeded" without router or transport.
 func notTried(status event.Status, f *fields, text string) bool {
-	if strings.Contains(text, "retry time not reached") {
+	if f.hasDefer && f.errno <= -51 {
 		return true
 	}
-	if f.hasDefer && f.errno <= -51 {
+	for _, m := range [...]string{"first-pass only routing", "SMTP delivery explicitly queued", "all hosts have been failing for a long time"} {
+		if strings.HasPrefix(text, m) {
+			return true
+		}
+	}
+	if strings.Contains(text, "retry time not reached") {
 		return true
 	}
 	return status == event.Bounced && f.router == "" && f.transport == "" && text == "retry timeout exceeded"
 }
 
-// remoteTransport decides for a line without H= whether T= is an SMTP
-// transport (see the package comment).
-func remoteTransport(name, text string) bool {
+// outbound decides for a "=="/"**" line without H=host [ip] whether it
+// still is an outbound attempt (see the package comment): a routing failure
+// of a remote domain, or, with T=, an error only the smtp transport writes.
+func outbound(f *fields, text string) bool {
+	if routingFailure(text) {
+		return true
+	}
+	if f.transport == "" {
+		return false // a router's own decision: :fail:, :defer:, a redirect's text, a filter error
+	}
+	return smtpText(text)
+}
+
+// routingFailure reports the texts that the dnslookup and manualroute
+// routers (or Exim, when no router takes a remote address) write when a
+// remote domain cannot be routed.
+func routingFailure(text string) bool {
 	for _, m := range [...]string{
-		"SMTP error from remote mail", "SMTP timeout", "Remote host ", "Connection refused",
-		"Connection timed out", "Operation timed out", "Connection reset", "No route to host",
-		"Network is unreachable", "TLS session", "TLS support", "send() to ", "Malformed SMTP response",
-		"all hosts", "host lookup did not complete", "all relevant MX records",
+		"Unrouteable address", "all relevant MX records point to non-existent hosts",
+		"an MX or SRV record indicated no SMTP service", "host lookup did not complete",
+		"host lookup for ", `lookup of host "`, "all host address lookups failed",
+		"lowest numbered MX record points to local host", "remote host address is the local host",
 	} {
-		if strings.Contains(text, m) {
-			return true
-		}
-	}
-	if strings.Contains(name, "lmtp") {
-		return false
-	}
-	for _, m := range [...]string{"smtp", "remote", "smarthost", "relay", "outbound"} {
-		if strings.Contains(name, m) {
+		if strings.HasPrefix(text, m) {
 			return true
 		}
 	}
 	return false
 }
 
-// remoteReply finds the remote reply in Exim's reason text: after "SMTP error
-// from remote mail server after <command>: " (older: "… remote mailer …",
-// then "host NAME [IP]: "), or inside "(EHLO response was: …)". The reply is
-// returned from its code on; host and ip are set when the text names them.
+// connErrors are the strerror texts of a failed TCP connection.
+var connErrors = [...]string{
+	"Connection refused", "Connection timed out", "Connection reset by peer", "No route to host",
+	"Network is unreachable", "Network is down", "Host is unreachable", "Host is down",
+	"Operation timed out", "Software caused connection abort",
+}
+
+// smtpText reports the error texts of Exim's smtp transport: a connection
+// strerror alone or in front of the message, the transport's own messages,
+// or a text that names the remote host ("Failed to connect to NAME [IP]").
+// An lmtp transport's "Connection refused: Failed to connect to socket …"
+// is none of them.
+func smtpText(text string) bool {
+	for _, e := range connErrors {
+		if strings.HasPrefix(text, e) {
+			if len(text) == len(e) {
+				return true
+			}
+			if strings.HasPrefix(text[len(e):], ": ") {
+				text = text[len(e)+2:]
+			}
+			break
+		}
+	}
+	for _, m := range [...]string{
+		"SMTP error from remote mail", "SMTP timeout", "Remote host ", "send() to ", "Malformed SMTP re",
+		"TLS session", "a TLS session is required", "TLS error", "DANE ", "PRDR error after ",
+	} {
+		if strings.HasPrefix(text, m) {
+			return true
+		}
+	}
+	_, ip, _ := hostInText(text)
+	return ip != ""
+}
+
+// remoteReply finds the remote reply in Exim's reason text: the first
+// "NNN " or "NNN-" (N a 2-5 digit and two digits) at the start of the text
+// or right after ": ", wherever Exim's lead-in puts it ("SMTP error from
+// remote mail server after <command>: ", "… host NAME [IP]: ", "PRDR
+// error after DATA: ", "(EHLO response was: …)", "after pipelined MAIL
+// FROM:<…> SIZE=…: "). Addresses in angle brackets are skipped, so digits
+// of a quoted local part are never taken. The reply runs to the end of the
+// text, without Exim's ": retry timeout exceeded" and without the ")" that
+// closes a parenthesis opened before it. host and ip are the host the
+// lead-in names, if any.
 func remoteReply(text string) (reply, host, ip string) {
-	if k := strings.Index(text, "SMTP error from remote mail"); k >= 0 {
-		r := text[k:]
-		a := strings.Index(r, " after ")
-		if a < 0 {
-			return "", "", ""
+	k := replyStart(text)
+	if k < 0 {
+		return "", "", ""
+	}
+	r := strings.TrimSpace(strings.TrimSuffix(text[k:], ": retry timeout exceeded"))
+	if strings.HasSuffix(r, ")") && strings.Count(r, ")") > strings.Count(r, "(") {
+		r = strings.TrimSpace(r[:len(r)-1])
+	}
+	host, ip, _ = hostInText(text[:k])
+	return r, host, ip
+}
+
+// replyStart returns the index of the reply in s (see remoteReply), or -1.
+// It jumps from ": " to ": ", stepping over <…> spans, so every byte is
+// looked at a bounded number of times.
+func replyStart(s string) int {
+	if isReplyAt(s, 0) {
+		return 0
+	}
+	lt := strings.IndexByte(s, '<') // the next "<" at or after i, -1 for none
+	for i := 0; ; {
+		k := strings.Index(s[i:], ": ")
+		if k < 0 {
+			return -1
 		}
-		r = r[a+7:]
-		c := strings.Index(r, ": ")
-		if c < 0 {
-			return "", "", ""
-		}
-		r = r[c+2:]
-		if strings.HasPrefix(r, "host ") {
-			if h, addr, after, ok := hostBracket(r[5:]); ok && strings.HasPrefix(after, ": ") {
-				host, ip, r = h, addr, after[2:]
+		k += i
+		inside := false
+		for lt >= 0 && lt < k {
+			e := angleEnd(s, lt+1)
+			if e < 0 {
+				lt = -1 // no later "<" is closed either
+				break
+			}
+			lt = nextByte(s, e+1, '<')
+			if e > k {
+				inside, i = true, e+1
+				break
 			}
 		}
-		r = strings.TrimSuffix(r, ": retry timeout exceeded")
-		r = strings.TrimSpace(r)
-		if code, _ := mtalog.SplitReply(r); code == 0 {
-			return "", "", ""
+		if inside {
+			continue
 		}
-		return r, host, ip
-	}
-	if k := strings.Index(text, "(EHLO response was: "); k >= 0 {
-		r := strings.TrimSuffix(strings.TrimSpace(text[k+20:]), ")")
-		if code, _ := mtalog.SplitReply(r); code != 0 {
-			host, ip = hostInText(text[:k])
-			return r, host, ip
+		if isReplyAt(s, k+2) {
+			return k + 2
 		}
+		i = k + 2
 	}
-	return "", "", ""
+}
+
+// isReplyAt reports "NNN " or "NNN-" (or NNN at the end) at s[i:], the
+// first digit 2 to 5.
+func isReplyAt(s string, i int) bool {
+	return i+3 <= len(s) && s[i] >= '2' && s[i] <= '5' && isDigit(s[i+1]) && isDigit(s[i+2]) &&
+		(i+3 == len(s) || s[i+3] == ' ' || s[i+3] == '-')
+}
+
+// nextByte is the index of c in s at or after from, or -1.
+func nextByte(s string, from int, c byte) int {
+	if k := strings.IndexByte(s[from:], c); k >= 0 {
+		return from + k
+	}
+	return -1
 }
 
 // lowerDomain is event.DomainOf, also lower-casing non-ASCII (SMTPUTF8)
@@ -723,6 +899,25 @@ func isMsgID(s string) bool {
 		}
 	}
 	return true
+}
+
+// looksLikeID reports a token that is meant to be a message id: 12 to 30
+// base-62 characters and hyphens, starting with a digit or letter and
+// holding a hyphen.
+func looksLikeID(s string) bool {
+	if len(s) < 12 || len(s) > 30 || s[0] == '-' {
+		return false
+	}
+	hyphen := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '-':
+			hyphen = true
+		case !isDigit(c) && !isUpper(c) && !(c >= 'a' && c <= 'z'):
+			return false
+		}
+	}
+	return hyphen
 }
 
 // findAttempt returns the index of a message id followed by an attempt flag

@@ -180,11 +180,11 @@ func TestParse(t *testing.T) {
 				Status: event.Deferred, Response: "Remote host mx0b-0012ab01.pphosted.com [67.231.157.21] closed connection in response to EHLO mta3.example.net"},
 		},
 		{
-			Name: "strerror, then the host, then the reason",
+			Name: "strerror, then the host, then the message: the strerror is the reason",
 			Line: `2026-11-20 14:03:44 1vGZCg-00000005Jn6-0D40 == member4@globex.example R=dnslookup T=remote_smtp defer (110): Connection timed out H=mx0a-0012ab01.pphosted.com [67.231.149.21]: SMTP timeout after end of data (52114 bytes written)`,
 			Want: &event.Delivery{Time: at(2026, 11, 20, 14, 3, 44, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vGZCg-00000005Jn6-0D40",
 				Recipient: "member4@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0a-0012ab01.pphosted.com", RelayIP: "67.231.149.21",
-				Status: event.Deferred, Response: "SMTP timeout after end of data (52114 bytes written)"},
+				Status: event.Deferred, Response: "Connection timed out"},
 		},
 		{
 			Name: "strerror and reason contiguous; host named as connected to",
@@ -246,6 +246,100 @@ func TestParse(t *testing.T) {
 				Status: event.Deferred, SMTPCode: 421, Response: "421 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.77"},
 		},
 
+		// Routing failures of a remote domain without a host stay attempts.
+		{
+			Name: "Unrouteable address from a router",
+			Line: `2026-11-24 08:12:09 1vIa0c-00000003Ab1-0C12 ** ops@no-mx.example R=dnslookup: Unrouteable address`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 8, 12, 9, 0), MTA: "exim", QueueID: "1vIa0c-00000003Ab1-0C12",
+				Recipient: "ops@no-mx.example", RecipientDomain: "no-mx.example", Status: event.Bounced, Response: "Unrouteable address"},
+		},
+		{
+			Name: "null MX: no SMTP service",
+			Line: `2026-11-24 08:12:10 1vIa0c-00000003Ab1-0C12 ** info@parked.example R=dnslookup: an MX or SRV record indicated no SMTP service`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 8, 12, 10, 0), MTA: "exim", QueueID: "1vIa0c-00000003Ab1-0C12",
+				Recipient: "info@parked.example", RecipientDomain: "parked.example", Status: event.Bounced, Response: "an MX or SRV record indicated no SMTP service"},
+		},
+		{
+			Name: "manualroute host lookup failed",
+			Line: `2026-11-24 08:12:11 1vIa0c-00000003Ab1-0C12 == sales@acme-corp.example R=smarthost defer (-1): lookup of host "relay.acme-corp.example" failed in smarthost router`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 8, 12, 11, 0), MTA: "exim", QueueID: "1vIa0c-00000003Ab1-0C12",
+				Recipient: "sales@acme-corp.example", RecipientDomain: "acme-corp.example", Status: event.Deferred,
+				Response: `lookup of host "relay.acme-corp.example" failed in smarthost router`},
+		},
+		{
+			Name: "T= without H=: the smtp transport's connection error, whatever the transport's name",
+			Line: `2026-11-24 08:12:12 1vIa0c-00000003Ab1-0C12 == pat@globex.example R=to_hub T=hub defer (113): No route to host`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 8, 12, 12, 0), MTA: "exim", Instance: "hub", QueueID: "1vIa0c-00000003Ab1-0C12",
+				Recipient: "pat@globex.example", RecipientDomain: "globex.example", Status: event.Deferred, Response: "No route to host"},
+		},
+		{
+			Name: "T= without H=: a host named in the text (Failed to connect to NAME [IP])",
+			Line: `2026-11-24 08:12:13 1vIa0c-00000003Ab1-0C12 == pat@initech.example R=to_hub T=hub defer (-1): Failed to connect to mxa-00abc101.gslb.pphosted.com [148.163.129.51]: Connection timed out`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 8, 12, 13, 0), MTA: "exim", Instance: "hub", QueueID: "1vIa0c-00000003Ab1-0C12",
+				Recipient: "pat@initech.example", RecipientDomain: "initech.example", RelayHost: "mxa-00abc101.gslb.pphosted.com", RelayIP: "148.163.129.51",
+				Status: event.Deferred, Response: "Failed to connect to mxa-00abc101.gslb.pphosted.com [148.163.129.51]: Connection timed out"},
+		},
+
+		// The reply wherever Exim's lead-in puts it.
+		{
+			Name: "PRDR error after DATA",
+			Line: `2026-11-24 09:30:41 1vIbCx-00000003BcD-0E55 ** baduser@acme-corp.example R=dnslookup T=remote_smtp H=mx0a-00123a01.pphosted.com [148.163.150.12] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes: PRDR error after DATA: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 41, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "baduser@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0a-00123a01.pphosted.com", RelayIP: "148.163.150.12",
+				Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.0", Response: ppBlock},
+		},
+		{
+			Name: "pipelined MAIL FROM with a null sender and SIZE=",
+			Line: `2026-11-24 09:30:42 1vIbCx-00000003BcD-0E55 ** postmaster@globex.example R=dnslookup T=remote_smtp H=mx0b-0012ab01.pphosted.com [67.231.157.21]: SMTP error from remote mail server after pipelined MAIL FROM:<> SIZE=3128: 550 5.7.1 Bounce rejected`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 42, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "postmaster@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0b-0012ab01.pphosted.com", RelayIP: "67.231.157.21",
+				Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.1", Response: "550 5.7.1 Bounce rejected"},
+		},
+		{
+			Name: "digits after \": \" inside the command's address are not the reply",
+			Line: `2026-11-24 09:30:43 1vIbCx-00000003BcD-0E55 == ap@globex.example R=dnslookup T=remote_smtp defer (-44) H=mx0b-0012ab01.pphosted.com [67.231.157.21]: SMTP error from remote mail server after RCPT TO:<"ap: 250 ok"@globex.example>: 451 4.7.1 Try again later`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 43, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "ap@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0b-0012ab01.pphosted.com", RelayIP: "67.231.157.21",
+				Status: event.Deferred, SMTPCode: 451, EnhancedCode: "4.7.1", Response: "451 4.7.1 Try again later"},
+		},
+		{
+			Name: "old shape after end of data: host NAME [IP]: reply",
+			Line: `2026-11-24 09:30:44 1vIbCx-00000003BcD-0E55 ** dest@initech.example R=dnslookup T=remote_smtp: SMTP error from remote mail server after end of data: host mxb-00abc101.gslb.pphosted.com [148.163.137.51]: 550 5.7.1 Unfortunately, messages from [198.51.100.5] weren't sent.`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 44, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "dest@initech.example", RecipientDomain: "initech.example", RelayHost: "mxb-00abc101.gslb.pphosted.com", RelayIP: "148.163.137.51",
+				Status: event.Bounced, SMTPCode: 550, EnhancedCode: "5.7.1", Response: "550 5.7.1 Unfortunately, messages from [198.51.100.5] weren't sent."},
+		},
+		{
+			Name: "EHLO response with a parenthesis of its own",
+			Line: `2026-11-24 09:30:45 1vIbCx-00000003BcD-0E55 == m.ortiz@acme-corp.example R=dnslookup T=remote_smtp defer (-18) H=mx0b-00123a01.pphosted.com [148.163.158.12]: Remote host closed connection in response to HELO mta1.example.net (EHLO response was: 554 5.7.1 Blocked (see https://ipcheck.proofpoint.com/?ip=192.0.2.10))`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 45, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "m.ortiz@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0b-00123a01.pphosted.com", RelayIP: "148.163.158.12",
+				Status: event.Deferred, SMTPCode: 554, EnhancedCode: "5.7.1", Response: "554 5.7.1 Blocked (see https://ipcheck.proofpoint.com/?ip=192.0.2.10)"},
+		},
+		{
+			Name: "no reply: a byte count in parentheses is not a code",
+			Line: `2026-11-24 09:30:46 1vIbCx-00000003BcD-0E55 == it@globex.example R=dnslookup T=remote_smtp defer (-1) H=mx0a-0012ab01.pphosted.com [67.231.149.21]: SMTP timeout after end of data (250 bytes written)`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 9, 30, 46, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbCx-00000003BcD-0E55",
+				Recipient: "it@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0a-0012ab01.pphosted.com", RelayIP: "67.231.149.21",
+				Status: event.Deferred, Response: "SMTP timeout after end of data (250 bytes written)"},
+		},
+
+		// The strerror before H= is the reason.
+		{
+			Name: "defer (110): strerror, H=, then the message",
+			Line: `2026-11-24 10:02:17 1vIbid-00000003Bx0-0A21 == cfo@acme-corp.example R=dnslookup T=remote_smtp defer (110): Connection timed out H=mx0b-00123a01.pphosted.com [148.163.158.12]: SMTP timeout after initial connection`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 10, 2, 17, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbid-00000003Bx0-0A21",
+				Recipient: "cfo@acme-corp.example", RecipientDomain: "acme-corp.example", RelayHost: "mx0b-00123a01.pphosted.com", RelayIP: "148.163.158.12",
+				Status: event.Deferred, Response: "Connection timed out"},
+		},
+		{
+			Name: "defer (111): strerror and H= with a port, nothing after",
+			Line: `2026-11-24 10:02:18 1vIbid-00000003Bx0-0A21 == cto@globex.example R=dnslookup T=remote_smtp defer (111): Connection refused H=mx0a-0012ab01.pphosted.com [67.231.149.21]:25 DT=0.002s`,
+			Want: &event.Delivery{Time: at(2026, 11, 24, 10, 2, 18, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIbid-00000003Bx0-0A21",
+				Recipient: "cto@globex.example", RecipientDomain: "globex.example", RelayHost: "mx0a-0012ab01.pphosted.com", RelayIP: "67.231.149.21",
+				Status: event.Deferred, Response: "Connection refused"},
+		},
+
 		// Not attempts.
 		{Name: "arrival", Line: `2026-11-22 09:00:14 1vHnQ2-00000000Lx1-0A3f <= news@news.example.com U=newsletter P=local S=24512 id=x@news.example.com`},
 		{Name: "completed", Line: `2026-11-22 09:00:16 1vHnQ2-00000000Lx1-0A3f Completed`},
@@ -258,6 +352,26 @@ func TestParse(t *testing.T) {
 		{Name: "routing retry (-52)", Line: `2026-11-22 09:45:01 1vHoUA-00000000NF3-0E90 == cfo@globex.example routing defer (-52): retry time not reached`},
 		{Name: "hosts failing for a long time", Line: `2026-11-20 14:00:02 1vGZ2m-00000005JdQ-0B77 == team@stark.example R=dnslookup T=remote_smtp defer (-53): all hosts for 'stark.example' have been failing for a long time (and retry time not reached)`},
 		{Name: "failed after the cutoff without a try", Line: `2026-10-14 16:20:14 1t0Kqd-0006Ea-Rn ** pay@umbrella.example: retry timeout exceeded`},
+		// Nothing was tried.
+		{Name: "first-pass routing only (-odqs, queue_smtp_domains, control=queue)", Line: `2026-11-24 07:00:02 1vIZ3k-00000003A01-0B10 == xxx@ten-2.example R=lookuphost T=remote_smtp defer (-1): first-pass only routing due to -odqs, queue_smtp_domains or control=queue`},
+		{Name: "SMTP delivery explicitly queued (older wording)", Line: `2026-11-24 07:00:03 1vIZ3k-00000003A01-0B10 == yyy@acme-corp.example R=dnslookup T=remote_smtp defer (0): SMTP delivery explicitly queued`},
+		{Name: "domain in queue_domains", Line: `2026-11-24 07:00:04 1vIZ3k-00000003A01-0B10 == zzz@globex.example routing defer (-56): domain is in queue_domains`},
+		{Name: "failed: all hosts failing for a long time, last tried after arrival", Line: `2026-11-24 07:00:05 1vIZ3k-00000003A01-0B10 ** team@stark.example R=dnslookup T=remote_smtp: all hosts have been failing for a long time and were last tried after this message arrived`},
+		{Name: "failed: all hosts for the domain failing (and retry time not reached)", Line: `2026-11-24 07:00:06 1vIZ3k-00000003A01-0B10 ** arno@natisbad.example R=dnslookup T=remote_smtp: all hosts for 'natisbad.example' have been failing for a long time (and retry time not reached)`},
+		// Router decisions.
+		{Name: "redirect: No Such User Here", Line: `2026-11-24 07:10:01 1vIZcq-00000003A7f-0D44 ** nobody@mta2.example.net R=virtual_aliases: No Such User Here`},
+		{Name: "redirect :fail: with unrouteable in its own words", Line: `2026-11-24 07:10:02 1vIZcq-00000003A7f-0D44 ** userx@badbad.example R=fail_remote_domains: unrouteable mail domain "badbad.example" (:fail:)`},
+		{Name: "redirect :defer:", Line: `2026-11-24 07:10:03 1vIZcq-00000003A7f-0D44 == userx@mta2.example.net R=first defer (-1): force defer on first delivery`},
+		{Name: "redirect :fail: just discard, with F=<>", Line: `2026-11-24 07:10:04 1vIZcq-00000003A7f-0D44 ** postmaster@mta2.example.net F=<> R=bounce: just discard`},
+		{Name: "filter error", Line: `2026-11-24 07:10:05 1vIZcq-00000003A7f-0D44 == lena@mta2.example.net R=userforward defer (-17): <lena@mta2.example.net> - error in filter file: missing or malformed local part (expected word or "<") in "if"`},
+		{Name: "router text without a router field", Line: `2026-11-24 07:10:06 1vIZcq-00000003A7f-0D44 ** xxx@unknown.example: unknown.example is not local, and can't route by DNS`},
+		{Name: "lmtp over a socket: strerror then its own text", Line: `2026-11-24 07:10:07 1vIZcq-00000003A7f-0D44 == henry@virtual.example R=dovecot_lmtp_router T=dovecot_lmtp defer (111): Connection refused: Failed to connect to socket /var/run/dovecot/lmtp for dovecot_lmtp transport: Connection refused`},
+		{Name: "smtp transport's configuration error: nothing sent", Line: `2026-11-24 07:10:08 1vIZcq-00000003A7f-0D44 == j.smith@acme-corp.example R=dnslookup T=remote_smtp defer (-1): failed to expand "interface" option for remote_smtp transport: unknown variable name "sending_ip"`},
+		// Lines without a message id.
+		{Name: "ACL logwrite with an arrow", Line: `2026-11-22 09:00:00 [127.0.0.1] -> ''`},
+		{Name: "ACL logwrite with a flag after an IPv6 address", Line: `2026-11-22 09:00:00 [2001:db8::25] ** greylisted`},
+		{Name: "connection line", Line: `2026-11-22 09:00:01 H=(app1.example.net) [192.0.2.40] == rate 120/1h`},
+		{Name: "syslog ACL logwrite", Line: `Nov 22 09:00:02 mta4 exim[3101]: [192.0.2.40] => ''`},
 		{Name: "failed after a long failure period without a try", Line: `2026-10-14 16:20:14 1t0Kqd-0006Ea-Rn ** accounts@stark.example R=dnslookup T=remote_smtp: retry time not reached for any host after a long failure period`},
 		{Name: "local delivery", Line: `2026-11-03 07:10:44 1tBq3C-0003Xj-7K => root <root@mta2.example.net> R=local_user T=mail_spool`},
 		{Name: "local delivery with a domain", Line: `2026-11-19 08:01:13 1vFQ1m-00000002aC1-0B10 => bob@virtual.example <support@helpdesk.example> R=dovecot_virtual T=dovecot_delivery`},
@@ -449,6 +563,30 @@ func TestHostOfConnectionFailure(t *testing.T) {
 	})
 }
 
+func TestHostOfFailedConnect(t *testing.T) {
+	want := func(rcpt, host, ip, resp string) *event.Delivery {
+		return &event.Delivery{Time: at(2026, 11, 24, 11, 0, 40, 0), MTA: "exim", Instance: "remote_smtp", QueueID: "1vIcEe-00000003CdE-0F66",
+			Recipient: rcpt, RecipientDomain: event.DomainOf(rcpt), RelayHost: host, RelayIP: ip, Status: event.Deferred, Response: resp}
+	}
+	runSteps(t, newTest(), []step{
+		{line: `2026-11-24 11:00:10 1vIcEe-00000003CdE-0F66 Failed to connect to mx0a-00123a01.pphosted.com [148.163.150.12]: Connection timed out`},
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 == a@acme-corp.example R=dnslookup T=remote_smtp defer (110): Connection timed out`,
+			want: want("a@acme-corp.example", "mx0a-00123a01.pphosted.com", "148.163.150.12", "Connection timed out")},
+		// The per-host line with Exim's message and the strerror after it.
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 H=mx0b-00123a01.pphosted.com [148.163.158.12]: SMTP timeout after initial connection: Connection timed out`},
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 == b@acme-corp.example R=dnslookup T=remote_smtp defer (110): Connection timed out: SMTP timeout after initial connection`,
+			want: want("b@acme-corp.example", "mx0b-00123a01.pphosted.com", "148.163.158.12", "Connection timed out: SMTP timeout after initial connection")},
+		// H= with a port.
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 H=mx0a-0012ab01.pphosted.com [67.231.149.21]:25 Connection refused`},
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 == c@globex.example R=dnslookup T=remote_smtp defer (111): Connection refused`,
+			want: want("c@globex.example", "mx0a-0012ab01.pphosted.com", "67.231.149.21", "Connection refused")},
+		// A text that merely ends like the key does not match.
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 H=mx0b-0012ab01.pphosted.com [67.231.157.21] not a Connection refused`},
+		{line: `2026-11-24 11:00:40 1vIcEe-00000003CdE-0F66 == d@globex.example R=dnslookup T=remote_smtp defer (111): Connection refused`,
+			want: want("d@globex.example", "", "", "Connection refused")},
+	})
+}
+
 func TestSyslogSplitLines(t *testing.T) {
 	full := `2026-11-22 09:18:03 1vHnep-00000000odD-0F33 ** fan6@gmail.com R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [142.250.27.26]: SMTP error from remote mail server after end of data: 550-5.7.26 first line\n550 5.7.26 last line`
 	cut1, cut2 := 60, 150
@@ -482,6 +620,26 @@ func TestSniff(t *testing.T) {
 		`Nov 22 09:15:02 mta4 exim[3120]: 2026-11-22 09:15:02 1vHnbq-00000000oZk-0D1a <= e@t.example P=local`,
 		`Nov 22 09:16:10 mta4 exim4[3140]: 1vHnd0-00000000obC-0E02 <= e@t.example P=local`,
 		`2026-11-22T10:20:01.204311+01:00 mta4 exim[3180]: 1vHngA-00000000ofR-0G40 <= e@t.example P=local`,
+		// Main-log lines without a message id.
+		`2026-11-22 09:15:01 [1130] Start queue run: pid=1130 -qq`,
+		`2026-11-22 09:15:01 Start 'alternate' queue run: pid=1131`,
+		`2026-11-22 09:15:02 End 'alternate' queue run: pid=1131`,
+		`2026-11-22 09:00:00 exim 4.97 daemon started: pid=1101, -q30m, listening for SMTP on [0.0.0.0]:25 [::]:25`,
+		`2026-11-22 09:00:02.114 +0100 SMTP connection from [109.70.26.4] (TCP/IP connection count = 1)`,
+		`2026-11-22 09:00:03 SMTP command timeout on connection from [180.173.2.183]:64332 I=[78.32.30.218]:25`,
+		`2026-11-22 09:00:04 SMTP call from (tester) [203.0.113.7] dropped: too many syntax or protocol errors (last command was "From: Sam@random.com")`,
+		`2026-11-22 09:00:05 SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected "BDAT 1" H=(tester) [203.0.113.7] next input="BDAT 87 last\r\n"`,
+		`2026-11-22 09:00:06 H=(ZTZUWWCRQY) [218.108.42.254] F=<pansiesyd75@setupper.example> rejected RCPT <inline@trout.example>: rejected because 218.108.42.254 is in a black list at zen.spamhaus.org `,
+		`2026-11-22 09:00:07 H=mail.somehost.example [84.154.134.45] F=<a@somehost.example> rejected RCPT <b@exampley.example>: Unrouteable address`,
+		`2026-11-22 09:00:08 H=[198.51.100.9] F=<x@bad.example>: rejected by DCC`,
+		`2026-11-22 09:00:09 no host name found for IP address 218.108.42.254`,
+		`2026-11-22 09:00:10 TLS error on connection from mout.gmx.example [212.227.15.15] (gnutls_handshake): A TLS fatal alert has been received.`,
+		`2026-11-22 09:00:11 unexpected disconnection while reading SMTP command from (ZTZUWWCRQY) [218.108.42.254] (error: Connection reset by peer)`,
+		`2026-11-22 09:00:12 [127.0.0.1] -> ''`,
+		`2026-11-22 09:00:13 [2001:db8::25] -> 'greylisted'`,
+		`2026-11-22 09:00:14 VRFY failed for boyce@cup.example H=(x) [192.168.10.238]`,
+		`2026-11-22 09:00:15 cwd=/var/spool/exim4 3 args: /usr/sbin/exim4 -bd -q30m`,
+		`Feb 14 18:12:33 192.168.55.51 exim[46483]: [1\2] 2025-02-14 18:12:33 Warning: purging the environment.`,
 	}
 	no := []string{
 		``,
@@ -490,6 +648,13 @@ func TestSniff(t *testing.T) {
 		`Nov 14 09:14:58 mta4 systemd[1]: Started exim4.service - LSB: exim Mail Transport Agent.`,
 		`2026-11-22 09:00:14 something else entirely`,
 		`type,timeLogged,timeQueued,orig,rcpt`,
+		`t,2026-11-22 00:55:28+0000,2026-11-22 00:40:02+0000,bounce@news.example.com,user@example.org,,delayed,4.0.0 (undefined status),smtp;421 4.7.0 Too many connections,mx0b-00069f02.pphosted.com (205.220.177.32),,smtp,,smtp,198.51.100.20,205.220.177.32,"PIPELINING,8BITMIME,SIZE,STARTTLS",48211,vmta-a,job42,,example.org/vmta-a,pool-a`,
+		`2026-10-04T22:48:26.414987+00:00 postfix-incoming-0 mail_in/master[116]: daemon started -- version 3.11.7, configuration /etc/postfix`,
+		`Nov  8 19:19:37 mx1 postfix/smtp[2835]: 5AFFC20799: to=<s@example.com>, relay=172.16.22.11[172.16.22.11]:25, delay=0.18, dsn=2.1.5, status=deliverable (250 2.1.5 Ok)`,
+		`2026-11-22 09:00:14 [something] else`,
+		`2026-11-22 09:00:14 H=nothing here`,
+		`2026-11-22 09:00:14 exim is not a daemon started here`,
+		`2026-11-22 09:00:14 Start 'x' of something`,
 	}
 	for _, l := range yes {
 		if !Sniff(l) {
@@ -521,6 +686,11 @@ var noise = []string{
 	`Nov 22 09:17:20 mta4 exim[3160]: 2026-11-22 09:17:20 H=(friend) [203.0.113.250] F=<spam@bulk.example> rejected RCPT <nobody@tickets.example.com>: relay not permitted`,
 	`Nov 22 09:16:12 mta4 exim[3141]: 1vHnd0-00000000obC-0E02 H=mx1-us1.ppe-hosted.com [67.231.154.162] Connection timed out`,
 	`Nov 22 09:15:04 mta4 exim[3121]: 2026-11-22 09:15:04 1vHnbq-00000000oZk-0D1a Completed`,
+	`2026-11-22 09:00:12 [127.0.0.1] -> ''`,
+	`2026-11-22 09:00:06 H=(ZTZUWWCRQY) [218.108.42.254] F=<pansiesyd75@setupper.example> rejected RCPT <inline@trout.example>: rejected because 218.108.42.254 is in a black list at zen.spamhaus.org`,
+	`2026-11-24 07:00:02 1vIZ3k-00000003A01-0B10 == xxx@ten-2.example R=lookuphost T=remote_smtp defer (-1): first-pass only routing due to -odqs, queue_smtp_domains or control=queue`,
+	`2026-11-24 07:10:01 1vIZcq-00000003A7f-0D44 ** nobody@mta2.example.net R=virtual_aliases: No Such User Here`,
+	`2026-11-24 11:00:10 1vIcEe-00000003CdE-0F66 Failed to connect to mx0a-00123a01.pphosted.com [148.163.150.12]: Connection timed out`,
 }
 
 func TestNoiseDoesNotAllocate(t *testing.T) {

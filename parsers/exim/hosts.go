@@ -7,11 +7,12 @@ import (
 
 // hostInText finds "NAME [IP]" after one of the phrases Exim uses to name a
 // host in its own error texts ("Remote host NAME [IP] closed connection",
-// "SMTP timeout while connected to NAME [IP]", "send() to NAME [IP] failed",
-// "Malformed SMTP response from NAME [IP]"), never a bracketed IP of a
-// remote's reply ("client [A.B.C.D] blocked").
-func hostInText(s string) (host, ip string) {
-	for _, m := range [...]string{"host ", "connected to ", "send() to ", "response from "} {
+// "SMTP timeout while connected to NAME [IP]", "Failed to connect to NAME
+// [IP]", "send() to NAME [IP] failed", "Malformed SMTP response from NAME
+// [IP]"), never a bracketed IP of a remote's reply ("client [A.B.C.D]
+// blocked"); rest is the text after the address.
+func hostInText(s string) (host, ip, rest string) {
+	for _, m := range [...]string{"host ", "connected to ", "connect to ", "send() to ", "response from "} {
 		r := s
 		for {
 			k := strings.Index(r, m)
@@ -19,12 +20,12 @@ func hostInText(s string) (host, ip string) {
 				break
 			}
 			r = r[k+len(m):]
-			if h, addr, _, ok := hostBracket(r); ok {
-				return h, addr
+			if h, addr, after, ok := hostBracket(r); ok {
+				return h, addr, after
 			}
 		}
 	}
-	return "", ""
+	return "", "", ""
 }
 
 // hostBracket reads "NAME [IP]" at the start of s.
@@ -80,7 +81,8 @@ type hostMemo struct {
 
 // note reads the text after a message id that carries no flag. Shapes:
 // "H=NAME [IP][:port] text", "H=NAME [IP]: text", the older "NAME [IP] text",
-// and texts naming "host NAME [IP]".
+// and texts naming the host ("Failed to connect to NAME [IP]: text",
+// "Remote host NAME [IP] text"); text is what follows the address.
 func (m *hostMemo) note(id, s string) {
 	var host, ip, text string
 	if strings.HasPrefix(s, "H=") {
@@ -91,8 +93,8 @@ func (m *hostMemo) note(id, s string) {
 		host, ip, text = h, addr, strings.TrimPrefix(strings.TrimPrefix(after, ":"), " ")
 	} else if h, addr, after, ok := hostBracket(s); ok && strings.HasPrefix(after, " ") {
 		host, ip, text = h, addr, after[1:]
-	} else if h, addr := hostInText(s); addr != "" {
-		host, ip, text = h, addr, s
+	} else if h, addr, after := hostInText(s); addr != "" {
+		host, ip, text = h, addr, strings.TrimPrefix(strings.TrimPrefix(after, ":"), " ")
 	} else {
 		return
 	}
@@ -107,9 +109,17 @@ func (m *hostMemo) note(id, s string) {
 }
 
 // recall returns the host of the last per-host line of message id whose
-// error text is text.
+// error text is text or ends in ": " and text ("SMTP timeout after end of
+// data: Connection timed out").
 func (m *hostMemo) recall(id, text string) (host, ip string) {
-	if m.idN == 0 || string(m.id[:m.idN]) != id || string(m.text[:m.textN]) != text {
+	if m.idN == 0 || text == "" || string(m.id[:m.idN]) != id {
+		return "", ""
+	}
+	t := m.text[:m.textN]
+	if len(t) < len(text) || string(t[len(t)-len(text):]) != text {
+		return "", ""
+	}
+	if n := len(t) - len(text); n != 0 && (n < 2 || t[n-2] != ':' || t[n-1] != ' ') {
 		return "", ""
 	}
 	return string(m.host[:m.hostN]), string(m.ip[:m.ipN])
