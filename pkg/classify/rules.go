@@ -195,6 +195,14 @@ var builtin = []Rule{
 			"not accepted for content", "mail rejete"},
 		Example: "550 5.7.1 Message rejected as spam by Content Filtering"},
 
+	// Exim's routing failures of a remote domain, logged without a host or
+	// a reply: the domain's mail could not be routed (no usable MX, all
+	// hosts failing), which is a connection problem, not an unknown user.
+	// Before user-unknown, whose "unrouteable address" is a remote reply's.
+	{ID: "routing-failed", Class: event.ClassConnection, Codes: noReply,
+		Any: []string{"unrouteable address", "unroutable address", "mx records point to non-existent hosts", "all hosts for ",
+			"all relevant mx records", "lookup of host "},
+		Example: "Unrouteable address"},
 	{ID: "user-unknown", Class: event.ClassRecipient,
 		Any: []string{"user unknown", "unknown user", "no such user", "unknown recipient", "recipient unknown", "invalid recipient",
 			"invalid-recipient", "recipient not found", "no such recipient", "does not exist", "doesn't exist", "user not found",
