@@ -31,10 +31,13 @@ lint:
 golden:
 	$(GO) test ./pkg/pipeline -run Golden -update
 
+# Every parser package of the MTA table has its FuzzParse in fuzz_test.go.
+PARSER_FUZZ := $(patsubst %/fuzz_test.go,./%:FuzzParse,$(wildcard parsers/*/fuzz_test.go))
+
 # Short runs of every fuzz target (go test -fuzz takes one target at a time).
 # FUZZTIME is a duration (10s) or a count of inputs (100000x).
 fuzz:
-	@set -e; for t in ./parsers/postfix:FuzzParse ./parsers/exim:FuzzParse ./parsers/pmta:FuzzParse ./pkg/config:FuzzLoad; do \
+	@set -e; for t in $(PARSER_FUZZ) ./parsers/mtalog:FuzzParseIP ./pkg/config:FuzzLoad; do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
