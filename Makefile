@@ -92,7 +92,17 @@ $(CURDIR)/$(TOOLS)/promtool $(CURDIR)/$(TOOLS)/amtool $(CURDIR)/$(TOOLS)/prometh
 	mkdir -p $(CURDIR)/bin/tools; for f in *.deb; do dpkg-deb -x $$f $(CURDIR)/bin/tools; done
 	@touch $(TOOLS)/promtool $(TOOLS)/amtool $(TOOLS)/prometheus-alertmanager $(TOOLS)/prometheus
 
-check-rules: $(PROMTOOL) $(AMTOOL) $(ALERTMANAGER) $(PROMETHEUS)
+# Debian's Alertmanager build reads its default notification template from
+# this fixed path, not from the binary. With the package unpacked into
+# bin/tools rather than installed, the template is put there (root only; a
+# fresh CI machine runs as root).
+AMTEMPLATE := /usr/share/prometheus/alertmanager/default.tmpl
+$(AMTEMPLATE): $(ALERTMANAGER)
+	@[ -f $(CURDIR)/bin/tools/usr/share/prometheus/alertmanager/default.tmpl ] || { echo "$@ missing: install Debian's prometheus-alertmanager"; exit 1; }
+	@[ "$$(id -u)" = 0 ] || { echo "$@ missing: Debian's Alertmanager reads its default template there; install prometheus-alertmanager, or run make test as root once"; exit 1; }
+	mkdir -p $(dir $@) && cp -r $(CURDIR)/bin/tools/usr/share/prometheus/alertmanager/. $(dir $@)
+
+check-rules: $(PROMTOOL) $(AMTOOL) $(ALERTMANAGER) $(PROMETHEUS) $(AMTEMPLATE)
 	$(PROMTOOL) check rules configs/prometheus/ppwatch.rules.yml
 	$(PROMTOOL) test rules configs/prometheus/ppwatch.rules.test.yml
 	$(PROMTOOL) check config configs/prometheus/scrape.yml
