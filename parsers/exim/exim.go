@@ -146,19 +146,8 @@ func Sniff(line string) bool {
 		}
 		return mainLogText(s)
 	}
-	if len(line) < 16 || !(line[0] == '<' || isUpper(line[0]) || isDigit(line[0]) && line[4] == '-' && line[10] == 'T') {
-		return false
-	}
-	head := line
-	if len(head) > 120 {
-		head = head[:120]
-	}
-	for _, tag := range [...]string{" exim[", " exim4[", " exim: ", " exim4: "} {
-		if i := strings.Index(head, tag); i > 0 {
-			return tag[len(tag)-1] == ' ' || strings.Contains(head[i:], "]: ")
-		}
-	}
-	return false
+	tag, ok := mtalog.SyslogTag(line)
+	return ok && (tag == "exim" || tag == "exim4")
 }
 
 // mainLogText reports the main-log texts without a message id: queue runs

@@ -74,6 +74,97 @@ func (c *Clock) Zoneless(year int, mon time.Month, day, hour, min, sec, nsec int
 	return time.Date(year, mon, day, hour, min, sec, nsec, c.loc())
 }
 
+// splitHostTag reads what follows a syslog timestamp: "host tag[pid]: msg"
+// or BusyBox's "host facility.level tag[pid]: msg".
+func splitHostTag(rest string) (host, tag, msg string, ok bool) {
+	sp := indexByte(rest, ' ')
+	if sp <= 0 {
+		return "", "", "", false
+	}
+	host, rest = rest[:sp], rest[sp+1:]
+	for pass := 0; pass < 2; pass++ {
+		end := indexByte(rest, ' ')
+		if end <= 0 { // no tag, or two spaces in a row
+			return "", "", "", false
+		}
+		tok := rest[:end]
+		if tok[len(tok)-1] == ':' {
+			tag := tok[:len(tok)-1]
+			if tag == "" {
+				return "", "", "", false
+			}
+			if tag[len(tag)-1] == ']' {
+				if b := lastIndexByte(tag, '['); b > 0 {
+					tag = tag[:b]
+				}
+			}
+			return host, tag, rest[end+1:], true
+		}
+		if pass == 0 && isFacilityLevel(tok) {
+			rest = rest[end+1:]
+			continue
+		}
+		return "", "", "", false
+	}
+	return "", "", "", false
+}
+
+// SyslogTag returns the tag (without "[pid]") of a line with a syslog
+// prefix of any shape ParseSyslog reads, judged by shape alone: the
+// timestamp's values are not checked, nothing is allocated. The MTAs'
+// Sniff functions use it, so detection knows every prefix the parsers do.
+func SyslogTag(line string) (tag string, ok bool) {
+	s := line
+	if len(s) > 0 && s[0] == '<' {
+		i := indexByteN(s, '>', 5)
+		if i <= 0 {
+			return "", false
+		}
+		s = s[i+1:]
+	}
+	switch {
+	case len(s) >= 20 && isDigit(s[0]) && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':':
+		// "2026-11-22T14:23:33[.frac][zone] "
+		sp := indexByte(s, ' ')
+		if sp < 0 {
+			return "", false
+		}
+		s = s[sp+1:]
+	case len(s) >= 16 && isUpper(s[0]) && isLower(s[1]) && isLower(s[2]) && s[3] == ' ':
+		// "Nov  2 14:23:33", "Nov 02 14:23:33", "Nov 2 14:23:33" [.frac]
+		p := 4
+		if s[p] == ' ' {
+			p++
+		}
+		if !isDigit(s[p]) {
+			return "", false
+		}
+		p++
+		if isDigit(s[p]) {
+			p++
+		}
+		if len(s) < p+10 || s[p] != ' ' || !isDigit(s[p+1]) || s[p+3] != ':' || s[p+6] != ':' {
+			return "", false
+		}
+		s = s[p+9:]
+		if s[0] == '.' { // fraction
+			sp := indexByte(s, ' ')
+			if sp < 0 {
+				return "", false
+			}
+			s = s[sp:]
+		}
+		if s[0] != ' ' {
+			return "", false
+		}
+		s = s[1:]
+	default:
+		return "", false
+	}
+	_, tag, _, ok = splitHostTag(s)
+	return tag, ok
+}
+
 // SyslogLine is a syslog line split into its parts.
 type SyslogLine struct {
 	Time time.Time
@@ -107,41 +198,9 @@ func (c *Clock) ParseSyslog(line string) (sl SyslogLine, ok bool, err error) {
 	if err != nil {
 		return sl, true, err
 	}
-	// host
-	sp := indexByte(rest, ' ')
-	if sp <= 0 {
-		return sl, false, nil
-	}
-	sl.Host = rest[:sp]
-	rest = rest[sp+1:]
-	// tag[pid]: msg  — or BusyBox's "mail.info tag[pid]: msg"
-	for pass := 0; pass < 2; pass++ {
-		end := indexByte(rest, ' ')
-		if end <= 0 { // no tag, or two spaces in a row
-			return sl, false, nil
-		}
-		tok := rest[:end]
-		if tok[len(tok)-1] == ':' {
-			tag := tok[:len(tok)-1]
-			if tag == "" {
-				return sl, false, nil
-			}
-			if tag[len(tag)-1] == ']' {
-				if b := lastIndexByte(tag, '['); b > 0 {
-					tag = tag[:b]
-				}
-			}
-			sl.Tag = tag
-			sl.Msg = rest[end+1:]
-			return sl, true, nil
-		}
-		if pass == 0 && isFacilityLevel(tok) {
-			rest = rest[end+1:]
-			continue
-		}
-		return sl, false, nil
-	}
-	return sl, false, nil
+	var found bool
+	sl.Host, sl.Tag, sl.Msg, found = splitHostTag(rest)
+	return sl, found, nil
 }
 
 // isFacilityLevel matches BusyBox's "mail.info", "mail.err", ...
@@ -317,6 +376,7 @@ func digits(s string, p, n int) (v, end int, ok bool) {
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 func isUpper(b byte) bool { return b >= 'A' && b <= 'Z' }
+func isLower(b byte) bool { return b >= 'a' && b <= 'z' }
 
 func indexByte(s string, b byte) int { return strings.IndexByte(s, b) }
 

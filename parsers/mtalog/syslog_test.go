@@ -1,6 +1,9 @@
 package mtalog
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -69,5 +72,36 @@ func TestMonthOf(t *testing.T) {
 		if got := monthOf(m[0], m[1], m[2]); got != 0 {
 			t.Errorf("monthOf(%q) = %v, want 0", m, got)
 		}
+	}
+}
+
+// SyslogTag judges by shape what ParseSyslog reads: on every line of the
+// syslog testdata they agree on the tag, and on lines ParseSyslog refuses
+// by shape SyslogTag finds none.
+func TestSyslogTagAgreesWithParseSyslog(t *testing.T) {
+	files, _ := filepath.Glob("../../testdata/*/*.log")
+	n := 0
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			c := Clock{Reference: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Location: time.UTC}
+			sl, ok, err := c.ParseSyslog(line)
+			if err != nil {
+				continue // a bad timestamp of a good shape: SyslogTag may say either
+			}
+			tag, tok := SyslogTag(line)
+			if ok != tok || tag != sl.Tag {
+				t.Errorf("%s:%d: ParseSyslog %v %q, SyslogTag %v %q", name, i+1, ok, sl.Tag, tok, tag)
+			}
+			if ok {
+				n++
+			}
+		}
+	}
+	if n < 200 {
+		t.Errorf("only %d syslog lines checked", n)
 	}
 }

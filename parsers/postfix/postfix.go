@@ -87,7 +87,7 @@ func New(opts mtalog.Options) *Parser {
 // Parse's business) and does not allocate: detection calls it on up to
 // 2,000 lines.
 func Sniff(line string) bool {
-	tag, ok := sniffTag(line)
+	tag, ok := mtalog.SyslogTag(line)
 	if !ok {
 		return false
 	}
@@ -96,87 +96,6 @@ func Sniff(line string) bool {
 		return tag == "postfix" || tag == "postfix-script"
 	}
 	return slash > 0 && isService(tag[slash+1:])
-}
-
-// sniffTag returns the tag (without "[pid]") of a line with a syslog
-// prefix, judged by shape alone.
-func sniffTag(s string) (string, bool) {
-	if len(s) > 0 && s[0] == '<' {
-		i := strings.IndexByte(s[:min(len(s), 5)], '>')
-		if i < 0 {
-			return "", false
-		}
-		s = s[i+1:]
-	}
-	switch {
-	case len(s) >= 20 && isDigit(s[0]) && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':':
-		// "2026-11-22T14:23:33[.frac][zone] "
-		sp := strings.IndexByte(s, ' ')
-		if sp < 0 {
-			return "", false
-		}
-		s = s[sp+1:]
-	case len(s) >= 16 && isUpper(s[0]) && isLower(s[1]) && isLower(s[2]) && s[3] == ' ':
-		// "Nov  2 14:23:33", "Nov 02 14:23:33", "Nov 2 14:23:33" [.frac]
-		p := 4
-		if s[p] == ' ' {
-			p++
-		}
-		if !isDigit(s[p]) {
-			return "", false
-		}
-		p++
-		if isDigit(s[p]) {
-			p++
-		}
-		if len(s) < p+10 || s[p] != ' ' || !isDigit(s[p+1]) || s[p+3] != ':' || s[p+6] != ':' {
-			return "", false
-		}
-		s = s[p+9:]
-		if s[0] == '.' { // fraction
-			sp := strings.IndexByte(s, ' ')
-			if sp < 0 {
-				return "", false
-			}
-			s = s[sp:]
-		}
-		if s[0] != ' ' {
-			return "", false
-		}
-		s = s[1:]
-	default:
-		return "", false
-	}
-	// host
-	sp := strings.IndexByte(s, ' ')
-	if sp <= 0 {
-		return "", false
-	}
-	s = s[sp+1:]
-	// "tag[pid]: ", or BusyBox's "mail.info tag[pid]: "
-	for pass := 0; pass < 2; pass++ {
-		end := strings.IndexByte(s, ' ')
-		if end <= 1 {
-			return "", false
-		}
-		tok := s[:end]
-		if tok[end-1] == ':' {
-			tag := tok[:end-1]
-			if tag[len(tag)-1] == ']' {
-				b := strings.LastIndexByte(tag, '[')
-				if b <= 0 {
-					return "", false
-				}
-				tag = tag[:b]
-			}
-			return tag, true
-		}
-		if pass > 0 || strings.IndexByte(tok, '.') <= 0 || strings.IndexByte(tok, '[') >= 0 {
-			return "", false
-		}
-		s = s[end+1:]
-	}
-	return "", false
 }
 
 // isService reports whether name is a Postfix daemon (master.cf's command
@@ -198,9 +117,6 @@ func isService(name string) bool {
 	return false
 }
 
-func isDigit(b byte) bool { return b >= '0' && b <= '9' }
-func isUpper(b byte) bool { return b >= 'A' && b <= 'Z' }
-func isLower(b byte) bool { return b >= 'a' && b <= 'z' }
 
 // Parse reads one line; see mtalog.Parser.
 func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
