@@ -117,7 +117,6 @@ func isService(name string) bool {
 	return false
 }
 
-
 // Parse reads one line; see mtalog.Parser.
 func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	line = strings.TrimSuffix(line, "\r")
