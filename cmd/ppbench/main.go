@@ -86,8 +86,13 @@ func benchScan(b struct {
 	}
 	defer os.Remove(path)
 	fmt.Printf("%s log: %s, %d lines, %.1f MB\n", b.mta, path, lines, float64(size)/1e6)
-	grep := measure(runs, "grep", "-c", "pphosted", path)
-	scan := measure(runs, bin, "scan", "--mta", b.mta, path)
+	// Runs alternate, so that a slow spell of a shared machine falls on
+	// both commands alike; each keeps its best.
+	var grep, scan result
+	for i := 0; i < runs; i++ {
+		grep = grep.best(measure(1, "grep", "-c", "pphosted", path))
+		scan = scan.best(measure(1, bin, "scan", "--mta", b.mta, path))
+	}
 	fmt.Printf("%-28s %10s %12s %10s %14s\n", "command", "seconds", "lines/s", "MB/s", "peak RSS MiB")
 	for _, r := range []struct {
 		name string
@@ -104,6 +109,16 @@ func benchScan(b struct {
 type result struct {
 	wall      time.Duration
 	maxRSSKiB int64
+}
+
+// best keeps the shorter time and the larger peak RSS; the zero result
+// counts as none.
+func (r result) best(o result) result {
+	if r.wall == 0 || o.wall < r.wall {
+		r.wall = o.wall
+	}
+	r.maxRSSKiB = max(r.maxRSSKiB, o.maxRSSKiB)
+	return r
 }
 
 func measure(runs int, name string, args ...string) result {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
@@ -64,16 +63,15 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 		display = "(stdin)"
 	}
 	f := report.File{Path: display}
-	rc, err := pipeline.Open(name, env.Stdin)
+	log, err := pipeline.Open(name, env.Stdin)
 	if err != nil {
 		return f, err
 	}
-	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 256<<10)
+	defer log.Close()
 
 	mta := c.mta
 	if mta == "auto" {
-		peek, _ := br.Peek(64 << 10)
+		peek := log.Head(256 << 10)
 		if len(bytes.TrimSpace(peek)) == 0 {
 			f.MTA = "none"
 			return f, nil // empty input: nothing to tell, nothing to count
@@ -107,7 +105,7 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 	// One event for the whole file: emit's callers use it before the next
 	// line, and a fresh one per line would be a heap allocation each.
 	var ev event.Delivery
-	err = pipeline.ReadLines(br, func(n int, line string, tooLong bool) error {
+	err = log.Lines(func(n int, line string, tooLong bool) error {
 		f.Read++
 		if tooLong {
 			malformed(n, fmt.Sprintf("line longer than %d bytes skipped", pipeline.MaxLineBytes))

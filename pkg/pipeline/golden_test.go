@@ -75,7 +75,7 @@ func goldenOutput(t *testing.T, p *Pipeline, path string) []byte {
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
 	var ev event.Delivery
-	err = ReadLines(f, func(n int, line string, tooLong bool) error {
+	err = f.Lines(func(n int, line string, tooLong bool) error {
 		res, err := p.Line(line, &ev)
 		switch {
 		case tooLong:
