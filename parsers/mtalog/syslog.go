@@ -21,6 +21,14 @@ type Clock struct {
 	lastBuf  [48]byte
 	lastLen  int
 	lastTime time.Time
+
+	// The minute YearLess placed last: consecutive lines mostly share it,
+	// and its instant plus the seconds is the answer without time.Date's
+	// cost. The year chosen holds while the reference stays before the
+	// same minute a year on (minNext).
+	minKey  uint32
+	minT    time.Time
+	minNext time.Time
 }
 
 func (c *Clock) cached(text string) (time.Time, bool) {
@@ -56,6 +64,13 @@ func (c *Clock) YearLess(mon time.Month, day, hour, min, sec, nsec int) time.Tim
 	if ref.IsZero() {
 		ref = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 	}
+	key := uint32(mon)<<24 | uint32(day)<<16 | uint32(hour)<<8 | uint32(min)
+	if key == c.minKey && loc == c.minT.Location() && ref.Before(c.minNext) {
+		t := c.minT.Add(time.Duration(sec)*time.Second + time.Duration(nsec))
+		if !t.After(ref) {
+			return t
+		}
+	}
 	y := ref.In(loc).Year()
 	for i := 0; i < 8; i++ { // Feb 29 needs the last leap year: at most 8 steps back
 		t := time.Date(y-i, mon, day, hour, min, sec, nsec, loc)
@@ -63,6 +78,8 @@ func (c *Clock) YearLess(mon time.Month, day, hour, min, sec, nsec int) time.Tim
 			continue
 		}
 		if !t.After(ref) {
+			c.minKey, c.minT = key, time.Date(y-i, mon, day, hour, min, 0, 0, loc)
+			c.minNext = time.Date(y-i+1, mon, day, hour, min, 0, 0, loc)
 			return t
 		}
 	}

@@ -1,6 +1,7 @@
 package mtalog
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,5 +104,39 @@ func TestSyslogTagAgreesWithParseSyslog(t *testing.T) {
 	}
 	if n < 200 {
 		t.Errorf("only %d syslog lines checked", n)
+	}
+}
+
+// YearLess with its minute cache gives what a fresh clock gives, for
+// timestamps in and out of order, across New Year and Feb 29, with a
+// reference that moves on (the daemon) or lies inside the minute asked.
+func TestYearLessMinuteCache(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, loc := range []*time.Location{time.UTC, berlin} {
+		ref := time.Date(2027, 12, 31, 23, 58, 30, 0, loc)
+		c := &Clock{Location: loc, Now: func() time.Time { return ref }}
+		for i := 0; i < 20000; i++ {
+			if rng.IntN(50) == 0 {
+				ref = ref.Add(time.Duration(rng.IntN(120)) * time.Second)
+			}
+			mon, day := time.Month(1+rng.IntN(12)), 1+rng.IntN(28)
+			hour, min, sec := rng.IntN(24), rng.IntN(60), rng.IntN(61)
+			switch rng.IntN(4) {
+			case 0: // near the reference, even inside its minute
+				r := ref.In(loc)
+				mon, day, hour, min = r.Month(), r.Day(), r.Hour(), r.Minute()
+			case 1:
+				mon, day = time.February, 29
+			}
+			got := c.YearLess(mon, day, hour, min, sec, 0)
+			fresh := &Clock{Location: loc, Reference: ref}
+			if want := fresh.YearLess(mon, day, hour, min, sec, 0); !got.Equal(want) {
+				t.Fatalf("%v %d %02d:%02d:%02d with reference %v: %v, a fresh clock says %v", mon, day, hour, min, sec, ref, got, want)
+			}
+		}
 	}
 }
