@@ -94,6 +94,11 @@ func (l *Log) Lines(fn func(n int, line string, tooLong bool) error) error {
 // Close releases the file (and its mapping).
 func (l *Log) Close() error { return l.closer() }
 
+const (
+	releaseBytes = 8 << 20
+	pageSize     = 64 << 10 // a multiple of every page size Linux uses, so offsets stay aligned
+)
+
 // mappedLines reads the lines in place. A file truncated while it is read
 // (a copytruncate rotation of a live log) makes its missing pages fault:
 // that is reported as an error for the file, not a crash.
@@ -114,13 +119,21 @@ func (l *Log) mappedLines(fn func(n int, line string, tooLong bool) error) (err 
 		}
 		panic(r)
 	}()
-	n := 0
+	n, released := 0, 0
 	for len(data) > 0 {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
 		} else {
 			data = nil // a last line without a newline
+		}
+		// Pages already read leave the resident set every releaseBytes:
+		// nothing refers to them once their lines are handled (parsers
+		// and callers copy what they keep, as with a reused buffer).
+		if done := len(l.data) - len(data) - len(line) - 1; done-released >= releaseBytes {
+			upTo := done &^ (pageSize - 1)
+			release(l.data[released:upTo])
+			released = upTo
 		}
 		n++
 		var ferr error
