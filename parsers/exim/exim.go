@@ -799,13 +799,17 @@ func firstAddress(s string) string {
 // closingQuote finds the quote ending a value opened at s[from-1]; Exim
 // escapes " and \ inside C= with a backslash.
 func closingQuote(s string, from int) int {
-	for i := from; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			return i
+	for i := from; i < len(s); {
+		q := strings.IndexByte(s[i:], '"')
+		if q < 0 {
+			return -1
 		}
+		// Most values hold no backslash: two byte searches, no loop.
+		b := strings.IndexByte(s[i:i+q], '\\')
+		if b < 0 {
+			return i + q
+		}
+		i += b + 2 // the escaped byte is skipped
 	}
 	return -1
 }
@@ -826,8 +830,9 @@ func unescape(s string) string {
 
 // trimDT drops the " DT=1.2s" that failure_log appends after the reason.
 func trimDT(s string) string {
-	k := strings.LastIndex(s, " DT=")
-	if k < 0 {
+	// DT='s value holds no '=', so the last '=' is its, if it is there.
+	k := strings.LastIndexByte(s, '=') - 3
+	if k < 0 || s[k:k+4] != " DT=" {
 		return s
 	}
 	v := s[k+4:]
@@ -880,15 +885,21 @@ func isMsgID(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if i == 6 || i == 7+mid {
-			continue
-		}
-		if c := s[i]; !isDigit(c) && !isUpper(c) && !(c >= 'a' && c <= 'z') {
+		if !base62[s[i]] && i != 6 && i != 7+mid {
 			return false
 		}
 	}
 	return true
 }
+
+// base62 marks the characters of message ids: every line's id is checked,
+// and a table beats three range tests per byte.
+var base62 = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = isDigit(byte(c)) || isUpper(byte(c)) || c >= 'a' && c <= 'z'
+	}
+	return t
+}()
 
 // looksLikeID reports a token that is meant to be a message id: 12 to 30
 // base-62 characters and hyphens, starting with a digit or letter and

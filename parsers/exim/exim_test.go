@@ -2,13 +2,14 @@ package exim
 
 import (
 	"fmt"
-	"github.com/ppwatch/ppwatch/parsers/mtalog"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ppwatch/ppwatch/parsers/mtalog"
 	"github.com/ppwatch/ppwatch/parsers/parsertest"
 	"github.com/ppwatch/ppwatch/pkg/event"
 )
@@ -786,5 +787,30 @@ func BenchmarkParseNoise(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		parsertest.Parse(p, noise[i%len(noise)])
+	}
+}
+
+// Timestamps read through the minute cache equal those of a fresh parser:
+// in and out of order, with milliseconds, zones, leap seconds and bad ones.
+func TestStampMinuteCache(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	p := New(mtalog.Options{Location: berlin})
+	for i := 0; i < 20000; i++ {
+		ts := fmt.Sprintf("2026-%02d-%02d %02d:%02d:%02d", 1+rng.IntN(12), 1+rng.IntN(31), rng.IntN(24), rng.IntN(3), rng.IntN(62))
+		switch rng.IntN(4) {
+		case 0:
+			ts += fmt.Sprintf(".%03d", rng.IntN(1000))
+		case 1:
+			ts += []string{" +0000", " -0500", " +0130"}[rng.IntN(3)]
+		}
+		got, _, gerr := p.stamp(ts + " x")
+		want, _, werr := New(mtalog.Options{Location: berlin}).stamp(ts + " x")
+		if !got.Equal(want) || (gerr == nil) != (werr == nil) {
+			t.Fatalf("%s: %v %v, a fresh parser says %v %v", ts, got, gerr, want, werr)
+		}
 	}
 }

@@ -1,8 +1,9 @@
 package exim
 
 import (
-	"net/netip"
 	"strings"
+
+	"github.com/ppwatch/ppwatch/parsers/mtalog"
 )
 
 // hostInText finds "NAME [IP]" after one of the phrases Exim uses to name a
@@ -54,7 +55,7 @@ func bracketIP(s string) (ip, rest string, ok bool) {
 		return "", "", false
 	}
 	ip = s[1:e]
-	if _, err := netip.ParseAddr(ip); err != nil {
+	if _, ok := mtalog.ParseIP(ip); !ok {
 		return "", "", false
 	}
 	rest = s[e+1:]

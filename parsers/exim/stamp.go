@@ -59,31 +59,26 @@ func skipPid(s string) string {
 // stampCache holds the last timestamp text by value: the caller may reuse the
 // memory of earlier lines, so a substring of one cannot be kept.
 type stampCache struct {
-	n int
-	b [40]byte
-	t time.Time
+	n      int
+	b      [40]byte // the last timestamp's text
+	zoneAt int      // where its " ±hhmm" starts (n when none)
+	minute time.Time
 }
 
 // stamp reads "YYYY-MM-DD hh:mm:ss[.fff][ ±hhmm]" and the space after it.
+// The instant of the last timestamp's minute is kept: one of the same
+// minute and zone is that plus its seconds, without time.Date's cost.
 func (p *Parser) stamp(s string) (time.Time, string, error) {
 	end := stampEnd(s)
 	if end >= len(s) || s[end] != ' ' {
 		return time.Time{}, "", mtalog.Errorf("time", "no space after timestamp %q", clip(s[:min(end, len(s))]))
 	}
 	text, rest := s[:end], s[end+1:]
-	if p.ts.n == len(text) && string(p.ts.b[:p.ts.n]) == text {
-		return p.ts.t, rest, nil
-	}
 	bad := func() (time.Time, string, error) {
 		return time.Time{}, "", mtalog.Errorf("time", "bad timestamp %q", clip(text))
 	}
-	y, ok0 := num(text, 0, 4)
-	mo, ok1 := num(text, 5, 2)
-	d, ok2 := num(text, 8, 2)
-	hh, ok3 := num(text, 11, 2)
-	mm, ok4 := num(text, 14, 2)
 	ss, ok5 := num(text, 17, 2)
-	if !(ok0 && ok1 && ok2 && ok3 && ok4 && ok5) || mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 {
+	if !ok5 || ss > 60 {
 		return bad()
 	}
 	p19 := 19
@@ -100,7 +95,19 @@ func (p *Parser) stamp(s string) (time.Time, string, error) {
 		}
 		p19 = k
 	}
-	var t time.Time
+	c := &p.ts
+	if c.n >= 17 && text[:17] == string(c.b[:17]) && text[p19:] == string(c.b[c.zoneAt:c.n]) {
+		return c.minute.Add(time.Duration(ss)*time.Second + time.Duration(nsec)), rest, nil
+	}
+	y, ok0 := num(text, 0, 4)
+	mo, ok1 := num(text, 5, 2)
+	d, ok2 := num(text, 8, 2)
+	hh, ok3 := num(text, 11, 2)
+	mm, ok4 := num(text, 14, 2)
+	if !(ok0 && ok1 && ok2 && ok3 && ok4) || mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mm > 59 {
+		return bad()
+	}
+	var minute time.Time
 	if p19 < len(text) { // " +hhmm"
 		zh, _ := num(text, p19+2, 2)
 		zm, _ := num(text, p19+4, 2)
@@ -111,21 +118,21 @@ func (p *Parser) stamp(s string) (time.Time, string, error) {
 		if text[p19+1] == '-' {
 			off = -off
 		}
-		t = time.Date(y, time.Month(mo), d, hh, mm, ss, nsec, time.UTC).Add(-off)
-		if _, _, dd := t.Add(off).Date(); dd != d {
+		minute = time.Date(y, time.Month(mo), d, hh, mm, 0, 0, time.UTC).Add(-off)
+		if _, _, dd := minute.Add(off).Date(); dd != d {
 			return bad()
 		}
 	} else {
-		t = p.clock.Zoneless(y, time.Month(mo), d, hh, mm, ss, nsec)
+		minute = p.clock.Zoneless(y, time.Month(mo), d, hh, mm, 0, 0)
 		if time.Date(y, time.Month(mo), d, 12, 0, 0, 0, time.UTC).Day() != d {
 			return bad()
 		}
 	}
-	if len(text) <= len(p.ts.b) {
-		p.ts.n = copy(p.ts.b[:], text)
-		p.ts.t = t
+	if len(text) <= len(c.b) {
+		c.n = copy(c.b[:], text)
+		c.zoneAt, c.minute = p19, minute
 	}
-	return t, rest, nil
+	return minute.Add(time.Duration(ss)*time.Second + time.Duration(nsec)), rest, nil
 }
 
 func num(s string, p, n int) (int, bool) {
