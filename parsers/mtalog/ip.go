@@ -14,32 +14,34 @@ func ParseIP(s string) (netip.Addr, bool) {
 }
 
 // parseIPv4 reads a dotted quad; ok is false for anything else, which
-// netip then judges.
+// netip then judges (so "01.2.3.4", refused here for its leading zero, is
+// refused there too).
 func parseIPv4(s string) (netip.Addr, bool) {
 	var q [4]byte
-	part, val, digits := 0, 0, 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 1 && val == 0 {
-				return netip.Addr{}, false // a leading zero
-			}
-			val = val*10 + int(c-'0')
-			digits++
-			if val > 255 {
+	i := 0
+	for part := 0; part < 4; part++ {
+		if part > 0 {
+			if i >= len(s) || s[i] != '.' {
 				return netip.Addr{}, false
 			}
-		case c == '.' && digits > 0 && part < 3:
-			q[part] = byte(val)
-			part, val, digits = part+1, 0, 0
-		default:
+			i++
+		}
+		if i >= len(s) || s[i]-'0' > 9 {
 			return netip.Addr{}, false
 		}
+		v := uint(s[i] - '0')
+		i++
+		for n := 1; v != 0 && n < 3 && i < len(s) && s[i]-'0' <= 9; n++ {
+			v = v*10 + uint(s[i]-'0')
+			i++
+		}
+		if v > 255 {
+			return netip.Addr{}, false
+		}
+		q[part] = byte(v)
 	}
-	if part != 3 || digits == 0 {
+	if i != len(s) {
 		return netip.Addr{}, false
 	}
-	q[3] = byte(val)
 	return netip.AddrFrom4(q), true
 }

@@ -93,6 +93,8 @@ type columns struct {
 	seen   bool         // header came from a header line, not DefaultHeader
 	n      int          // columns a record must have
 	idx    [nCols]int32 // position of each column this parser reads; -1 when absent
+	last   int          // the highest of idx: fields after it are only counted
+	kind   []int8       // per position up to last: the column read from it, or -1
 }
 
 var defaultColumns = mapHeader(DefaultHeader, false)
@@ -111,10 +113,20 @@ func mapHeader(h string, seen bool) columns {
 		for k, want := range colNames {
 			if c.idx[k] < 0 && strings.EqualFold(name, want) {
 				c.idx[k] = int32(c.n)
+				c.last = max(c.last, c.n)
 				break
 			}
 		}
 		i = next
+	}
+	c.kind = make([]int8, c.last+1)
+	for i := range c.kind {
+		c.kind[i] = -1
+	}
+	for k, i := range c.idx {
+		if i >= 0 {
+			c.kind[i] = int8(k)
+		}
 	}
 	return c
 }
@@ -148,7 +160,7 @@ type Parser struct {
 	clock mtalog.Clock
 	utc   mtalog.Clock // for "… hh:mm:ss +0000" where the zone is read apart
 	cols  columns
-	spans []span
+	vals  [nCols]span // the fields of the current record, by column
 
 	// The last timeLogged text and its instant. lastTS is an owned copy:
 	// the line aliases the caller's read buffer, whose bytes change, so a
@@ -168,7 +180,6 @@ func New(opts mtalog.Options) *Parser {
 		clock: mtalog.Clock{Reference: opts.Reference, Location: opts.Location},
 		utc:   mtalog.Clock{Reference: opts.Reference, Location: time.UTC},
 		cols:  defaultColumns,
-		spans: make([]span, 0, 32),
 	}
 }
 
@@ -318,7 +329,7 @@ func (p *Parser) typeOf(line string) string {
 	for col, i := 0, 0; i <= len(line); col++ {
 		start, end, next, _, _ := scanField(line, i)
 		if col == want {
-			return strings.TrimSpace(line[start:end])
+			return trim(line[start:end])
 		}
 		i = next
 	}
@@ -353,22 +364,37 @@ func isTypeWord(s string) bool {
 	return true
 }
 
-// split fills p.spans with the fields of line, up to the header's column
-// count (beyond it only counts, so a line of commas cannot grow the slice).
+// split fills p.vals with the fields of line that columns are read from,
+// and counts all of them against the header's column count: past the last
+// column read, unquoted fields are only counted.
 func (p *Parser) split(line string) error {
-	p.spans = p.spans[:0]
 	n := 0
 	for i := 0; i <= len(line); n++ {
-		start, end, next, esc, ok := scanField(line, i)
-		if !ok {
-			reason := "unterminated quoted field"
-			if next <= len(line) {
-				reason = "text after the closing quote"
-			}
-			return mtalog.Errorf(p.cols.name(n), "%s", reason)
+		if n > p.cols.last && strings.IndexByte(line[i:], '"') < 0 {
+			// The fields no column is read from, unquoted: count them.
+			n += strings.Count(line[i:], ",") + 1
+			break
 		}
-		if n < p.cols.n {
-			p.spans = append(p.spans, span{start: start, end: end, esc: esc})
+		var start, end, next int
+		esc := false
+		if i < len(line) && line[i] == '"' {
+			var ok bool
+			if start, end, next, esc, ok = scanField(line, i); !ok {
+				reason := "unterminated quoted field"
+				if next <= len(line) {
+					reason = "text after the closing quote"
+				}
+				return mtalog.Errorf(p.cols.name(n), "%s", reason)
+			}
+		} else if k := strings.IndexByte(line[i:], ','); k >= 0 { // the usual field, inline
+			start, end, next = i, i+k, i+k+1
+		} else {
+			start, end, next = i, len(line), len(line)+1
+		}
+		if n < len(p.cols.kind) {
+			if k := p.cols.kind[n]; k >= 0 {
+				p.vals[k] = span{start: start, end: end, esc: esc}
+			}
 		}
 		i = next
 	}
@@ -384,19 +410,15 @@ func (p *Parser) split(line string) error {
 // get returns column k of the split line, unquoted and trimmed; "" when the
 // header has no such column.
 func (p *Parser) get(line string, k int) string {
-	i := int(p.cols.idx[k])
-	if i < 0 || i >= len(p.spans) {
+	if p.cols.idx[k] < 0 {
 		return ""
 	}
-	sp := p.spans[i]
+	sp := p.vals[k] // split checked the record has every column
 	v := line[sp.start:sp.end]
 	if sp.esc {
 		v = strings.ReplaceAll(v, `""`, `"`)
 	}
-	if v != "" && (v[0] <= ' ' || v[0] >= 0x80 || v[len(v)-1] <= ' ' || v[len(v)-1] >= 0x80) {
-		v = strings.TrimSpace(v) // rare: a cheap look first, every field of every record comes here
-	}
-	return v
+	return trim(v)
 }
 
 func (p *Parser) missing(k int) error {
@@ -632,7 +654,7 @@ func splitDiag(diag string) (string, bool) {
 		c := diag[i]
 		if c == ';' && i > 0 {
 			if strings.EqualFold(diag[:i], "smtp") {
-				return strings.TrimSpace(diag[i+1:]), true
+				return trim(diag[i+1:]), true
 			}
 			return diag, false
 		}
@@ -656,11 +678,14 @@ func dsnStatus(s string) string {
 // splitMta reads dsnMta: "mx0a-00123a01.pphosted.com (148.163.156.1)",
 // also "dns;host (ip)", "host[ip]", a bare host or a bare IP.
 func splitMta(s string) (host, ip string) {
-	s = strings.TrimSpace(trimPrefixFold(s, "dns;"))
+	s = trim(trimPrefixFold(s, "dns;"))
+	lp := -1
+	if strings.HasSuffix(s, ")") {
+		lp = strings.LastIndexByte(s, '(')
+	}
 	switch {
-	case strings.HasSuffix(s, ")") && strings.LastIndexByte(s, '(') >= 0:
-		lp := strings.LastIndexByte(s, '(')
-		host, ip = strings.TrimSpace(s[:lp]), strings.TrimSpace(s[lp+1:len(s)-1])
+	case lp >= 0:
+		host, ip = trim(s[:lp]), trim(s[lp+1:len(s)-1])
 	default:
 		if h, i, ok := mtalog.HostIP(s); ok && strings.HasSuffix(s, "]") && h != "" {
 			host, ip = h, i
@@ -687,6 +712,15 @@ func validIP(s string) bool {
 	return ok
 }
 
+// trim is strings.TrimSpace after a cheap look at both ends: every field
+// of every record is trimmed, and hardly any has a space to lose.
+func trim(s string) string {
+	if s != "" && (s[0] <= ' ' || s[0] >= 0x80 || s[len(s)-1] <= ' ' || s[len(s)-1] >= 0x80) {
+		return strings.TrimSpace(s)
+	}
+	return s
+}
+
 func trimLine(s string) string {
 	s = strings.TrimSuffix(s, "\r")
 	return strings.TrimPrefix(s, "\ufeff") // a BOM, when a tool rewrote the file
@@ -694,7 +728,7 @@ func trimLine(s string) string {
 
 func trimAngle(s string) string {
 	if len(s) >= 2 && s[0] == '<' && s[len(s)-1] == '>' {
-		return strings.TrimSpace(s[1 : len(s)-1])
+		return trim(s[1 : len(s)-1])
 	}
 	return s
 }
@@ -708,7 +742,7 @@ func trimBrackets(s string) string {
 
 func trimPrefixFold(s, prefix string) string {
 	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
-		return strings.TrimSpace(s[len(prefix):])
+		return trim(s[len(prefix):])
 	}
 	return s
 }

@@ -241,11 +241,27 @@ func (c *Classifier) isProofpointHost(host string) bool {
 	}
 	// Every attempt asks: compare in place rather than lower-case a copy.
 	for _, s := range c.hostSuffixes {
-		if len(host) > len(s) && strings.EqualFold(host[len(host)-len(s):], s) || strings.EqualFold(host, s[1:]) {
+		if hasSuffixFold(host, s) || len(host) == len(s)-1 && hasSuffixFold(host, s[1:]) {
 			return true
 		}
 	}
 	return len(c.hostExact) > 0 && c.hostExact[toLower(host)]
+}
+
+// hasSuffixFold reports whether s ends in the lower-case ASCII suffix,
+// ignoring ASCII case. It compares from the end, where other receivers'
+// names differ within a few bytes.
+func hasSuffixFold(s, suffix string) bool {
+	if len(s) < len(suffix) {
+		return false
+	}
+	s = s[len(s)-len(suffix):]
+	for i := len(s) - 1; i >= 0; i-- {
+		if c := s[i]; c != suffix[i] && !(c >= 'A' && c <= 'Z' && c+('a'-'A') == suffix[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Classifier) isProofpointDomain(d string) bool {
@@ -277,15 +293,17 @@ func (c *Classifier) hasMarker(text string) bool {
 // mayHaveMarker is a cheap first look: every built-in marker holds "pp" or
 // "roofpoint" in some case. Most replies of delivered mail hold neither.
 func mayHaveMarker(s string) bool {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i]|0x20 != 'p' {
-			continue
-		}
-		if s[i+1]|0x20 == 'p' {
-			return true
-		}
-		if i+10 <= len(s) && strings.EqualFold(s[i+1:i+10], "roofpoint") {
-			return true
+	// A byte search per case beats a loop over every byte of every reply.
+	for _, p := range [2]byte{'p', 'P'} {
+		for rest := s; ; {
+			i := strings.IndexByte(rest, p)
+			if i < 0 || i+1 >= len(rest) {
+				break
+			}
+			if rest[i+1]|0x20 == 'p' || i+10 <= len(rest) && strings.EqualFold(rest[i+1:i+10], "roofpoint") {
+				return true
+			}
+			rest = rest[i+1:]
 		}
 	}
 	return false

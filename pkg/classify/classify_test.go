@@ -244,3 +244,39 @@ func TestCacheLeavesAddressesOut(t *testing.T) {
 		}
 	}
 }
+
+func TestHasSuffixFold(t *testing.T) {
+	for _, tt := range []struct {
+		s, suffix string
+		want      bool
+	}{
+		{"mx0a-00123a01.pphosted.com", ".pphosted.com", true},
+		{"MX0A-00123A01.PPHOSTED.COM", ".pphosted.com", true},
+		{"mx.PpHosted.Com", ".pphosted.com", true},
+		{"pphosted.com", ".pphosted.com", false},
+		{"gmail-smtp-in.l.google.com", ".pphosted.com", false},
+		{"mx0a.pphosted\x0ecom", ".pphosted.com", false}, // a control byte is no dot
+		{"mx0a-pphosted.com", ".pphosted.com", false},
+		{"", ".pphosted.com", false},
+	} {
+		if got := hasSuffixFold(tt.s, tt.suffix); got != tt.want {
+			t.Errorf("hasSuffixFold(%q, %q) = %v", tt.s, tt.suffix, got)
+		}
+	}
+}
+
+func TestMayHaveMarker(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		want bool
+	}{
+		{"250 2.0.0 OK 1795338016 - gsmtp", false},
+		{"mx0a.pphosted.com", true}, {"MX0A.PPHOSTED.COM", true}, {"x.pPhosted", true}, {"x.Pphosted", true},
+		{"blocked using Proofpoint", true}, {"PROOFPOINT", true}, {"proofpoin", false}, {"p", false}, {"", false},
+		{"up, up and away", false}, {"upp", true},
+	} {
+		if got := mayHaveMarker(tt.s); got != tt.want {
+			t.Errorf("mayHaveMarker(%q) = %v", tt.s, got)
+		}
+	}
+}
