@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,24 +148,53 @@ func (p *Pipeline) configuredSourceIP(instance string) string {
 type relays struct {
 	prefixes []netip.Prefix
 	names    []string
+	// v4Leads are the first octets ("127.") of the IPv4 prefixes of 8 bits
+	// or more: a dotted quad that starts with none of them is in none, and
+	// is not parsed (every attempt's relay is asked). v4Any is set when a
+	// shorter IPv4 prefix makes every address a candidate.
+	v4Leads []string
+	v4Any   bool
 }
 
 func newRelays(entries []string) relays {
 	var r relays
 	for _, e := range entries {
-		if pfx, err := netip.ParsePrefix(e); err == nil {
-			r.prefixes = append(r.prefixes, pfx.Masked())
-		} else if a, err := netip.ParseAddr(e); err == nil {
-			r.prefixes = append(r.prefixes, netip.PrefixFrom(a, a.BitLen()))
-		} else {
-			r.names = append(r.names, strings.ToLower(e))
+		pfx, err := netip.ParsePrefix(e)
+		if err != nil {
+			a, err := netip.ParseAddr(e)
+			if err != nil {
+				r.names = append(r.names, strings.ToLower(e))
+				continue
+			}
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		pfx = pfx.Masked()
+		r.prefixes = append(r.prefixes, pfx)
+		if a := pfx.Addr(); a.Is4() && pfx.Bits() >= 8 {
+			r.v4Leads = append(r.v4Leads, strconv.Itoa(int(a.As4()[0]))+".")
+		} else if a.Is4() {
+			r.v4Any = true
 		}
 	}
 	return r
 }
 
+// mayHold reports whether ip can be in one of the prefixes, without
+// parsing a dotted quad (IPv6 and mapped addresses are parsed).
+func (r relays) mayHold(ip string) bool {
+	if r.v4Any || strings.IndexByte(ip, ':') >= 0 {
+		return true
+	}
+	for _, l := range r.v4Leads {
+		if strings.HasPrefix(ip, l) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r relays) internal(host, ip string) bool {
-	if ip != "" && len(r.prefixes) > 0 {
+	if ip != "" && len(r.prefixes) > 0 && r.mayHold(ip) {
 		if a, ok := mtalog.ParseIP(ip); ok {
 			a = a.Unmap()
 			for _, p := range r.prefixes {
