@@ -360,7 +360,7 @@ func (p *Parser) attempt(ev *event.Delivery, t time.Time, id string, status even
 		return false, err
 	}
 
-	domain := lowerDomain(rcpt)
+	domain := event.DomainOf(rcpt)
 	if domain == "" {
 		if f.hostIP {
 			return false, mtalog.Errorf("recipient", "address %q has no domain", clip(rcpt))
@@ -457,7 +457,7 @@ func (f *fields) read(rest string, truncated bool) error {
 			j = len(rest)
 		}
 		tok := rest[:j]
-		if k := strings.Index(tok[:min(len(tok), 6)], "=<"); k > 0 && k < 4 { // F=<…>, P=<…>, SRS=<…>: a quoted local part may hold spaces
+		if k := angleKey(tok); k > 0 { // F=<…>, P=<…>, SRS=<…>: a quoted local part may hold spaces
 			end := angleEnd(rest, k+2)
 			if end < 0 {
 				if truncated {
@@ -471,7 +471,7 @@ func (f *fields) read(rest string, truncated bool) error {
 			rest = dropGlued(rest[end+1:])
 			continue
 		}
-		if strings.HasPrefix(tok, `C="`) || strings.HasPrefix(tok, `DN="`) {
+		if len(tok) >= 3 && (tok[0] == 'C' && tok[1] == '=' && tok[2] == '"' || strings.HasPrefix(tok, `DN="`)) {
 			q := strings.IndexByte(tok, '"') + 1
 			end := closingQuote(rest, q)
 			var val string
@@ -497,12 +497,17 @@ func (f *fields) read(rest string, truncated bool) error {
 		if len(tok) > 1 && tok[len(tok)-1] == ':' {
 			tok, colon = tok[:len(tok)-1], true
 		}
+		// Keys by their first byte: this loop runs per field of every line.
+		key := byte(0)
+		if len(tok) >= 2 && tok[1] == '=' {
+			key = tok[0]
+		}
 		switch {
-		case strings.HasPrefix(tok, "R="):
+		case key == 'R':
 			f.router = tok[2:]
-		case strings.HasPrefix(tok, "T="):
+		case key == 'T':
 			f.transport = tok[2:]
-		case strings.HasPrefix(tok, "H="):
+		case key == 'H':
 			f.hasHost, f.host = true, tok[2:]
 			if colon {
 				break
@@ -521,7 +526,7 @@ func (f *fields) read(rest string, truncated bool) error {
 				return mtalog.Errorf("relay", "bad host address in %q", clip(rest[1:]))
 			}
 			f.ip, f.hostIP, rest = ip, true, after
-		case strings.HasPrefix(tok, "I="):
+		case key == 'I':
 			ip, after, ok := bracketIP(tok[2:])
 			if !ok || after != "" {
 				if truncated && rest == "" {
@@ -556,6 +561,20 @@ func (f *fields) read(rest string, truncated bool) error {
 		}
 	}
 	return nil
+}
+
+// angleKey returns the length of the key of a field "K=<…>" with a key of
+// one to three letters (F=<, P=<, SRS=<), else 0.
+func angleKey(tok string) int {
+	for k := 1; k < 4 && k+1 < len(tok); k++ {
+		if tok[k] == '=' {
+			if tok[k+1] == '<' {
+				return k
+			}
+			return 0
+		}
+	}
+	return 0
 }
 
 func (f *fields) setText(s string) {
@@ -758,18 +777,6 @@ func nextByte(s string, from int, c byte) int {
 	return -1
 }
 
-// lowerDomain is event.DomainOf, also lower-casing non-ASCII (SMTPUTF8)
-// domains, which DomainOf leaves alone unless they hold an ASCII capital.
-func lowerDomain(addr string) string {
-	d := event.DomainOf(addr)
-	for i := 0; i < len(d); i++ {
-		if d[i] >= 0x80 {
-			return strings.ToLower(d)
-		}
-	}
-	return d
-}
-
 // angleEnd finds the ">" closing an address opened at s[from-1]: the first
 // one followed by a space, a colon or the end of s.
 func angleEnd(s string, from int) int {
@@ -884,9 +891,11 @@ func isMsgID(s string) bool {
 	if s[6] != '-' || s[7+mid] != '-' {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		if !base62[s[i]] && i != 6 && i != 7+mid {
-			return false
+	for _, part := range [3]string{s[:6], s[7 : 7+mid], s[8+mid:]} {
+		for i := 0; i < len(part); i++ {
+			if !base62[part[i]] {
+				return false
+			}
 		}
 	}
 	return true

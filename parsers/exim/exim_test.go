@@ -797,15 +797,29 @@ func TestStampMinuteCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(3, 4))
 	p := New(mtalog.Options{Location: berlin})
+	// Fractions that shrink and grow within one minute, then zones.
+	for _, ts := range []string{"2026-11-22 09:00:05.123", "2026-11-22 09:00:06.1", "2026-11-22 09:00:07.12",
+		"2026-11-22 09:00:07.12", "2026-11-22 09:00:08.1 +0100", "2026-11-22 09:00:09 +0100", "2026-11-22 09:00:09.999999 +0100"} {
+		got, _, gerr := p.stamp(ts + " x")
+		want, _, werr := New(mtalog.Options{Location: berlin}).stamp(ts + " x")
+		if !got.Equal(want) || gerr != nil || werr != nil {
+			t.Fatalf("%s: %v %v, a fresh parser says %v %v", ts, got, gerr, want, werr)
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 20000; i++ {
-		ts := fmt.Sprintf("2026-%02d-%02d %02d:%02d:%02d", 1+rng.IntN(12), 1+rng.IntN(31), rng.IntN(24), rng.IntN(3), rng.IntN(62))
+		ts := fmt.Sprintf("2026-%02d-%02d %02d:%02d:%02d", 1+rng.IntN(2), 1+rng.IntN(31), rng.IntN(2), rng.IntN(3), rng.IntN(62))
 		switch rng.IntN(4) {
 		case 0:
-			ts += fmt.Sprintf(".%03d", rng.IntN(1000))
+			ts += fmt.Sprintf(".%0*d", 1+rng.IntN(6), rng.IntN(10)) // fractions of changing length
 		case 1:
 			ts += []string{" +0000", " -0500", " +0130"}[rng.IntN(3)]
+		case 2:
+			ts += fmt.Sprintf(".%03d +0200", rng.IntN(1000))
+		}
+		if rng.IntN(3) == 0 { // the same text again
+			p.stamp(ts + " x")
 		}
 		got, _, gerr := p.stamp(ts + " x")
 		want, _, werr := New(mtalog.Options{Location: berlin}).stamp(ts + " x")

@@ -63,6 +63,7 @@ type stampCache struct {
 	b      [40]byte // the last timestamp's text
 	zoneAt int      // where its " ±hhmm" starts (n when none)
 	minute time.Time
+	last   time.Time // its instant: lines of one second share it
 }
 
 // stamp reads "YYYY-MM-DD hh:mm:ss[.fff][ ±hhmm]" and the space after it.
@@ -74,6 +75,10 @@ func (p *Parser) stamp(s string) (time.Time, string, error) {
 		return time.Time{}, "", mtalog.Errorf("time", "no space after timestamp %q", clip(s[:min(end, len(s))]))
 	}
 	text, rest := s[:end], s[end+1:]
+	c := &p.ts
+	if c.n == len(text) && text == string(c.b[:c.n]) {
+		return c.last, rest, nil
+	}
 	bad := func() (time.Time, string, error) {
 		return time.Time{}, "", mtalog.Errorf("time", "bad timestamp %q", clip(text))
 	}
@@ -95,9 +100,11 @@ func (p *Parser) stamp(s string) (time.Time, string, error) {
 		}
 		p19 = k
 	}
-	c := &p.ts
-	if c.n >= 17 && text[:17] == string(c.b[:17]) && text[p19:] == string(c.b[c.zoneAt:c.n]) {
-		return c.minute.Add(time.Duration(ss)*time.Second + time.Duration(nsec)), rest, nil
+	if c.n >= 17 && len(text) <= len(c.b) && text[:17] == string(c.b[:17]) && text[p19:] == string(c.b[c.zoneAt:c.n]) {
+		t := c.minute.Add(time.Duration(ss)*time.Second + time.Duration(nsec))
+		c.n = copy(c.b[:], text)
+		c.zoneAt, c.last = p19, t
+		return t, rest, nil
 	}
 	y, ok0 := num(text, 0, 4)
 	mo, ok1 := num(text, 5, 2)
@@ -128,11 +135,12 @@ func (p *Parser) stamp(s string) (time.Time, string, error) {
 			return bad()
 		}
 	}
+	t := minute.Add(time.Duration(ss)*time.Second + time.Duration(nsec))
 	if len(text) <= len(c.b) {
 		c.n = copy(c.b[:], text)
-		c.zoneAt, c.minute = p19, minute
+		c.zoneAt, c.minute, c.last = p19, minute, t
 	}
-	return minute.Add(time.Duration(ss)*time.Second + time.Duration(nsec)), rest, nil
+	return t, rest, nil
 }
 
 func num(s string, p, n int) (int, bool) {

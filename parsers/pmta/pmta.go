@@ -283,9 +283,6 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	if dom == "" {
 		return false, mtalog.Errorf("rcpt", "no domain in %q", cut(rcpt, 80))
 	}
-	if !isASCII(dom) {
-		dom = strings.ToLower(dom)
-	}
 	ev.Recipient, ev.RecipientDomain = rcpt, dom
 	ev.Sender = trimAngle(p.get(line, cOrig))
 	ev.OrigRecipient = trimAngle(trimPrefixFold(p.get(line, cOrcpt), "rfc822;"))
@@ -745,15 +742,6 @@ func trimPrefixFold(s, prefix string) string {
 		return trim(s[len(prefix):])
 	}
 	return s
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 func allDigits(s string) bool {

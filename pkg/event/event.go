@@ -94,18 +94,30 @@ func (d *Delivery) IsDeferral() bool {
 	return d.Proofpoint && d.SMTPCode >= 400 && d.SMTPCode <= 499
 }
 
-// DomainOf returns the lower-cased domain of an address ("" when it has none).
+// DomainOf returns the lower-cased domain of an address ("" when it has
+// none); non-ASCII (SMTPUTF8) domains are lower-cased too. One pass from the
+// end finds the '@' and whether anything needs lowering: it runs for every
+// attempt.
 func DomainOf(addr string) string {
-	i := strings.LastIndexByte(addr, '@')
-	if i < 0 || i == len(addr)-1 {
-		return ""
-	}
-	d := addr[i+1:]
-	d = strings.TrimSuffix(d, ".")
-	for j := 0; j < len(d); j++ {
-		if c := d[j]; c >= 'A' && c <= 'Z' || c >= 0x80 {
-			return strings.ToLower(d)
+	lower := true
+	for i := len(addr) - 1; i >= 0; i-- {
+		c := addr[i]
+		if c == '@' {
+			d := addr[i+1:]
+			if n := len(d); n > 0 && d[n-1] == '.' {
+				d = d[:n-1]
+			}
+			if d == "" {
+				return ""
+			}
+			if !lower {
+				return strings.ToLower(d)
+			}
+			return d
+		}
+		if c >= 'A' && c <= 'Z' || c >= 0x80 {
+			lower = false
 		}
 	}
-	return d
+	return ""
 }
