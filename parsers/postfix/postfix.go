@@ -185,7 +185,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 
 	// to=<rcpt>: a quoted local part may hold ", " and ">", so the address
 	// ends at the first ">, ".
-	end := strings.Index(rest, ">, ")
+	end := index(rest, ">, ")
 	if end < 0 {
 		return false, mtalog.Errorf("to", "unterminated recipient")
 	}
@@ -205,7 +205,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 		}
 		if strings.HasPrefix(rest, "orig_to=<") {
 			// quoted like to=, so it may hold ", " too
-			e := strings.Index(rest, ">, ")
+			e := index(rest, ">, ")
 			if e < 0 {
 				return false, mtalog.Errorf("orig_to", "unterminated address")
 			}
@@ -213,7 +213,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 			rest = rest[e+3:]
 			continue
 		}
-		comma := strings.Index(rest, ", ")
+		comma := index(rest, ", ")
 		if comma < 0 {
 			return false, mtalog.Errorf("status", "missing")
 		}
@@ -350,7 +350,7 @@ func (p *Parser) qmgr(msg string) {
 		return
 	}
 	rest = rest[len("from=<"):]
-	end := strings.Index(rest, ">, ")
+	end := index(rest, ">, ")
 	if end < 0 {
 		return
 	}
@@ -358,6 +358,23 @@ func (p *Parser) qmgr(msg string) {
 		return
 	}
 	p.senders.Put(qid, rest[:end])
+}
+
+// index is strings.Index for the separators of an attempt line (">, "
+// ends an address, ", " a field): a byte search for the first byte and a
+// compare beat a substring search on these short fields, and the fields
+// loop runs for every attempt.
+func index(s, sep string) int {
+	for i := 0; ; i++ {
+		j := strings.IndexByte(s[i:], sep[0])
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if strings.HasPrefix(s[i:], sep) {
+			return i
+		}
+	}
 }
 
 // validQueueID accepts short hex IDs and long IDs (enable_long_queue_ids).
