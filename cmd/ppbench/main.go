@@ -79,6 +79,11 @@ func benchScan(b struct {
 	}
 	size, err := loggen.Write(f, loggen.Options{MTA: b.mta, Lines: lines, Seed: seed})
 	if err == nil {
+		// Written back before the runs: pages still being written slow
+		// down whoever reads them, by turns.
+		err = f.Sync()
+	}
+	if err == nil {
 		err = f.Close()
 	}
 	if err != nil {
