@@ -251,12 +251,21 @@ func (p *Parser) logLine(ev *event.Delivery, s string, t time.Time, fromSyslog, 
 	if i := strings.IndexByte(rest, ' '); i >= 0 {
 		flag, after = rest[:i], rest[i+1:]
 	}
-	if !isMsgID(id) {
-		// ACL logwrite lines ("[127.0.0.1] -> ''") and connection lines
-		// ("H=(helo) [ip] …") carry no id: only a damaged id is an error.
-		if attemptFlag(flag) != "" && looksLikeID(id) {
-			return false, mtalog.Errorf("queue_id", "invalid message id %q", clip(id))
+	status := attemptFlag(flag)
+	// An attempt's id, and an arrival's the sender is kept under, are
+	// checked whole; for the other lines (Completed, a failing host's line)
+	// the id only keys the host memo, and its shape is enough: every line
+	// comes here.
+	if status != "" || flag == "<=" && p.senders != nil {
+		if !isMsgID(id) {
+			// ACL logwrite lines ("[127.0.0.1] -> ''") and connection lines
+			// ("H=(helo) [ip] …") carry no id: only a damaged id is an error.
+			if status != "" && looksLikeID(id) {
+				return false, mtalog.Errorf("queue_id", "invalid message id %q", clip(id))
+			}
+			return false, nil
 		}
+	} else if !idShape(id) {
 		return false, nil
 	}
 	switch flag {
@@ -276,7 +285,6 @@ func (p *Parser) logLine(ev *event.Delivery, s string, t time.Time, fromSyslog, 
 		p.host.forget(id)
 		return false, nil
 	}
-	status := attemptFlag(flag)
 	if status == "" {
 		p.host.note(id, rest)
 		return false, nil
@@ -879,33 +887,43 @@ func atoi(s string) (int, bool) {
 // isMsgID matches 1e4Ssq-00024N-Sp (6-6-2) and 10HmaX-000000005vi-0000
 // (6-11-4) of base-62 characters.
 func isMsgID(s string) bool {
-	var mid int
+	if !idShape(s) {
+		return false
+	}
+	mid := 6 // 1e4Ssq-00024N-Sp
+	if len(s) == 23 {
+		mid = 11 // 10HmaX-000000005vi-0000
+	}
+	// The dashes are checked, then replaced in a copy, so that one loop
+	// without a branch per byte checks the rest: every line's id comes here.
+	var b [23]byte
+	n := copy(b[:], s)
+	b[6], b[7+mid] = '0', '0'
+	ok := uint8(1)
+	for _, c := range b[:n] {
+		ok &= base62[c]
+	}
+	return ok == 1
+}
+
+// idShape reports whether s has a message id's length and dashes.
+func idShape(s string) bool {
 	switch len(s) {
 	case 16:
-		mid = 6
+		return s[6] == '-' && s[13] == '-'
 	case 23:
-		mid = 11
-	default:
-		return false
+		return s[6] == '-' && s[18] == '-'
 	}
-	if s[6] != '-' || s[7+mid] != '-' {
-		return false
-	}
-	for _, part := range [3]string{s[:6], s[7 : 7+mid], s[8+mid:]} {
-		for i := 0; i < len(part); i++ {
-			if !base62[part[i]] {
-				return false
-			}
-		}
-	}
-	return true
+	return false
 }
 
 // base62 marks the characters of message ids: every line's id is checked,
 // and a table beats three range tests per byte.
-var base62 = func() (t [256]bool) {
+var base62 = func() (t [256]uint8) {
 	for c := 0; c < 256; c++ {
-		t[c] = isDigit(byte(c)) || isUpper(byte(c)) || c >= 'a' && c <= 'z'
+		if isDigit(byte(c)) || isUpper(byte(c)) || c >= 'a' && c <= 'z' {
+			t[c] = 1
+		}
 	}
 	return t
 }()
