@@ -45,6 +45,13 @@ type Classifier struct {
 	// addresses left out), so a lookup allocates nothing.
 	cache  map[string]verdict
 	keyBuf []byte
+
+	// The last relay host asked and its answer: consecutive attempts go
+	// to the same few receivers. The name is copied, since events may
+	// alias a read buffer.
+	lastHost   [64]byte
+	lastHostN  int
+	lastHostPP bool
 }
 
 const cacheSize = 4096
@@ -235,6 +242,18 @@ func judged(lower string) string {
 }
 
 func (c *Classifier) isProofpointHost(host string) bool {
+	if c.lastHostN > 0 && host == string(c.lastHost[:c.lastHostN]) {
+		return c.lastHostPP
+	}
+	pp := c.hostMatches(host)
+	if len(host) <= len(c.lastHost) {
+		c.lastHostN = copy(c.lastHost[:], host)
+		c.lastHostPP = pp
+	}
+	return pp
+}
+
+func (c *Classifier) hostMatches(host string) bool {
 	host = strings.TrimSuffix(host, ".")
 	if host == "" {
 		return false

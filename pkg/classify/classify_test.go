@@ -2,6 +2,7 @@ package classify
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ppwatch/ppwatch/pkg/event"
@@ -277,6 +278,23 @@ func TestMayHaveMarker(t *testing.T) {
 	} {
 		if got := mayHaveMarker(tt.s); got != tt.want {
 			t.Errorf("mayHaveMarker(%q) = %v", tt.s, got)
+		}
+	}
+}
+
+// The last host's answer is reused only for the same name.
+func TestProofpointHostMemo(t *testing.T) {
+	c := mustNew(t, Options{})
+	for i, tt := range []struct {
+		host string
+		want bool
+	}{
+		{"mx0a-00123a01.pphosted.com", true}, {"mx0a-00123a01.pphosted.com", true}, {"gmail-smtp-in.l.google.com", false},
+		{"gmail-smtp-in.l.google.com", false}, {"MX0A-00123A01.PPHOSTED.COM.", true}, {"", false}, {"mx1-us1.ppe-hosted.com", true},
+		{strings.Repeat("a", 80) + ".pphosted.com", true}, {strings.Repeat("a", 80) + ".example", false}, {"mx.example", false},
+	} {
+		if got := c.isProofpointHost(tt.host); got != tt.want {
+			t.Errorf("%d: isProofpointHost(%q) = %v", i, tt.host, got)
 		}
 	}
 }

@@ -57,9 +57,21 @@ func classIndex(c event.Class) int {
 	return numClasses - 1
 }
 
-func (c *Counts) add(ev *event.Delivery) {
+// tally is what one event adds to the counts of each group it is in,
+// worked out once for its three groups (totals, IP, domain).
+type tally struct {
+	status                      event.Status
+	class                       int
+	proofpoint, block, deferral bool
+}
+
+func tallyOf(ev *event.Delivery) tally {
+	return tally{status: ev.Status, class: classIndex(ev.Class), proofpoint: ev.Proofpoint, block: ev.IsBlock(), deferral: ev.IsDeferral()}
+}
+
+func (c *Counts) add(t *tally) {
 	c.Attempts++
-	switch ev.Status {
+	switch t.status {
 	case event.Delivered:
 		c.Delivered++
 	case event.Deferred:
@@ -67,16 +79,16 @@ func (c *Counts) add(ev *event.Delivery) {
 	case event.Bounced:
 		c.Bounced++
 	}
-	if ev.Proofpoint {
+	if t.proofpoint {
 		c.ProofpointAttempts++
-		if ev.IsBlock() {
+		if t.block {
 			c.Blocks++
 		}
-		if ev.IsDeferral() {
+		if t.deferral {
 			c.Deferrals++
 		}
 	}
-	c.classN[classIndex(ev.Class)]++
+	c.classN[t.class]++
 }
 
 func (c *Counts) merge(o *Counts) {
@@ -215,7 +227,8 @@ func (l *Lines) add(o *Lines) {
 // reused buffer.
 func (b *Builder) Add(ev *event.Delivery) {
 	b.span(ev.Time, ev.Time)
-	b.r.Totals.add(ev)
+	t := tallyOf(ev)
+	b.r.Totals.add(&t)
 	ip := b.ips[ev.SourceIP]
 	if ip == nil {
 		// Keys are copied: an event's strings may share one buffer with its
@@ -223,7 +236,7 @@ func (b *Builder) Add(ev *event.Delivery) {
 		ip = &IP{SourceIP: strings.Clone(ev.SourceIP)}
 		b.ips[ip.SourceIP] = ip
 	}
-	ip.add(ev)
+	ip.add(&t)
 	if !ev.Proofpoint {
 		return
 	}
@@ -232,7 +245,7 @@ func (b *Builder) Add(ev *event.Delivery) {
 		d = &Domain{RecipientDomain: strings.Clone(ev.RecipientDomain)}
 		b.domains[d.RecipientDomain] = d
 	}
-	d.add(ev)
+	d.add(&t)
 	if ev.Status == event.Delivered {
 		return
 	}
