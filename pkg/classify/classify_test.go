@@ -2,6 +2,7 @@ package classify
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -295,6 +296,39 @@ func TestProofpointHostMemo(t *testing.T) {
 	} {
 		if got := c.isProofpointHost(tt.host); got != tt.want {
 			t.Errorf("%d: isProofpointHost(%q) = %v", i, tt.host, got)
+		}
+	}
+}
+
+// The byte-pair set rules out only words that are not in the text: on
+// every corpus reply and rule example, for every word of the table, it
+// agrees with strings.Contains.
+func TestTextPairsRuleOutOnlyAbsentWords(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/replies/corpus.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replies []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Split(line, "\t"); len(f) >= 3 && !strings.HasPrefix(line, "#") {
+			replies = append(replies, toLower(f[2]))
+		}
+	}
+	var words []string
+	for _, r := range builtin {
+		replies = append(replies, toLower(r.Example))
+		words = append(words, r.Any...)
+		words = append(words, r.All...)
+	}
+	if len(replies) < 300 || len(words) < 200 {
+		t.Fatalf("%d replies, %d words", len(replies), len(words))
+	}
+	for _, s := range replies {
+		tx := newText(s)
+		for _, w := range words {
+			if got, want := tx.contains(w), strings.Contains(s, w); got != want {
+				t.Errorf("contains(%q, %q) = %v", s, w, got)
+			}
 		}
 	}
 }
