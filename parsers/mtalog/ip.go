@@ -26,17 +26,22 @@ func parseIPv4(s string) (netip.Addr, bool) {
 			}
 			i++
 		}
+		// One to three digits, unrolled: every attempt's addresses pass here.
 		if i >= len(s) || s[i]-'0' > 9 {
 			return netip.Addr{}, false
 		}
 		v := uint(s[i] - '0')
 		i++
-		for n := 1; v != 0 && n < 3 && i < len(s) && s[i]-'0' <= 9; n++ {
+		if v != 0 && i < len(s) && s[i]-'0' <= 9 {
 			v = v*10 + uint(s[i]-'0')
 			i++
-		}
-		if v > 255 {
-			return netip.Addr{}, false
+			if i < len(s) && s[i]-'0' <= 9 {
+				v = v*10 + uint(s[i]-'0')
+				i++
+				if v > 255 {
+					return netip.Addr{}, false
+				}
+			}
 		}
 		q[part] = byte(v)
 	}
