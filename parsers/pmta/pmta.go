@@ -323,6 +323,12 @@ func (p *Parser) typeOf(line string) string {
 	if want < 0 {
 		return ""
 	}
+	if want == 0 && line != "" && line[0] != '"' { // the usual place, unquoted
+		if k := strings.IndexByte(line, ','); k >= 0 {
+			return trim(line[:k])
+		}
+		return trim(line)
+	}
 	for col, i := 0, 0; i <= len(line); col++ {
 		start, end, next, _, _ := scanField(line, i)
 		if col == want {
@@ -383,6 +389,8 @@ func (p *Parser) split(line string) error {
 				}
 				return mtalog.Errorf(p.cols.name(n), "%s", reason)
 			}
+		} else if i < len(line) && line[i] == ',' { // an empty field: no search
+			start, end, next = i, i, i+1
 		} else if k := strings.IndexByte(line[i:], ','); k >= 0 { // the usual field, inline
 			start, end, next = i, i+k, i+k+1
 		} else {
@@ -647,6 +655,9 @@ func zoneOffset(z string) (time.Duration, bool) {
 // "smtp;550 …" and a bare "550 …" are, "x-local; …" is not (it is kept
 // whole, as the MTA's reason).
 func splitDiag(diag string) (string, bool) {
+	if strings.HasPrefix(diag, "smtp;") { // the usual type, as PowerMTA writes it
+		return trim(diag[5:]), true
+	}
 	for i := 0; i < len(diag) && i < 24; i++ {
 		c := diag[i]
 		if c == ';' && i > 0 {
@@ -738,7 +749,8 @@ func trimBrackets(s string) string {
 }
 
 func trimPrefixFold(s, prefix string) string {
-	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+	// The first byte first: most values do not start with the prefix.
+	if len(s) >= len(prefix) && s[0]|0x20 == prefix[0] && strings.EqualFold(s[:len(prefix)], prefix) {
 		return trim(s[len(prefix):])
 	}
 	return s
