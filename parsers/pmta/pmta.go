@@ -371,37 +371,41 @@ func isTypeWord(s string) bool {
 // and counts all of them against the header's column count: past the last
 // column read, unquoted fields are only counted.
 func (p *Parser) split(line string) error {
-	n := 0
-	for i := 0; i <= len(line); n++ {
-		if n > p.cols.last && strings.IndexByte(line[i:], '"') < 0 {
-			// The fields no column is read from, unquoted: count them.
-			n += strings.Count(line[i:], ",") + 1
-			break
-		}
-		var start, end, next int
-		esc := false
+	kind := p.cols.kind
+	n, i := 0, 0
+	// The fields up to the last one a column is read from.
+	for ; n < len(kind) && i <= len(line); n++ {
+		start, end, next, esc := i, len(line), len(line)+1, false
 		if i < len(line) && line[i] == '"' {
 			var ok bool
 			if start, end, next, esc, ok = scanField(line, i); !ok {
-				reason := "unterminated quoted field"
-				if next <= len(line) {
-					reason = "text after the closing quote"
-				}
-				return mtalog.Errorf(p.cols.name(n), "%s", reason)
+				return p.quoteError(n, next, line)
 			}
-		} else if i < len(line) && line[i] == ',' { // an empty field: no search
-			start, end, next = i, i, i+1
-		} else if k := strings.IndexByte(line[i:], ','); k >= 0 { // the usual field, inline
-			start, end, next = i, i+k, i+k+1
-		} else {
-			start, end, next = i, len(line), len(line)+1
+		} else if k := strings.IndexByte(line[i:], ','); k >= 0 {
+			end, next = i+k, i+k+1
 		}
-		if n < len(p.cols.kind) {
-			if k := p.cols.kind[n]; k >= 0 {
-				p.vals[k] = span{start: start, end: end, esc: esc}
-			}
+		if c := kind[n]; c >= 0 {
+			p.vals[c] = span{start: start, end: end, esc: esc}
 		}
 		i = next
+	}
+	// The rest are only counted: by their commas up to the field that
+	// holds the next quote, which is read as a field.
+	for i <= len(line) {
+		q := strings.IndexByte(line[i:], '"')
+		if q < 0 {
+			n += strings.Count(line[i:], ",") + 1
+			break
+		}
+		if c := strings.LastIndexByte(line[i:i+q], ','); c >= 0 {
+			n += strings.Count(line[i:i+c], ",") + 1
+			i += c + 1
+		}
+		_, _, next, _, ok := scanField(line, i)
+		if !ok {
+			return p.quoteError(n, next, line)
+		}
+		n, i = n+1, next
 	}
 	if n != p.cols.n {
 		if p.cols.seen {
@@ -410,6 +414,14 @@ func (p *Parser) split(line string) error {
 		return mtalog.Errorf("record", "%d columns, the default field order has %d (no header line seen)", n, p.cols.n)
 	}
 	return nil
+}
+
+func (p *Parser) quoteError(n, next int, line string) error {
+	reason := "unterminated quoted field"
+	if next <= len(line) {
+		reason = "text after the closing quote"
+	}
+	return mtalog.Errorf(p.cols.name(n), "%s", reason)
 }
 
 // get returns column k of the split line, unquoted and trimmed; "" when the

@@ -1,6 +1,7 @@
 package pmta
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -491,4 +492,68 @@ func TestTimesWithinAMinute(t *testing.T) {
 			t.Errorf("%s: %v %v, a fresh parse gives %v %v", ts, got, gerr, want, werr)
 		}
 	}
+}
+
+// split counts the fields past the last column read as the field-by-field
+// scan does (quotes there included), and reads the same spans: checked on
+// records with extra, missing and quoted trailing columns.
+func TestSplitAgreesWithFieldScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	parts := []string{"", "x", `"a,b"`, `"a""b"`, `"unterminated`, `a"b`, `"x"y`, ",", ",,", `""`}
+	for i := 0; i < 20000; i++ {
+		fields := strings.Split(blockLine, ",")
+		switch rng.IntN(3) {
+		case 0: // more or fewer columns
+			fields = fields[:max(1, len(fields)-rng.IntN(4))]
+		case 1:
+			for j := rng.IntN(4); j > 0; j-- {
+				fields = append(fields, parts[rng.IntN(len(parts))])
+			}
+		}
+		// Any column may turn odd, the ones read too.
+		if rng.IntN(2) == 0 {
+			fields[rng.IntN(len(fields))] = parts[rng.IntN(len(parts))]
+		}
+		line := strings.Join(fields, ",")
+		p := newTest()
+		err := p.split(line)
+		want := countFields(line)
+		if (err == nil) != (want == p.cols.n) {
+			t.Fatalf("%q: split says %v, the field scan counts %d of %d", line, err, want, p.cols.n)
+		}
+		if err != nil {
+			continue
+		}
+		for k := range p.cols.idx {
+			if got, want := p.get(line, k), getByScan(line, int(p.cols.idx[k])); got != want {
+				t.Fatalf("%q: column %s is %q, the field scan reads %q", line, colNames[k], got, want)
+			}
+		}
+	}
+	// Linear however many fields follow and wherever the quotes are.
+	for _, long := range []string{blockLine + strings.Repeat(`,x,"y"`, 50000), blockLine + strings.Repeat(",x", 200000) + `,"y"`} {
+		start := time.Now()
+		if err := newTest().split(long); err == nil || time.Since(start) > 2*time.Second {
+			t.Errorf("long line: %v in %v", err, time.Since(start))
+		}
+	}
+}
+
+// getByScan reads field i as the field-by-field scan does.
+func getByScan(line string, want int) string {
+	if want < 0 {
+		return ""
+	}
+	for col, i := 0, 0; i <= len(line); col++ {
+		start, end, next, esc, _ := scanField(line, i)
+		if col == want {
+			v := line[start:end]
+			if esc {
+				v = strings.ReplaceAll(v, `""`, `"`)
+			}
+			return strings.TrimSpace(v)
+		}
+		i = next
+	}
+	return ""
 }
