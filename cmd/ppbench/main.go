@@ -25,7 +25,13 @@ func main() {
 	genOnly := flag.String("gen", "", "only write the generated log to this `file` and exit")
 	seed := flag.Uint64("seed", 1, "generator seed")
 	daemonBench := flag.Bool("daemon", true, "also measure ppwatch run (catch-up, steady-state CPU, RSS, scrape)")
+	pgo := flag.String("pgo", "", "only write a CPU profile of scan over the three generated logs to this `file` and exit (make pgo: cmd/ppwatch/default.pgo)")
 	flag.Parse()
+
+	if *pgo != "" {
+		writeProfile(*pgo, *dir, *lines, *seed)
+		return
+	}
 
 	if *genOnly != "" {
 		f, err := os.Create(*genOnly)
@@ -72,23 +78,7 @@ func benchScan(b struct {
 	mta    string
 	target float64
 }, dir string, lines int, seed uint64, runs int, bin string) time.Duration {
-	path := filepath.Join(dir, fmt.Sprintf("ppbench-%s-%d.log", b.mta, lines))
-	f, err := os.Create(path)
-	if err != nil {
-		fail(err)
-	}
-	size, err := loggen.Write(f, loggen.Options{MTA: b.mta, Lines: lines, Seed: seed})
-	if err == nil {
-		// Written back before the runs: pages still being written slow
-		// down whoever reads them, by turns.
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Close()
-	}
-	if err != nil {
-		fail(err)
-	}
+	path, size := writeScanLog(dir, b.mta, lines, seed)
 	defer os.Remove(path)
 	fmt.Printf("%s log: %s, %d lines, %.1f MB\n", b.mta, path, lines, float64(size)/1e6)
 	// Runs alternate, so that a slow spell of a shared machine falls on
@@ -109,6 +99,29 @@ func benchScan(b struct {
 	fmt.Printf("%s scan throughput = %.0f%% of grep's (target >= %.0f%%); scan peak RSS %.1f MiB (target <= 64 MiB)\n\n",
 		b.mta, 100*grep.wall.Seconds()/scan.wall.Seconds(), b.target, float64(scan.maxRSSKiB)/1024)
 	return scan.wall
+}
+
+// writeScanLog writes the generated log of one MTA and returns its path and
+// size.
+func writeScanLog(dir, mta string, lines int, seed uint64) (string, int64) {
+	path := filepath.Join(dir, fmt.Sprintf("ppbench-%s-%d.log", mta, lines))
+	f, err := os.Create(path)
+	if err != nil {
+		fail(err)
+	}
+	size, err := loggen.Write(f, loggen.Options{MTA: mta, Lines: lines, Seed: seed})
+	if err == nil {
+		// Written back before the runs: pages still being written slow
+		// down whoever reads them, by turns.
+		err = f.Sync()
+	}
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil {
+		fail(err)
+	}
+	return path, size
 }
 
 type result struct {

@@ -168,7 +168,14 @@ type Parser struct {
 	// the text it parsed for the same kind of cache).
 	lastTS string
 	lastT  time.Time
+
+	// Source addresses seen valid (owned copies, a few): a host sends from
+	// a handful of addresses, and each record's would be parsed again.
+	sourceIPs []string
 }
+
+// maxSourceIPs bounds the remembered source addresses.
+const maxSourceIPs = 16
 
 // New returns a Parser that reads records in DefaultHeader order until it
 // meets a header line.
@@ -288,7 +295,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	ev.OrigRecipient = trimAngle(trimPrefixFold(p.get(line, cOrcpt), "rfc822;"))
 
 	if ip := trimBrackets(p.get(line, cSourceIP)); ip != "" {
-		if !validIP(ip) {
+		if !p.validSourceIP(ip) {
 			return false, mtalog.Errorf("dlvSourceIp", "bad IP address %q", cut(ip, 60))
 		}
 		ev.SourceIP = ip
@@ -722,6 +729,21 @@ func splitMta(s string) (host, ip string) {
 		ip = ""
 	}
 	return host, ip
+}
+
+func (p *Parser) validSourceIP(ip string) bool {
+	for _, known := range p.sourceIPs {
+		if ip == known {
+			return true
+		}
+	}
+	if !validIP(ip) {
+		return false
+	}
+	if len(p.sourceIPs) < maxSourceIPs {
+		p.sourceIPs = append(p.sourceIPs, strings.Clone(ip))
+	}
+	return true
 }
 
 func validIP(s string) bool {
