@@ -179,7 +179,8 @@ var builtin = []Rule{
 	{ID: "dbeb-unknown", Class: event.ClassRecipient, All: []string{"5.4.1"}, Any: []string{"recipient address rejected: access denied"},
 		Example: "550 5.4.1 Recipient address rejected: Access denied. For more information see https://aka.ms/EXOSmtpErrors [BN3PEPF0000B06D.namprd21.prod.outlook.com]"},
 	{ID: "null-mx", Class: event.ClassRecipient,
-		Any:     []string{"nullmx", "null mx", "does not accept mail", "unknown mail domain", "host/domain does not accept"},
+		Any: []string{"nullmx", "null mx", "does not accept mail", "unknown mail domain", "host/domain does not accept",
+			"mx or srv record indicated no smtp service"},
 		Example: "556 5.1.10 <bob@example.com>: Recipient address rejected: Domain example.com does not accept mail (nullMX)"},
 
 	// Content. Virus before spam: a virus report says "malicious".
@@ -201,7 +202,7 @@ var builtin = []Rule{
 	// Before user-unknown, whose "unrouteable address" is a remote reply's.
 	{ID: "routing-failed", Class: event.ClassConnection, Codes: noReply,
 		Any: []string{"unrouteable address", "unroutable address", "mx records point to non-existent hosts", "all hosts for ",
-			"all relevant mx records", "lookup of host "},
+			"all relevant mx records", "lookup of host ", "all host address lookups failed"},
 		Example: "Unrouteable address"},
 	{ID: "user-unknown", Class: event.ClassRecipient,
 		Any: []string{"user unknown", "unknown user", "no such user", "unknown recipient", "recipient unknown", "invalid recipient",
