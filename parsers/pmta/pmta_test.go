@@ -499,7 +499,8 @@ func TestTimesWithinAMinute(t *testing.T) {
 // records with extra, missing and quoted trailing columns.
 func TestSplitAgreesWithFieldScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	parts := []string{"", "x", `"a,b"`, `"a""b"`, `"unterminated`, `a"b`, `"x"y`, ",", ",,", `""`}
+	parts := []string{"", "x", `"a,b"`, `"a""b"`, `"unterminated`, `a"b`, `"x"y`, ",", ",,", `""`,
+		" x", "x ", " ", "\u00a0x\u2003", `" a "`, `""""`, "\tx\t", "é"}
 	for i := 0; i < 20000; i++ {
 		fields := strings.Split(blockLine, ",")
 		switch rng.IntN(3) {
