@@ -28,7 +28,7 @@ func writeProfile(out, dir string, lines int, seed uint64) {
 		fail(err)
 	}
 	for i, b := range scanBenches {
-		for run := 0; run < 3; run++ {
+		for run := 0; run < 8; run++ {
 			env := cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}
 			if code := cli.Main([]string{"scan", "--mta", b.mta, paths[i]}, env); code != cli.ExitOK {
 				pprof.StopCPUProfile()
