@@ -280,7 +280,8 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	*ev = event.Delivery{Time: t, MTA: event.PMTA, Status: status}
+	*ev = event.Delivery{}
+	ev.Time, ev.MTA, ev.Status = t, event.PMTA, status
 
 	rcpt := trimAngle(p.get(line, cRcpt))
 	if rcpt == "" {
