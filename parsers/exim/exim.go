@@ -117,7 +117,7 @@ import (
 
 // Parser reads Exim log lines.
 type Parser struct {
-	clock   mtalog.Clock // only for Zoneless: its cache is not used
+	clock   mtalog.Clock // syslog prefixes, and Zoneless for the main log's own stamps
 	senders *mtalog.Senders
 	host    hostMemo
 	splits  [4]splitLine
@@ -201,10 +201,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 		return p.logLine(ev, line, time.Time{}, false, false)
 	}
 	if i := strings.Index(line, "exim"); i > 0 && i < 200 {
-		// A fresh Clock: its one-entry cache keeps a substring of the line,
-		// and callers may hand lines that live in a reused buffer.
-		c := mtalog.Clock{Reference: p.clock.Reference, Location: p.clock.Location, Now: p.clock.Now}
-		sl, ok, err := parseSyslog(&c, line)
+		sl, ok, err := parseSyslog(&p.clock, line)
 		if err != nil {
 			if findAttempt(line) >= 0 {
 				return false, err
