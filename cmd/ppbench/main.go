@@ -67,17 +67,16 @@ func main() {
 
 // scanBenches are the scan targets, on one core, as shares of grep's
 // throughput on the same file.
-var scanBenches = []struct {
+var scanBenches = []scanBench{{"postfix", 40}, {"exim", 30}, {"pmta", 25}}
+
+type scanBench struct {
 	mta    string
-	target float64
-}{{"postfix", 40}, {"exim", 30}, {"pmta", 25}}
+	target float64 // percent of grep's throughput
+}
 
 // benchScan times "ppwatch scan" beside "grep -c pphosted" on a generated
 // log of one MTA and prints both and the ratio; it returns scan's time.
-func benchScan(b struct {
-	mta    string
-	target float64
-}, dir string, lines int, seed uint64, runs int, bin string) time.Duration {
+func benchScan(b scanBench, dir string, lines int, seed uint64, runs int, bin string) time.Duration {
 	path, size := writeScanLog(dir, b.mta, lines, seed)
 	defer os.Remove(path)
 	fmt.Printf("%s log: %s, %d lines, %.1f MB\n", b.mta, path, lines, float64(size)/1e6)

@@ -384,9 +384,10 @@ func detectFile(path string) string {
 			return m
 		}
 	}
-	base := strings.ToLower(filepath.Base(path))
+	lower := strings.ToLower(path)
+	base := filepath.Base(lower)
 	for _, m := range parsers.Table {
-		if strings.Contains(strings.ToLower(path), m.Name) {
+		if strings.Contains(lower, m.Name) {
 			return m.Name
 		}
 		for _, p := range m.Paths {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ppwatch/ppwatch/parsers"
-	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
@@ -24,7 +23,6 @@ type common struct {
 	mta        string
 	configFile string
 	cfg        *config.Config
-	cls        *classify.Classifier
 	noSenders  bool // the scan report shows no senders
 }
 
@@ -46,11 +44,10 @@ func (c *common) setup() error {
 		}
 		c.cfg = cfg
 	}
-	cls, err := pipeline.NewClassifier(c.cfg)
-	if err != nil {
+	// Checked here, built per file in readInput.
+	if _, err := pipeline.NewClassifier(c.cfg); err != nil {
 		return usagef("%v", err)
 	}
-	c.cls = cls
 	return nil
 }
 
@@ -58,10 +55,7 @@ func (c *common) setup() error {
 // every line's outcome. Malformed lines are reported on stderr with
 // file:line (the first few per file).
 func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, res pipeline.Result, err error)) (report.File, error) {
-	display := name
-	if name == "-" {
-		display = "(stdin)"
-	}
+	display := displayName(name)
 	f := report.File{Path: display}
 	log, err := pipeline.Open(name, env.Stdin)
 	if err != nil {
@@ -148,4 +142,12 @@ func reference(name string) time.Time {
 		return st.ModTime()
 	}
 	return now
+}
+
+// displayName is how messages name an input.
+func displayName(name string) string {
+	if name == "-" {
+		return "(stdin)"
+	}
+	return name
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,15 +132,9 @@ func (c *common) scanFile(name string, env Env, since time.Time) scanPart {
 }
 
 func joinNames(names []string) string {
-	var b bytes.Buffer
+	shown := make([]string, len(names))
 	for i, n := range names {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if n == "-" {
-			n = "(stdin)"
-		}
-		b.WriteString(n)
+		shown[i] = displayName(n)
 	}
-	return b.String()
+	return strings.Join(shown, ", ")
 }

@@ -21,7 +21,6 @@ const MaxLineBytes = 1 << 20
 // read(2), which was a tenth of a scan's time. Standard input, gzip content
 // and files that cannot be mapped are read through a buffer.
 type Log struct {
-	name   string
 	data   []byte        // the mapped file
 	br     *bufio.Reader // when not mapped
 	closer func() error
@@ -31,7 +30,7 @@ type Log struct {
 // (by its magic bytes, whatever the name) is decompressed. The file is read
 // as it is when opened: lines appended later are not.
 func Open(name string, stdin io.Reader) (*Log, error) {
-	l := &Log{name: name, closer: func() error { return nil }}
+	l := &Log{closer: func() error { return nil }}
 	var src io.Reader = stdin
 	if name != "-" {
 		file, err := os.Open(name)
