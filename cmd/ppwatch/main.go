@@ -103,7 +103,7 @@ func run(args []string, stderr io.Writer) int {
 		log.Error().Err(err).Msg("bad configuration")
 		return cli.ExitUsage
 	}
-	a, err := app.New(app.Options{Config: cfg, WebConfigFile: *webConfig, Logger: log})
+	a, err := app.New(app.Options{Config: cfg, WebConfigFile: *webConfig, Logger: log, Load: load})
 	if errors.Is(err, app.ErrStateInUse) {
 		log.Error().Err(err).Msg("another ppwatch is running on this state file")
 		return cli.ExitUsage
@@ -135,12 +135,7 @@ func run(args []string, stderr io.Writer) int {
 			}
 			return cli.ExitOK
 		case <-hup:
-			cfg, err := load()
-			if err == nil {
-				err = a.Reload(cfg)
-			}
-			if err != nil {
-				a.ReloadFailed()
+			if err := a.ReloadConfig(); err != nil {
 				log.Error().Err(err).Msg("config reload failed; the running configuration stays")
 			}
 		}

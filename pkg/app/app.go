@@ -45,6 +45,10 @@ type Options struct {
 	WebConfigFile string // exporter-toolkit web config (TLS, basic auth); "" for none
 	Logger        zerolog.Logger
 	Now           func() time.Time // nil: time.Now
+	HTTP          HTTPLimits       // zero values: the defaults
+	// Load reads the configuration again for ReloadConfig (SIGHUP); nil
+	// makes ReloadConfig reload Config unchanged.
+	Load func() (*config.Config, error)
 }
 
 // App is the running daemon.
@@ -60,9 +64,11 @@ type App struct {
 	srv    *http.Server
 	ingest *ingester
 	alerts *alerter
+	health *inputHealth
 
 	mu      sync.Mutex
 	cfg     *config.Config
+	setup   *ingestSetup // what is read now (nil before Start)
 	ready   bool
 	stopped bool
 
@@ -78,7 +84,7 @@ func New(opts Options) (*App, error) {
 		opts.Now = time.Now
 	}
 	cfg := opts.Config
-	a := &App{opts: opts, log: opts.Logger, now: opts.Now, cfg: cfg, reg: prometheus.NewRegistry()}
+	a := &App{opts: opts, log: opts.Logger, now: opts.Now, cfg: cfg, reg: prometheus.NewRegistry(), health: newInputHealth()}
 	path := cfg.StateFile
 	if path == "" {
 		path = config.DefaultStateFile()
@@ -95,7 +101,7 @@ func New(opts Options) (*App, error) {
 	}
 	a.store = st
 	a.agg.Store(newAgg(cfg))
-	if err := a.load(); err != nil {
+	if err := a.load(a.agg.Load(), cfg); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -103,6 +109,7 @@ func New(opts Options) (*App, error) {
 	v, r, g := version.Info()
 	metrics.RegisterBuildInfo(a.reg, v, r, g)
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(a.health)
 	a.reg.MustRegister(metrics.NewCollector(a, a.now, func(d time.Duration) string { return config.Duration(d).String() }))
 	if a.alerts, err = newAlerter(a.log.With().Str("component", "alert").Logger(), st, a.now, a.reg, cfg); err != nil {
 		st.Close()
@@ -125,8 +132,7 @@ func newAgg(cfg *config.Config) *agg.Agg {
 
 // load fills the aggregate from the store: totals, and the per-minute
 // buckets that the longest window can see.
-func (a *App) load() error {
-	ag := a.agg.Load()
+func (a *App) load(ag *agg.Agg, cfg *config.Config) error {
 	totals, err := a.store.Totals()
 	if err != nil {
 		return fmt.Errorf("loading totals: %w", err)
@@ -135,7 +141,7 @@ func (a *App) load() error {
 		ag.AddTotal(agg.Series(s), n)
 	}
 	var longest time.Duration
-	for _, w := range a.cfg.Windows {
+	for _, w := range cfg.Windows {
 		longest = max(longest, time.Duration(w))
 	}
 	now := a.now()

@@ -70,19 +70,15 @@ type ingester struct {
 	lost      uint64 // the tailer's LostFiles already counted
 }
 
-func newIngester(log zerolog.Logger, st *store.Store, ag *agg.Agg, self *metrics.Self, now func() time.Time, cfg *config.Config) (*ingester, error) {
-	cls, err := pipeline.NewClassifier(cfg)
-	if err != nil {
-		return nil, err
-	}
-	in := &ingester{log: log, st: st, agg: ag, self: self, now: now, cfg: cfg, cls: cls,
+func newIngester(log zerolog.Logger, st *store.Store, ag *agg.Agg, self *metrics.Self, now func() time.Time, s *ingestSetup) *ingester {
+	in := &ingester{log: log, st: st, agg: ag, self: self, now: now, cfg: s.cfg, cls: s.cls,
 		mtas: map[string]string{}, pipes: map[string]*pipeline.Pipeline{}}
 	in.malformed = log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute})
-	for _, i := range cfg.Inputs {
+	for _, i := range s.inputs {
 		in.mtas[i.Path] = i.MTA
 	}
 	in.reset()
-	return in, nil
+	return in
 }
 
 // position is a key's latest position; gone deletes the key.

@@ -14,7 +14,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/net/netutil"
 
+	"github.com/ppwatch/ppwatch/pkg/agg"
+	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/journal"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
@@ -26,15 +29,48 @@ func (a *App) Start() error {
 	if err := a.serve(); err != nil {
 		return err
 	}
-	if err := a.startIngest(a.cfg); err != nil {
+	s, err := a.prepare(a.cfg, nil)
+	if err == nil {
+		err = a.startIngest(s, a.agg.Load())
+	}
+	if err != nil {
 		a.srv.Close()
 		return err
 	}
+	a.setup = s
 	a.alerts.start(a.Addr())
 	a.mu.Lock()
 	a.ready = true
 	a.mu.Unlock()
 	return nil
+}
+
+// HTTPLimits bound what a client can hold of the HTTP server: a scrape
+// takes well under a second and a CPU profile its seconds parameter (30 by
+// default), so nothing needs a connection kept open for longer, and an
+// idle or stalled client costs a goroutine and a socket until it is closed.
+type HTTPLimits struct {
+	ReadHeaderTimeout time.Duration // default 10s: a new connection must send its request by then
+	ReadTimeout       time.Duration // default 30s: the whole request
+	WriteTimeout      time.Duration // default 2m: the whole answer (a 30 s profile fits)
+	IdleTimeout       time.Duration // default 20s: a keep-alive connection between requests
+	MaxConnections    int           // default 64: more wait to be accepted
+}
+
+func (l HTTPLimits) withDefaults() HTTPLimits {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&l.ReadHeaderTimeout, 10*time.Second)
+	def(&l.ReadTimeout, 30*time.Second)
+	def(&l.WriteTimeout, 2*time.Minute)
+	def(&l.IdleTimeout, 20*time.Second)
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = 64
+	}
+	return l
 }
 
 // Addr is the address the HTTP server listens on (useful with port 0).
@@ -50,6 +86,8 @@ func (a *App) serve() error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
 	}
+	lim := a.opts.HTTP.withDefaults()
+	ln = netutil.LimitListener(ln, lim.MaxConnections)
 	a.ln = ln
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg, ErrorHandling: promhttp.ContinueOnError}))
@@ -62,7 +100,11 @@ func (a *App) serve() error {
 		ready := a.ready
 		a.mu.Unlock()
 		if !ready {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
+			return
+		}
+		if err := a.health.notReading(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "OK")
@@ -82,7 +124,8 @@ func (a *App) serve() error {
 	}
 	mux.Handle("/", landing)
 	a.mountPages(mux)
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: lim.ReadHeaderTimeout, ReadTimeout: lim.ReadTimeout,
+		WriteTimeout: lim.WriteTimeout, IdleTimeout: lim.IdleTimeout}
 	a.httpDone = make(chan error, 1)
 	webCfg := a.opts.WebConfigFile
 	flags := &web.FlagConfig{WebConfigFile: &webCfg}
@@ -95,34 +138,88 @@ func (a *App) serve() error {
 // journalPrefix marks a journald input: "journald:postfix@-.service,…".
 const journalPrefix = "journald:"
 
-// startIngest starts a tailer and the writer with the saved positions.
-func (a *App) startIngest(cfg *config.Config) error {
-	in, err := newIngester(a.log.With().Str("component", "ingest").Logger(), a.store, a.agg.Load(), a.self, a.now, cfg)
-	if err != nil {
-		return err
+// ingestSetup is what one configuration reads with. It is made whole, and
+// checked, before any of it runs: a reload that cannot start leaves the
+// running setup untouched.
+type ingestSetup struct {
+	cfg      *config.Config
+	inputs   []config.Input // as configured, or the usual logs that exist
+	paths    []string       // file inputs, for the tailer
+	journals []string       // journald inputs
+	cls      *classify.Classifier
+	alerts   *alertSetup
+}
+
+func (s *ingestSetup) has(path string) bool {
+	for _, in := range s.inputs {
+		if in.Path == path {
+			return true
+		}
 	}
+	return false
+}
+
+// prepare builds and checks everything cfg needs to read. running is the
+// setup a reload replaces (nil at start): an input the reload adds must be
+// readable now, so that a typo in a path is refused while the running
+// configuration goes on reading. At start, and for inputs that stay, a
+// missing file is no error (a log may appear later); the input's health
+// says what it lacks.
+func (a *App) prepare(cfg *config.Config, running *ingestSetup) (*ingestSetup, error) {
+	cls, err := pipeline.NewClassifier(cfg)
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := a.alerts.prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &ingestSetup{cfg: cfg, cls: cls, alerts: alerts, inputs: cfg.Inputs}
+	if len(s.inputs) == 0 {
+		s.inputs = config.DefaultInputs()
+	}
+	if len(s.inputs) == 0 {
+		return nil, ErrNoInputs
+	}
+	for _, in := range s.inputs {
+		if strings.HasPrefix(in.Path, journalPrefix) {
+			s.journals = append(s.journals, in.Path)
+		} else {
+			s.paths = append(s.paths, in.Path)
+		}
+	}
+	if len(s.paths) > 0 {
+		if _, err := tailer.New(tailer.Config{Inputs: s.paths}, nil); err != nil {
+			return nil, err
+		}
+	}
+	if running != nil {
+		for _, in := range s.inputs {
+			if running.has(in.Path) {
+				continue
+			}
+			if err := checkInput(in.Path); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s, nil
+}
+
+func checkInput(path string) error {
+	if strings.HasPrefix(path, journalPrefix) {
+		return journal.Check(journal.Config{})
+	}
+	return tailer.Check(path)
+}
+
+// startIngest starts reading with s into ag: a tailer and the journal
+// followers from the saved positions, and the writer.
+func (a *App) startIngest(s *ingestSetup, ag *agg.Agg) error {
+	in := newIngester(a.log.With().Str("component", "ingest").Logger(), a.store, ag, a.self, a.now, s)
 	saved, err := a.store.Positions()
 	if err != nil {
 		return fmt.Errorf("loading positions: %w", err)
-	}
-	inputs := cfg.Inputs
-	if len(inputs) == 0 {
-		inputs = config.DefaultInputs()
-		cfg.Inputs = inputs
-		for _, i := range inputs {
-			in.mtas[i.Path] = i.MTA
-		}
-	}
-	var paths, journals []string
-	for _, i := range inputs {
-		if strings.HasPrefix(i.Path, journalPrefix) {
-			journals = append(journals, i.Path)
-		} else {
-			paths = append(paths, i.Path)
-		}
-	}
-	if len(inputs) == 0 {
-		return ErrNoInputs
 	}
 	pos := map[string]tailer.Position{}
 	for path, b := range saved {
@@ -137,12 +234,13 @@ func (a *App) startIngest(cfg *config.Config) error {
 		pos[path] = p
 	}
 	var t *tailer.Tailer
-	if len(paths) > 0 {
-		if t, err = tailer.New(tailer.Config{Inputs: paths, PollInterval: time.Second, Logger: a.log.With().Str("component", "tailer").Logger()}, pos); err != nil {
+	if len(s.paths) > 0 {
+		if t, err = tailer.New(tailer.Config{Inputs: s.paths, PollInterval: time.Second, Logger: a.log.With().Str("component", "tailer").Logger()}, pos); err != nil {
 			return err
 		}
 		in.tail = t
 	}
+	a.health.use(t, s.journals)
 	ctx, cancel := context.WithCancel(context.Background())
 	// A few batches of read-ahead: the files are the buffer.
 	lines := make(chan tailer.Batch, 4)
@@ -159,9 +257,10 @@ func (a *App) startIngest(cfg *config.Config) error {
 			}
 		}()
 	}
-	for _, input := range journals {
+	for _, input := range s.journals {
 		units := strings.FieldsFunc(strings.TrimPrefix(input, journalPrefix), func(r rune) bool { return r == ',' || r == ' ' })
-		jcfg := journal.Config{Units: units, Cursor: string(saved[input]), Logger: a.log.With().Str("component", "journal").Str("input", input).Logger()}
+		jcfg := journal.Config{Units: units, Cursor: string(saved[input]), Logger: a.log.With().Str("component", "journal").Str("input", input).Logger(),
+			State: func(err error) { a.health.journalState(input, err) }}
 		entries := make(chan journal.Entry)
 		wg.Add(2)
 		go func() {
@@ -203,47 +302,90 @@ func (a *App) stopIngest() {
 }
 
 // Reload swaps in a new configuration: inputs, rules, source IPs, relays,
-// windows and domains. Reading stops, what was read is committed with its
-// positions, and reading resumes from them under the new config, so no line
-// is lost or counted twice. Listen and state_file need a restart.
+// windows and domains. Everything the new configuration needs is built and
+// checked first; only then does reading stop, what was read is committed
+// with its positions, and reading resumes from them under the new
+// configuration, so no line is lost or counted twice. A configuration that
+// cannot be prepared is refused with the running one untouched; one that
+// fails to start after the swap (which checks make unlikely) gives way to
+// the running one again. Listen and state_file need a restart.
 func (a *App) Reload(cfg *config.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.stopped {
 		return errors.New("stopped")
 	}
-	if _, err := pipeline.NewClassifier(cfg); err != nil {
-		a.self.ReloadSuccess.Set(0)
-		return err
-	}
-	alerts, err := a.alerts.prepare(cfg)
-	if err != nil {
-		a.self.ReloadSuccess.Set(0)
-		return err
-	}
 	if cfg.Listen != a.cfg.Listen || cfg.StateFile != a.cfg.StateFile {
-		a.log.Warn().Msg("listen and state_file changes take effect at the next restart")
+		a.log.Warn().Str("listen", a.cfg.Listen).Str("state_file", a.cfg.StateFile).
+			Msg("listen and state_file changes take effect at the next restart; the running ones stay")
 		cfg.Listen, cfg.StateFile = a.cfg.Listen, a.cfg.StateFile
 	}
+	next, err := a.prepare(cfg, a.setup)
+	if err != nil {
+		a.ReloadFailed()
+		return err
+	}
+	old := a.setup
 	a.stopIngest()
-	a.cfg = cfg
-	a.agg.Store(newAgg(cfg))
-	if err := a.load(); err != nil {
-		return err
+	if err := a.swap(next); err != nil {
+		a.ReloadFailed()
+		if err2 := a.swap(old); err2 != nil {
+			a.setReading(fmt.Errorf("reading stopped: the new configuration failed (%v) and the running one could not start again: %w", err, err2))
+			return errors.Join(err, err2)
+		}
+		return fmt.Errorf("%w (the running configuration was started again)", err)
 	}
-	if err := a.startIngest(cfg); err != nil {
-		a.self.ReloadSuccess.Set(0)
-		return err
-	}
-	a.alerts.apply(alerts)
+	a.alerts.apply(next.alerts)
 	a.self.ReloadSuccess.Set(1)
 	a.self.ReloadTimestamp.Set(float64(a.now().Unix()))
 	a.log.Info().Msg("configuration reloaded")
 	return nil
 }
 
-// ReloadFailed records a reload that was refused before Reload (an
-// unreadable or invalid file): the running configuration stays.
+// ReloadConfig reads the configuration again and reloads it, as SIGHUP
+// does; a file that cannot be read or is invalid is refused like a
+// configuration that cannot start, with the running one untouched.
+func (a *App) ReloadConfig() error {
+	cfg := a.opts.Config
+	if a.opts.Load != nil {
+		var err error
+		if cfg, err = a.opts.Load(); err != nil {
+			a.ReloadFailed()
+			return err
+		}
+	}
+	return a.Reload(cfg)
+}
+
+// swap starts reading with s, from the store's positions, into a fresh
+// aggregate loaded from the store; the scrapes see it once reading runs.
+func (a *App) swap(s *ingestSetup) error {
+	ag := newAgg(s.cfg)
+	if err := a.load(ag, s.cfg); err != nil {
+		return err
+	}
+	if err := a.startIngest(s, ag); err != nil {
+		return err
+	}
+	a.agg.Store(ag)
+	a.setup, a.cfg = s, s.cfg
+	a.setReading(nil)
+	return nil
+}
+
+// setReading records whether the inputs are being read at all; nil is yes.
+func (a *App) setReading(err error) {
+	a.health.mu.Lock()
+	a.health.stopped = err
+	a.health.mu.Unlock()
+	if err != nil {
+		a.log.Error().Err(err).Msg("not reading")
+	}
+}
+
+// ReloadFailed records a reload that was refused (an unreadable or invalid
+// file, or a configuration that could not start): the running
+// configuration stays.
 func (a *App) ReloadFailed() { a.self.ReloadSuccess.Set(0) }
 
 // Stop shuts down in order: reading and the last commit, HTTP, store.

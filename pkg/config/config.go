@@ -111,7 +111,7 @@ func Parse(data []byte, name string) (*Config, error) {
 	c.File = name
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(name, err)
+		return nil, yamlError(name, err, nil)
 	}
 	if len(root.Content) == 0 { // empty file: all defaults
 		return c, c.validate(nil)
@@ -122,15 +122,41 @@ func Parse(data []byte, name string) (*Config, error) {
 		return nil, err
 	}
 	if err := doc.Decode(c); err != nil {
-		return nil, yamlError(name, err)
+		return nil, yamlError(name, err, lines)
 	}
 	return c, c.validate(lines)
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
 
-// yamlError rewrites yaml.v3's "yaml: line N: msg" as "file:N: msg".
-func yamlError(file string, err error) error {
+// yamlError rewrites yaml.v3's "yaml: line N: msg" as "file:N: msg", and
+// as "file:N: key: msg" when lines (key → line) names the key of line N: a
+// value's own error ("invalid duration") does not say whose value it is.
+func yamlError(file string, err error, lines map[string]int) error {
+	keyAt := func(line string) string {
+		// The deepest key of the line; items of a flow list ("[5m, 1x]")
+		// share one line, so their list is named instead.
+		var best []string
+		for k, l := range lines {
+			switch {
+			case strconv.Itoa(l) != line:
+			case len(best) == 0 || len(k) > len(best[0]):
+				best = []string{k}
+			case len(k) == len(best[0]):
+				best = append(best, k)
+			}
+		}
+		switch {
+		case len(best) == 0:
+			return ""
+		case len(best) > 1:
+			if i := strings.LastIndexByte(best[0], '['); i > 0 {
+				return best[0][:i] + ": "
+			}
+			return ""
+		}
+		return best[0] + ": "
+	}
 	var msgs []string
 	if te, ok := err.(*yaml.TypeError); ok {
 		msgs = te.Errors
@@ -140,7 +166,7 @@ func yamlError(file string, err error) error {
 	var errs []error
 	for _, m := range msgs {
 		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
-			errs = append(errs, fmt.Errorf("%s:%s: %s", file, sm[1], m[len(sm[0]):]))
+			errs = append(errs, fmt.Errorf("%s:%s: %s%s", file, sm[1], keyAt(sm[1]), m[len(sm[0]):]))
 		} else {
 			errs = append(errs, fmt.Errorf("%s: %s", file, strings.TrimPrefix(m, "yaml: ")))
 		}

@@ -60,7 +60,7 @@ func TestBadConfigs(t *testing.T) {
 		"bad-type.yml":         `testdata/bad-type.yml:1: rules: expected a list`,
 		"bad-syntax.yml":       `testdata/bad-syntax.yml:1: did not find expected ',' or ']'`,
 		"bad-bool.yml":         `testdata/bad-bool.yml:4: rules[0].proofpoint: expected true or false, not "yes"`,
-		"bad-duration.yml":     `testdata/bad-duration.yml:1: invalid duration "1x" (use e.g. 90s, 5m, 24h, 30d)`,
+		"bad-duration.yml":     `testdata/bad-duration.yml:1: windows: invalid duration "1x" (use e.g. 90s, 5m, 24h, 30d)`,
 		"bad-input-mta.yml":    `testdata/bad-input-mta.yml:3: inputs[0].mta: unknown MTA "qmail" (use auto, postfix, exim, pmta)`,
 		"bad-window.yml":       `testdata/bad-window.yml:1: windows[0]: 1m30s: windows are whole minutes, at least 1m`,
 		"bad-listen.yml":       `testdata/bad-listen.yml:1: listen: "9797" has no port (give host:port, e.g. ":9797")`,

@@ -26,6 +26,21 @@ type Config struct {
 	Cursor  string   // resume after this entry; "" reads the units' whole journal
 	Command string   // default "journalctl"
 	Logger  zerolog.Logger
+	// State, if set, hears nil each time journalctl has started and the
+	// error each time it stopped or could not start, for the input's
+	// health. It is called from Run's goroutine.
+	State func(err error)
+}
+
+// Check tells whether cfg's journalctl can be started at all.
+func Check(cfg Config) error {
+	if cfg.Command == "" {
+		cfg.Command = "journalctl"
+	}
+	if _, err := exec.LookPath(cfg.Command); err != nil {
+		return fmt.Errorf("journald input: %w (install systemd's journalctl, or read a log file instead)", err)
+	}
+	return nil
 }
 
 // Entry is one journal entry as a syslog line, with its cursor.
@@ -60,6 +75,9 @@ func Run(ctx context.Context, cfg Config, out chan<- Entry) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if cfg.State != nil {
+			cfg.State(err)
+		}
 		if time.Since(start) > time.Minute {
 			pause = time.Second
 		}
@@ -83,6 +101,9 @@ func follow(ctx context.Context, cfg *Config, out chan<- Entry) error {
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		return err
+	}
+	if cfg.State != nil {
+		cfg.State(nil)
 	}
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 64<<10), 2<<20)

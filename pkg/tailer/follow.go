@@ -140,6 +140,7 @@ func (t *Tailer) inUse(dev, ino uint64) bool {
 // the two leaves both keys naming the same file, which the next start
 // resolves, rather than neither.
 func (t *Tailer) start() {
+	defer t.updateHealth()
 	t.files = t.scan()
 	infos := map[string]*FileInfo{}
 	info := func(p string) *FileInfo {
@@ -515,6 +516,7 @@ func (t *Tailer) pruneRetired() {
 
 // poll looks at the disk: renames, rotations, truncations, new files.
 func (t *Tailer) poll() {
+	defer t.updateHealth()
 	t.files = t.scan()
 	t.pruneRetired()
 	for p := range t.deferred {

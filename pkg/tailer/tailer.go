@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -118,6 +119,10 @@ type Tailer struct {
 	deferred  map[string]int
 	warned    map[string]string
 	files     scanResult
+	health    healthState
+
+	healthMu  sync.Mutex
+	published []InputHealth // the inputs' health after the last poll
 }
 
 type input struct {
@@ -168,6 +173,10 @@ func New(cfg Config, saved map[string]Position) (*Tailer, error) {
 	for k, p := range saved {
 		p.Path = k
 		t.saved[k] = p
+	}
+	for _, in := range t.inputs {
+		// Not looked at yet: no file, and no problem either.
+		t.published = append(t.published, InputHealth{Input: in.pattern, Errors: map[string]uint64{}})
 	}
 	return t, nil
 }
@@ -369,9 +378,11 @@ func (t *Tailer) readStdin(ctx context.Context, out chan<- Batch) {
 func (t *Tailer) warnOnce(path, msg string, err error) {
 	key := path + "\x00" + msg
 	if t.warned[key] == err.Error() {
+		t.noteFailure(path, err) // still failing: the input's health says so
 		return
 	}
 	t.warned[key] = err.Error()
+	t.noteFailure(path, err)
 	t.log.Warn().Str("path", path).Err(err).Msg(msg)
 }
 
