@@ -100,6 +100,9 @@ type Agg struct {
 	keptTop  int  // domains kept by volume, not by Always
 	folded   map[PPAttempt]uint64
 	foldedAt time.Time
+	// keptVersion changes whenever the kept domains may have changed, so
+	// that the caller saves them (Kept) only then.
+	keptVersion uint64
 }
 
 // domain is one recipient domain of Proofpoint attempts.
@@ -162,6 +165,7 @@ func (a *Agg) addTotal(s Series, n uint64) {
 			// joins it at once instead of waiting for the next refold.
 			d.keep = true
 			a.keptTop++
+			a.keptVersion++
 		}
 	}
 	d.volume += n
@@ -281,6 +285,7 @@ func (a *Agg) Snapshot(now time.Time) *Snapshot {
 			a.folded[a.foldedKey(k)] += n
 		}
 		a.folding, a.foldedAt = true, now
+		a.keptVersion++
 	}
 	// The folded keys carry the outcome: attempts sum over it, and blocks
 	// and deferrals are the keys that have one, summed over the status.
@@ -323,6 +328,66 @@ func (a *Agg) Snapshot(now time.Time) *Snapshot {
 		return s.Windows[i].Window < s.Windows[j].Window
 	})
 	return s
+}
+
+// Kept is the choice of domains that have their own series: the ones kept
+// by volume (sorted; the configured ones are not listed) and when they
+// were chosen. Version changes whenever the choice may have; ok is false
+// before the first choice.
+type Kept struct {
+	Domains []string  `json:"domains"`
+	At      time.Time `json:"at"`
+	Version uint64    `json:"-"`
+}
+
+// KeptVersion is Kept().Version, without the copy.
+func (a *Agg) KeptVersion() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.keptVersion
+}
+
+// Kept returns the current choice, to be saved and given to Keep after a
+// restart: chosen again from the loaded totals, the top domains could
+// differ from the ones the running daemon chose over time, and counts would
+// move between a domain's series and "other" at every restart.
+func (a *Agg) Kept() (Kept, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k := Kept{At: a.foldedAt, Version: a.keptVersion}
+	for _, d := range a.domains {
+		if d.keep && !a.always[d.name] {
+			k.Domains = append(k.Domains, d.name)
+		}
+	}
+	sort.Strings(k.Domains)
+	return k, a.folding
+}
+
+// Keep restores a choice saved from Kept, once the totals are loaded. A
+// choice that no longer fits the options (more domains than Top) is
+// dropped, and the next snapshot chooses again.
+func (a *Agg) Keep(k Kept) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(k.Domains) > a.opts.Top {
+		return
+	}
+	a.keptTop = 0
+	for _, d := range a.domains {
+		d.keep = a.always[d.name]
+	}
+	for _, name := range k.Domains {
+		if d := a.domains[name]; d != nil && !d.keep {
+			d.keep = true
+			a.keptTop++
+		}
+	}
+	a.folded = map[PPAttempt]uint64{}
+	for pk, n := range a.pp {
+		a.folded[a.foldedKey(pk)] += n
+	}
+	a.folding, a.foldedAt = true, k.At
 }
 
 // chooseKept marks the domains that keep their name: the configured ones

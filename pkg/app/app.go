@@ -26,6 +26,7 @@ import (
 
 	"github.com/ppwatch/ppwatch/pkg/agg"
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/metrics"
 	"github.com/ppwatch/ppwatch/pkg/store"
 	"github.com/ppwatch/ppwatch/pkg/version"
@@ -100,12 +101,12 @@ func New(opts Options) (*App, error) {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	a.store = st
+	a.self = metrics.NewSelf(a.reg)
 	a.agg.Store(newAgg(cfg))
 	if err := a.load(a.agg.Load(), cfg); err != nil {
 		st.Close()
 		return nil, err
 	}
-	a.self = metrics.NewSelf(a.reg)
 	v, r, g := version.Info()
 	metrics.RegisterBuildInfo(a.reg, v, r, g)
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -174,7 +175,21 @@ func (a *App) load(ag *agg.Agg, cfg *config.Config) error {
 	for key, x := range mins {
 		ag.AddMinute(key.ip, key.m, x.n, x.b, x.d)
 	}
-	return nil
+	// The latest block of each IP: the stored replies keep when each was
+	// last seen, so the figure survives restarts and reloads.
+	err = a.store.EachReplyOfAll(func(r store.Reply) {
+		if event.IsBlockReply(r.SMTPCode, event.Class(r.Class)) {
+			ag.SetLastBlock(r.SourceIP, r.LastSeen)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("loading replies: %w", err)
+	}
+	figs, err := a.store.Figures()
+	if err != nil {
+		return fmt.Errorf("loading figures: %w", err)
+	}
+	return restoreFigures(figs, ag, a.self)
 }
 
 // Snapshot implements metrics.Snapshotter.

@@ -1,6 +1,9 @@
 package app
 
 import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -66,7 +69,9 @@ type ingester struct {
 	cur       *inputStats            // the last one looked up: lines come in runs
 	malformed zerolog.Logger         // sampled
 	failing   bool
-	tail      *tailer.Tailer
+	// The kept domains' version last committed, and the one in the batch.
+	keptSaved, keptPending uint64
+	tail                   *tailer.Tailer
 	lost      uint64 // the tailer's LostFiles already counted
 }
 
@@ -270,6 +275,8 @@ func (in *ingester) flush() bool {
 	if in.batch.Len() == 0 && len(in.batch.Positions) == 0 {
 		return true
 	}
+	now := in.now()
+	in.saveFigures(now)
 	start := time.Now()
 	err := in.st.Apply(in.batch)
 	in.self.CommitDuration.Observe(time.Since(start).Seconds())
@@ -296,7 +303,8 @@ func (in *ingester) flush() bool {
 			in.lost = lost
 		}
 	}
-	now := float64(in.now().UnixNano()) / 1e9
+	in.keptSaved = in.keptPending
+	lineTime := float64(now.UnixNano()) / 1e9
 	for input, st := range in.inputs {
 		read := false
 		for res, n := range st.lines {
@@ -309,7 +317,7 @@ func (in *ingester) flush() bool {
 			in.self.Offset.WithLabelValues(input).Set(st.offset)
 		}
 		if read { // read during this flush interval: "now" is within it
-			in.self.LastLine.WithLabelValues(input).Set(now)
+			in.self.LastLine.WithLabelValues(input).Set(lineTime)
 		}
 	}
 	in.agg.Add(in.events)
@@ -319,6 +327,55 @@ func (in *ingester) flush() bool {
 	in.self.Uncommitted.Set(0)
 	in.reset()
 	return true
+}
+
+// Figures kept in the store beside the counts, so that a restart shows
+// what the running daemon showed.
+const (
+	figureKept     = "agg.kept"          // agg.Kept as JSON
+	figureLastLine = "input.last_line:" // + input: unix nanoseconds, big-endian
+)
+
+// saveFigures puts into the batch the figures that changed: the domains
+// with their own series, and when each input read its latest line.
+func (in *ingester) saveFigures(now time.Time) {
+	if v := in.agg.KeptVersion(); v != in.keptSaved {
+		if k, ok := in.agg.Kept(); ok {
+			if b, err := json.Marshal(k); err == nil {
+				in.batch.Figures[figureKept] = b
+			}
+		}
+		in.keptPending = v
+	}
+	for input, st := range in.inputs {
+		for _, n := range st.lines {
+			if n > 0 {
+				in.batch.Figures[figureLastLine+input] = binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
+				break
+			}
+		}
+	}
+}
+
+// restoreFigures gives the aggregate and the self-metrics what saveFigures
+// kept.
+func restoreFigures(figs map[string][]byte, ag *agg.Agg, self *metrics.Self) error {
+	if b, ok := figs[figureKept]; ok {
+		var k agg.Kept
+		if err := json.Unmarshal(b, &k); err != nil {
+			return fmt.Errorf("figure %s: %w", figureKept, err)
+		}
+		ag.Keep(k)
+	}
+	if self == nil {
+		return nil
+	}
+	for key, b := range figs {
+		if input, ok := strings.CutPrefix(key, figureLastLine); ok && len(b) == 8 {
+			self.LastLine.WithLabelValues(input).Set(float64(int64(binary.BigEndian.Uint64(b))) / 1e9)
+		}
+	}
+	return nil
 }
 
 // inputStats are one input's self-metrics since the last commit.

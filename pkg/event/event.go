@@ -86,7 +86,13 @@ type Delivery struct {
 // IsBlock reports whether d is a block: a Proofpoint attempt with a 5xx reply
 // whose class is not recipient.
 func (d *Delivery) IsBlock() bool {
-	return d.Proofpoint && d.SMTPCode >= 500 && d.SMTPCode <= 599 && d.Class != ClassRecipient
+	return d.Proofpoint && IsBlockReply(d.SMTPCode, d.Class)
+}
+
+// IsBlockReply reports whether a Proofpoint receiver's reply with this code
+// and class is a block; stored replies are judged by it as attempts are.
+func IsBlockReply(code int, class Class) bool {
+	return code >= 500 && code <= 599 && class != ClassRecipient
 }
 
 // IsDeferral reports whether d is a deferral: a Proofpoint attempt with a 4xx reply.

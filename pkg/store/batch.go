@@ -40,6 +40,9 @@ type Batch struct {
 	Counts    map[BucketKey]uint64 // deltas
 	Replies   map[ReplyKey]*Reply  // deltas: Count to add, FirstSeen/LastSeen to merge (min/max)
 	Positions map[string][]byte    // input key -> opaque position; nil value deletes the key
+	// Figures are the caller's other state that must survive a restart
+	// with the counts it goes with (opaque here); nil deletes the key.
+	Figures map[string][]byte
 
 	n int
 }
@@ -50,6 +53,7 @@ func NewBatch() *Batch {
 		Counts:    make(map[BucketKey]uint64),
 		Replies:   make(map[ReplyKey]*Reply),
 		Positions: make(map[string][]byte),
+		Figures:   make(map[string][]byte),
 	}
 }
 
@@ -92,6 +96,7 @@ func (b *Batch) Reset() {
 	clear(b.Counts)
 	clear(b.Replies)
 	clear(b.Positions)
+	clear(b.Figures)
 	b.n = 0
 }
 

@@ -38,6 +38,8 @@
 //	reply_overflow                      replies over the per-pair bound
 //	  field(ip) field(domain) -> uint64 count | int64 last seen
 //	positions                           input key -> opaque position bytes
+//	figures                             the caller's key -> opaque bytes (made by
+//	                                    the first batch that has one)
 //	alerts                              alert state, replaced whole by SaveAlerts;
 //	  field(rule) {field(label) field(value)} -> JSON   made on the first save
 //

@@ -38,6 +38,9 @@ var (
 	repliesName   = []byte("replies")
 	overflowName  = []byte("reply_overflow")
 	positionsName = []byte("positions")
+	// figuresName is made by the first Apply that has figures: files made
+	// before it existed are read as they are.
+	figuresName = []byte("figures")
 
 	keyFormat  = []byte("format")
 	keySchema  = []byte("schema")
@@ -220,7 +223,7 @@ func (s *Store) Fresh() bool { return s.fresh }
 // stays usable, and the caller keeps the batch and applies it again later.
 // Apply does not modify b.
 func (s *Store) Apply(b *Batch) error {
-	if b == nil || len(b.Counts)+len(b.Replies)+len(b.Positions) == 0 {
+	if b == nil || len(b.Counts)+len(b.Replies)+len(b.Positions)+len(b.Figures) == 0 {
 		return nil
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -230,7 +233,10 @@ func (s *Store) Apply(b *Batch) error {
 		if err := s.applyReplies(tx, b.Replies); err != nil {
 			return err
 		}
-		return applyPositions(tx, b.Positions)
+		if err := applyPositions(tx, b.Positions); err != nil {
+			return err
+		}
+		return applyFigures(tx, b.Figures)
 	})
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
@@ -455,6 +461,46 @@ func applyPositions(tx *bolt.Tx, positions map[string][]byte) error {
 	return nil
 }
 
+func applyFigures(tx *bolt.Tx, figures map[string][]byte) error {
+	if len(figures) == 0 {
+		return nil
+	}
+	fb, err := tx.CreateBucketIfNotExists(figuresName)
+	if err != nil {
+		return fmt.Errorf("figures: %w", err)
+	}
+	for k, v := range figures {
+		if v == nil {
+			err = fb.Delete([]byte(k))
+		} else {
+			err = fb.Put([]byte(k), bytes.Clone(v))
+		}
+		if err != nil {
+			return fmt.Errorf("figure %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// Figures returns a copy of the caller's stored figures.
+func (s *Store) Figures() (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		fb := tx.Bucket(figuresName)
+		if fb == nil {
+			return nil
+		}
+		return fb.ForEach(func(k, v []byte) error {
+			out[string(k)] = bytes.Clone(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read figures: %w", err)
+	}
+	return out, nil
+}
+
 // Positions returns a copy of all stored input positions.
 func (s *Store) Positions() (map[string][]byte, error) {
 	out := make(map[string][]byte)
@@ -586,6 +632,9 @@ func (s *Store) Replies(sourceIP string) ([]Reply, error) {
 func (s *Store) EachReply(sourceIP string, fn func(Reply)) error {
 	return s.eachReply(ipPrefix(sourceIP), fn)
 }
+
+// EachReplyOfAll is EachReply over every source IP.
+func (s *Store) EachReplyOfAll(fn func(Reply)) error { return s.eachReply(nil, fn) }
 
 // EachPairReply is EachReply for one (source IP, recipient domain) pair;
 // sourceIP "" is the unknown IP here.
