@@ -72,7 +72,7 @@ type ingester struct {
 	// The kept domains' version last committed, and the one in the batch.
 	keptSaved, keptPending uint64
 	tail                   *tailer.Tailer
-	lost      uint64 // the tailer's LostFiles already counted
+	lost                   uint64 // the tailer's LostFiles already counted
 }
 
 func newIngester(log zerolog.Logger, st *store.Store, ag *agg.Agg, self *metrics.Self, now func() time.Time, s *ingestSetup) *ingester {
@@ -332,7 +332,7 @@ func (in *ingester) flush() bool {
 // Figures kept in the store beside the counts, so that a restart shows
 // what the running daemon showed.
 const (
-	figureKept     = "agg.kept"          // agg.Kept as JSON
+	figureKept     = "agg.kept"         // agg.Kept as JSON
 	figureLastLine = "input.last_line:" // + input: unix nanoseconds, big-endian
 )
 
