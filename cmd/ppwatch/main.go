@@ -1,6 +1,7 @@
 // Command ppwatch watches Postfix, Exim and PowerMTA logs for Proofpoint
-// blocks and deferrals. "ppwatch run" is the daemon (wired here: flags,
-// config, logger, signals); the one-shot commands live in pkg/cli.
+// blocks and deferrals. "ppwatch run" is the daemon: flags, signals and
+// exit codes here, the rest in pkg/app; the one-shot commands live in
+// pkg/cli.
 package main
 
 import (
@@ -11,11 +12,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // timezone names in the config work on hosts without tzdata
-
-	"github.com/rs/zerolog"
 
 	"github.com/ppwatch/ppwatch/pkg/app"
 	"github.com/ppwatch/ppwatch/pkg/cli"
@@ -28,12 +26,6 @@ func main() {
 	}
 	os.Exit(cli.Main(os.Args[1:], cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 }
-
-// defaultMemoryLimit is the daemon's soft Go memory limit.
-const defaultMemoryLimit = 48 << 20
-
-// defaultGCPercent is the daemon's GOGC.
-const defaultGCPercent = 200
 
 func run(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -54,34 +46,12 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ppwatch: run: unexpected argument %q\n", fs.Arg(0))
 		return cli.ExitUsage
 	}
-	lvl, err := zerolog.ParseLevel(*level)
-	if err != nil || *level == "" {
-		fmt.Fprintf(stderr, "ppwatch: --log.level: unknown level %q (use debug, info, warn or error)\n", *level)
+	log, err := app.NewLogger(stderr, *level, *format)
+	if err != nil {
+		fmt.Fprintf(stderr, "ppwatch: %v\n", err)
 		return cli.ExitUsage
 	}
-	var out io.Writer = stderr
-	switch *format {
-	case "json":
-	case "console":
-		out = zerolog.ConsoleWriter{Out: stderr}
-	default:
-		fmt.Fprintf(stderr, "ppwatch: --log.format: unknown format %q (use json or console)\n", *format)
-		return cli.ExitUsage
-	}
-	log := zerolog.New(out).Level(lvl).With().Timestamp().Logger()
-
-	// A soft limit on the Go heap keeps the daemon small on a busy MTA
-	// host (the state file's mapped pages come on top); GOMEMLIMIT wins.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
-	// Under that limit the heap may grow to three times what is live
-	// before a collection: with GOGC's 100 the collector took a quarter of
-	// the catch-up time over a small live heap. GOGC wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
-
+	app.SetMemoryDefaults()
 	load := func() (*config.Config, error) {
 		cfg := config.Default()
 		if *configFile != "" {
@@ -103,41 +73,25 @@ func run(args []string, stderr io.Writer) int {
 		log.Error().Err(err).Msg("bad configuration")
 		return cli.ExitUsage
 	}
-	a, err := app.New(app.Options{Config: cfg, WebConfigFile: *webConfig, Logger: log, Load: load})
-	if errors.Is(err, app.ErrStateInUse) {
-		log.Error().Err(err).Msg("another ppwatch is running on this state file")
-		return cli.ExitUsage
-	}
-	if err != nil {
-		log.Error().Err(err).Msg("cannot start")
-		return cli.ExitRuntime
-	}
-	if err := a.Start(); err != nil {
-		log.Error().Err(err).Msg("cannot start")
-		a.Stop()
-		if errors.Is(err, app.ErrNoInputs) {
-			return cli.ExitUsage
-		}
-		return cli.ExitRuntime
-	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	for {
-		select {
-		case <-ctx.Done():
-			log.Info().Msg("shutting down")
-			if err := a.Stop(); err != nil {
-				log.Error().Err(err).Msg("shutdown")
-				return cli.ExitRuntime
-			}
-			return cli.ExitOK
-		case <-hup:
-			if err := a.ReloadConfig(); err != nil {
-				log.Error().Err(err).Msg("config reload failed; the running configuration stays")
-			}
+	reload := make(chan struct{})
+	go func() {
+		for range hup {
+			reload <- struct{}{}
 		}
+	}()
+	err = app.Run(ctx, app.Options{Config: cfg, WebConfigFile: *webConfig, Logger: log, Load: load}, reload)
+	switch {
+	case err == nil:
+		return cli.ExitOK
+	case errors.Is(err, app.ErrStateInUse), errors.Is(err, app.ErrNoInputs):
+		log.Error().Err(err).Msg("cannot start")
+		return cli.ExitUsage
 	}
+	log.Error().Err(err).Msg("stopped with an error")
+	return cli.ExitRuntime
 }

@@ -279,13 +279,16 @@ func (a *Agg) Snapshot(now time.Time) *Snapshot {
 		s.Attempts = append(s.Attempts, k)
 	}
 	if !a.folding || now.Sub(a.foldedAt) >= refold || now.Before(a.foldedAt) {
-		a.keptTop = a.chooseKept()
+		var changed bool
+		a.keptTop, changed = a.chooseKept()
 		a.folded = map[PPAttempt]uint64{}
 		for k, n := range a.pp {
 			a.folded[a.foldedKey(k)] += n
 		}
+		if changed || !a.folding {
+			a.keptVersion++
+		}
 		a.folding, a.foldedAt = true, now
-		a.keptVersion++
 	}
 	// The folded keys carry the outcome: attempts sum over it, and blocks
 	// and deferrals are the keys that have one, summed over the status.
@@ -383,6 +386,22 @@ func (a *Agg) Keep(k Kept) {
 			a.keptTop++
 		}
 	}
+	if a.keptTop < a.opts.Top {
+		// The top was not full when the choice was saved, so the running
+		// daemon let the domains that came after it join: the loaded ones
+		// not in the choice join now, the biggest first.
+		var rest []*domain
+		for _, d := range a.domains {
+			if !d.keep {
+				rest = append(rest, d)
+			}
+		}
+		sort.Slice(rest, func(i, j int) bool { return better(rest[i], rest[j]) })
+		for _, d := range rest[:min(len(rest), a.opts.Top-a.keptTop)] {
+			d.keep = true
+			a.keptTop++
+		}
+	}
 	a.folded = map[PPAttempt]uint64{}
 	for pk, n := range a.pp {
 		a.folded[a.foldedKey(pk)] += n
@@ -392,8 +411,14 @@ func (a *Agg) Keep(k Kept) {
 
 // chooseKept marks the domains that keep their name: the configured ones
 // and the Top by volume (ties broken by name, so the set is stable). It
-// returns how many are kept by volume.
-func (a *Agg) chooseKept() int {
+// returns how many are kept by volume, and whether the set changed.
+func (a *Agg) chooseKept() (int, bool) {
+	was := make(map[*domain]bool, a.keptTop)
+	for _, d := range a.domains {
+		if d.keep {
+			was[d] = true
+		}
+	}
 	h := &topHeap{}
 	for _, d := range a.domains {
 		d.keep = a.always[d.name]
@@ -407,10 +432,15 @@ func (a *Agg) chooseKept() int {
 			heap.Fix(h, 0)
 		}
 	}
+	changed := false
 	for _, d := range *h {
 		d.keep = true
+		changed = changed || !was[d]
 	}
-	return h.Len()
+	for _, d := range a.domains {
+		changed = changed || was[d] && !d.keep
+	}
+	return h.Len(), changed
 }
 
 func better(a, b *domain) bool { return a.volume > b.volume || a.volume == b.volume && a.name < b.name }

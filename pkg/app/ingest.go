@@ -272,7 +272,7 @@ func (in *ingester) flush() bool {
 			in.log.Error().Str("path", key).Err(err).Msg("position not saved")
 		}
 	}
-	if in.batch.Len() == 0 && len(in.batch.Positions) == 0 {
+	if in.batch.Len() == 0 && len(in.batch.Positions) == 0 && in.agg.KeptVersion() == in.keptSaved {
 		return true
 	}
 	now := in.now()

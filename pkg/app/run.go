@@ -24,6 +24,32 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/tailer"
 )
 
+// Run is the daemon: it starts, reloads the configuration on each receive
+// from reload, and stops when ctx is done. The error is the reason it could
+// not start or stop cleanly; errors.Is tells ErrStateInUse and ErrNoInputs
+// (the admin's to fix) from the rest.
+func Run(ctx context.Context, opts Options, reload <-chan struct{}) error {
+	a, err := New(opts)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(); err != nil {
+		a.Stop()
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			a.log.Info().Msg("shutting down")
+			return a.Stop()
+		case <-reload:
+			if err := a.ReloadConfig(); err != nil {
+				a.log.Error().Err(err).Msg("config reload failed; the running configuration stays")
+			}
+		}
+	}
+}
+
 // Start listens on the configured address and starts reading the inputs.
 func (a *App) Start() error {
 	if err := a.serve(); err != nil {
