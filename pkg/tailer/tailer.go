@@ -74,6 +74,37 @@ type Config struct {
 
 	// Stdin is read for the input "-"; nil means os.Stdin.
 	Stdin io.Reader
+
+	// Trigger, when set, replaces the poll timer: the disk is looked at
+	// only when Trigger.Poll asks. Tests use it to decide exactly what the
+	// tailer sees between two looks, with no sleeps.
+	Trigger *Trigger
+}
+
+// Trigger drives a Tailer's polls (Config.Trigger). One Trigger serves one
+// Tailer.
+type Trigger struct{ c chan chan int64 }
+
+// NewTrigger returns a Trigger for Config.Trigger.
+func NewTrigger() *Trigger { return &Trigger{c: make(chan chan int64)} }
+
+// Poll waits until Run has read its files to their ends, lets it look at the
+// disk once and read what it found, and returns when it is idle again, with
+// how many events Run has sent in all so far (sent, not necessarily received
+// yet).
+func (tr *Trigger) Poll(ctx context.Context) (int64, error) {
+	ack := make(chan int64, 1)
+	select {
+	case tr.c <- ack:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case n := <-ack:
+		return n, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 }
 
 // Stats are the tailer's counters, for the caller's metrics.
@@ -102,12 +133,7 @@ type Tailer struct {
 	lost, truncations, rotations atomic.Uint64
 	running                      atomic.Bool
 
-	// tick, set by tests only, replaces the poll timer: the loop polls once
-	// for every channel received and, when it is idle again, answers with the
-	// number of events sent so far, so a rotation test knows exactly what the
-	// tailer saw and needs no sleeps.
-	tick chan chan int64
-	sent int64
+	sent int64 // events sent, for Trigger.Poll
 
 	// Everything below belongs to the Run goroutine.
 	followers map[string]*follower
@@ -222,13 +248,13 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 		if busy {
 			// Keep reading, but a file written faster than it is read must
 			// still be checked for truncation and rotation.
-			if t.tick == nil && !time.Now().Before(nextPoll) {
+			if t.cfg.Trigger == nil && !time.Now().Before(nextPoll) {
 				t.poll()
 				nextPoll = time.Now().Add(t.cfg.PollInterval)
 			}
 			continue
 		}
-		if t.tick != nil {
+		if t.cfg.Trigger != nil {
 			if ack != nil {
 				ack <- t.sent
 				ack = nil
@@ -236,7 +262,7 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case ack = <-t.tick:
+			case ack = <-t.cfg.Trigger.c:
 				t.poll()
 			}
 			continue
