@@ -38,6 +38,10 @@ const (
 	// Until its first line is read nothing else names the file, and if it
 	// grows and is rotated away before that, a restart must still find it.
 	OpenKind
+	// ParkKind says Pos.Path is no longer an input: commit Pos, which is
+	// the saved position with Pos.Parked set. It is kept so that if the path
+	// comes back its file resumes where it was (see Config.ParkFor).
+	ParkKind
 )
 
 func (k Kind) String() string {
@@ -52,6 +56,8 @@ func (k Kind) String() string {
 		return "gone"
 	case OpenKind:
 		return "open"
+	case ParkKind:
+		return "park"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -74,6 +80,16 @@ type Config struct {
 
 	// Stdin is read for the input "-"; nil means os.Stdin.
 	Stdin io.Reader
+
+	// ParkFor and ParkMax bound the saved positions kept for paths no
+	// longer in the inputs: a position is dropped (a Gone event) at the
+	// first start ParkFor or longer after its path left (default 30 days),
+	// and beyond the ParkMax most recently parked ones (default 1000). A
+	// path that comes back before that resumes where it was.
+	ParkFor time.Duration
+	ParkMax int
+	// Now is the clock for Position.Parked; nil means time.Now.
+	Now func() time.Time
 
 	// Trigger, when set, replaces the poll timer: the disk is looked at
 	// only when Trigger.Poll asks. Tests use it to decide exactly what the
@@ -107,12 +123,20 @@ func (tr *Trigger) Poll(ctx context.Context) (int64, error) {
 	}
 }
 
+// The bounds on parked positions (Config.ParkFor, Config.ParkMax).
+const (
+	DefaultParkFor = 30 * 24 * time.Hour
+	DefaultParkMax = 1000
+)
+
 // Stats are the tailer's counters, for the caller's metrics.
 type Stats struct {
 	// LostFiles counts files whose unread tail could not be found: a saved
 	// file that is gone on start, or a truncation whose copy is missing
-	// while bytes were known to be unread. A saved file that had been read to
-	// its end before it was deleted counts too: there is no way to tell.
+	// while bytes were known to be unread, or a file last seen empty that
+	// was written to and emptied again with no copy next to it. A saved
+	// file that had been read to its end before it was deleted counts too:
+	// there is no way to tell.
 	LostFiles uint64
 	// Truncations counts truncations seen while running.
 	Truncations uint64
@@ -167,6 +191,15 @@ func New(cfg Config, saved map[string]Position) (*Tailer, error) {
 	}
 	if cfg.MaxLine <= 0 {
 		cfg.MaxLine = 1 << 20
+	}
+	if cfg.ParkFor <= 0 {
+		cfg.ParkFor = DefaultParkFor
+	}
+	if cfg.ParkMax <= 0 {
+		cfg.ParkMax = DefaultParkMax
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	t := &Tailer{
 		cfg:       cfg,
