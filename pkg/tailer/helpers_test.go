@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -324,4 +326,27 @@ func countKind(ev []Line, k Kind) int {
 		}
 	}
 	return n
+}
+
+// logrotate runs the real logrotate once, forced, over path with the given
+// directives (one a line) and a state file of its own. Without logrotate
+// (Debian's package) the test is skipped: its syscall twin still runs.
+func logrotate(t *testing.T, path string, directives ...string) {
+	t.Helper()
+	bin, err := exec.LookPath("logrotate")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/logrotate"); serr != nil {
+			t.Skip("logrotate not installed (apt-get install logrotate)")
+		}
+		bin = "/usr/sbin/logrotate"
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "logrotate.conf")
+	body := path + " {\n  " + strings.Join(directives, "\n  ") + "\n}\n"
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-f", "-s", filepath.Join(dir, "state"), conf).CombinedOutput(); err != nil {
+		t.Fatalf("logrotate: %v: %s", err, out)
+	}
 }
