@@ -184,10 +184,11 @@ func (in *ingester) flushUntilDone() {
 }
 
 func (in *ingester) handle(l tailer.Line) {
-	if l.Kind == tailer.GoneKind {
-		// The key's file is finished (read to its end, or not found).
+	if l.Kind == tailer.GoneKind || l.Kind == tailer.ParkKind {
+		// The key's file is finished (read to its end, or not found), or its
+		// path left the inputs: kept, so that it resumes if the path returns.
 		in.keepPos()
-		in.positions[l.Pos.Path] = position{gone: true}
+		in.positions[l.Pos.Path] = position{pos: l.Pos, gone: l.Kind == tailer.GoneKind}
 		return
 	}
 	// Every event's position is committed, a Header's too: it is where

@@ -7,7 +7,8 @@
 // Every event carries Pos, the position just past it, and Pos.Path, the key
 // to store it under. The caller commits its counts and the Pos of the last
 // event it handled in one transaction, deletes the key on a Gone event, and on
-// start hands the committed positions to New. A kill at any moment then loses
+// start hands all the committed positions to New (those of paths no longer
+// in the inputs too: see parking below). A kill at any moment then loses
 // nothing and counts nothing twice: lines after the last commit are read
 // again, lines before it are not. Header events carry a position too (where
 // reading starts); commit it like the others, it is what keeps a file renamed
@@ -15,7 +16,19 @@
 // position 0 of a file that nothing else names yet: an empty file just
 // followed, or the file that takes over a key right after its previous one
 // was finished (instead of that Gone, so no committed prefix leaves the key
-// naming nothing while the new file is read).
+// naming nothing while the new file is read). The Open of an empty file
+// carries Pos.EmptySince, the file's modification time when it was seen
+// empty.
+//
+// A saved position whose path no input covers any more is not deleted: it is
+// parked, so that if the path comes back (a typo in the config and its fix)
+// the file resumes where it was instead of being read again from 0. The first
+// start without the path sends a Park event, whose Pos is the saved position
+// with Pos.Parked set; commit it like the others. A position parked for
+// Config.ParkFor (30 days) is dropped with a Gone at the next start, and so
+// are those past the Config.ParkMax (1000) most recently parked. A path that
+// comes back resumes whenever its position is still there; its next event
+// clears Parked.
 //
 // Events of one key come in file order; a key's events never interleave two
 // files. Where a position moves from one key to another (a rename within the
@@ -40,7 +53,8 @@
 // # Rotation and truncation
 //
 // Files are watched by polling: every PollInterval the inputs are expanded and
-// every followed file is compared with what its path names now.
+// every followed file is compared with what its path names now
+// (Config.Trigger replaces the timer, for tests).
 //
 //   - Rename (logrotate create, or PowerMTA moving its file): the descriptor
 //     stays open and the old file is read to its end, and until it has been
@@ -56,11 +70,13 @@
 //     regrown content is never taken for the old file's, even between polls.
 //     Bytes written between the copy and the truncation are lost by the
 //     rotator itself and cannot be recovered.
-//   - While stopped: Decide, a pure function, chooses per saved position to
-//     resume the file at the path, to finish the saved file found under a
-//     rotated name (plain or .gz, by inode and fingerprint) and then read the
-//     path from 0, or, when the saved file is nowhere, to start at 0 and count
-//     it in Stats.LostFiles. A stale offset is never applied to another file.
+//   - While stopped: Restart.Decide, a pure function, chooses per saved
+//     position to resume the file at the path, to finish the saved file
+//     found under a rotated name (plain or .gz, by inode and fingerprint)
+//     and then read the path from 0, or, when the saved file is nowhere, to
+//     start at 0 and count it in Stats.LostFiles; which rotated files to read
+//     whole on the way; and, for a path no longer in the inputs, to park or
+//     drop its position. A stale offset is never applied to another file.
 //   - Generations in between: after finishing a rotated file, the rotated
 //     files last modified after it (and not open here) are read whole,
 //     oldest first, before the path's file. They were rotated away before
@@ -68,17 +84,31 @@
 //     weekend) or twice within a few polls, and none of them was counted:
 //     the key's position would name it. Their order is their modification
 //     time, so a file rotated within the same clock tick (a few ms) as the
-//     one before it would be missed.
+//     one before it would be missed. Only rotated names count (a digit in
+//     what the name adds: maillog.1, mail.log-20240101, not mail.err), and
+//     never a watched file, one a saved position names, or one the file at
+//     the path still starts with (a copy whose truncation is yet to come).
+//   - A file last seen empty: its empty fingerprint matches any content, so
+//     a copytruncate of what it got since cannot be told from the file. The
+//     rotated files modified after Pos.EmptySince are its copies: on start,
+//     and at a poll that finds the file written to while nothing of it had
+//     been read, they are read whole, oldest first, before the file itself
+//     is read from 0. If there is none and the file is empty again, what it
+//     got is lost and counted in Stats.LostFiles.
 //
 // Rotated names are looked up next to the file only: name.*, name-*, and for
 // name.ext also stem-*, stem.* (the newest 64). Globs skip compressed names.
 //
-// What cannot be told: files deleted before they are seen; and a file known
-// only by less than its first line (empty, or a partial line, when it was
-// last seen or committed) whose next lines start with the same bytes, if
-// it is copied and truncated, or compressed into a new file, before a line
-// of it is read or committed. The inode and those few bytes are all there
-// is to go by.
+// What cannot be told: files deleted before they are seen; a file known only
+// by a partial first line when it was last seen or committed, whose next
+// lines start with the same bytes, if it is copied and truncated, or
+// compressed into a new file, before a line of it is read or committed (the
+// inode and those few bytes are all there is to go by); a copy of a file
+// last seen empty that was made within the same file-clock tick (a few ms)
+// as the moment it was seen empty; a file last seen empty whose copy is gone
+// and that got more lines after its truncation (nothing says lines were
+// lost, so nothing is counted lost); and positions saved before
+// EmptySince existed, whose empty files are resumed as before.
 //
 // # Why not nxadm/tail
 //

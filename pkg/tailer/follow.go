@@ -28,6 +28,10 @@ type follower struct {
 	// next are rotated files newer than the drain (or the retired file),
 	// oldest first, to read whole before the path's file.
 	next []FileInfo
+	// since is the newest modification time of the files read whole under
+	// this key: an Open for an empty file must not name an earlier time, or
+	// a restart would read them again (see Position.EmptySince).
+	since time.Time
 }
 
 // retired remembers a file that was closed at a non-zero offset (or a
@@ -152,6 +156,8 @@ func (t *Tailer) start() {
 			infos[p] = nil
 			return nil
 		}
+		fi.Watched = t.watched(p)
+		fi.Named = t.named(fi)
 		infos[p] = &fi
 		return &fi
 	}
@@ -165,23 +171,32 @@ func (t *Tailer) start() {
 	}
 	claims := map[string]claim{}     // watched path → saved position to resume it at
 	drains := map[string]drainPlan{} // key → rotated file to finish first
+	wholes := map[string][]string{}  // key → rotated files to read whole, before its file
 	var gone []Position              // keys to delete
+	var parked []Position
 	keys := make([]string, 0, len(t.saved))
 	for k := range t.saved {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	now := stamp(t.cfg.Now())
 
-	// First every key whose own file is still there.
+	// First every key whose own file is still there, and the parked ones.
 	var rest []string
 	for _, k := range keys {
 		pos := t.saved[k]
 		if _, ok := t.inputFor(k); !ok {
-			t.log.Info().Str("path", k).Msg("saved position dropped: path not in inputs")
-			gone = append(gone, pos)
+			switch (Restart{Saved: pos, Now: now, ParkFor: t.cfg.ParkFor}).Decide().Action {
+			case Drop:
+				t.log.Info().Str("path", k).Time("parked", pos.Parked).Msg("saved position dropped: path not in inputs for too long")
+				gone = append(gone, pos)
+			default:
+				parked = append(parked, pos)
+			}
 			continue
 		}
-		if _, ok := t.files.paths[k]; ok {
+		// A file saved empty is looked at with what was rotated next to it.
+		if _, ok := t.files.paths[k]; ok && pos.EmptySince.IsZero() {
 			if fi := info(k); fi != nil && Decide(pos, fi, nil).Action == Resume {
 				claims[k] = claim{pos, k}
 				continue
@@ -189,6 +204,18 @@ func (t *Tailer) start() {
 		}
 		rest = append(rest, k)
 	}
+	kept, over := keepParked(parked, t.cfg.ParkMax, now)
+	for _, pos := range over {
+		t.log.Info().Str("path", pos.Path).Int("kept", t.cfg.ParkMax).Msg("saved position dropped: too many paths not in inputs")
+		gone = append(gone, pos)
+	}
+	for _, pos := range kept {
+		if t.saved[pos.Path].Parked.IsZero() {
+			t.log.Info().Str("path", pos.Path).Int64("offset", pos.Offset).Msg("path not in inputs: its saved position is kept")
+			t.pending = append(t.pending, Line{Kind: ParkKind, Path: pos.Path, Pos: pos})
+		}
+	}
+
 	// Then look for the others under watched paths nobody claimed and
 	// rotated names.
 	for _, k := range rest {
@@ -232,8 +259,17 @@ func (t *Tailer) start() {
 		if _, ok := t.files.paths[k]; ok {
 			cur = info(k)
 		}
-		d := Decide(pos, cur, cands)
+		d := Restart{Saved: pos, Input: true, Current: cur, Rotated: cands}.Decide()
+		if len(d.Whole) > 0 {
+			wholes[k] = d.Whole
+		}
 		switch {
+		case d.Action == Resume:
+			if d.Lost {
+				t.lost.Add(1)
+				t.log.Warn().Str("path", k).Msg("file last seen empty was written to and emptied, and no copy of it was found: its lines are lost")
+			}
+			claims[k] = claim{pos, k}
 		case d.Action == Finish && t.watched(d.From):
 			t.log.Info().Str("path", k).Str("to", d.From).Int64("offset", pos.Offset).Msg("file was renamed while stopped")
 			claims[d.From] = claim{pos, k}
@@ -243,7 +279,9 @@ func (t *Tailer) start() {
 		default:
 			t.lost.Add(1)
 			t.log.Warn().Str("path", k).Int64("offset", pos.Offset).Msg("saved file not found, its unread lines are lost")
-			gone = append(gone, pos)
+			if len(d.Whole) == 0 {
+				gone = append(gone, pos)
+			}
 		}
 	}
 
@@ -256,9 +294,21 @@ func (t *Tailer) start() {
 		sc := t.files.paths[p]
 		t.addFollower(p, input{sc.input, sc.glob})
 	}
+	for k := range wholes {
+		in, _ := t.inputFor(k)
+		t.addFollower(k, in)
+	}
 	for k := range drains {
 		in, _ := t.inputFor(k)
 		t.addFollower(k, in)
+	}
+	setNext := func(f *follower) {
+		for _, p := range wholes[f.path] {
+			f.next = append(f.next, *info(p))
+			if m := infos[p].ModTime; m.After(f.since) {
+				f.since = m
+			}
+		}
 	}
 
 	// Claims in an order that never overwrites a key before the position
@@ -277,16 +327,27 @@ func (t *Tailer) start() {
 		// Kept on the follower until the open succeeds: after its drain, or
 		// at a later poll if the file cannot be opened right now.
 		f.want, f.wantFrom = &c.pos, goneAfter
-		if _, ok := drains[m.to]; !ok {
+		if _, ok := drains[m.to]; ok {
+			continue
+		}
+		if setNext(f); !t.drainNext(f) {
 			t.openLive(f, f.want, f.wantFrom)
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(drains)) {
-		f, fi := t.followers[k], drains[k].fi
-		if st, err := os.Stat(fi.Path); err == nil {
-			f.next = t.successors(k, fi.Dev, fi.Inode, st.ModTime())
+		f := t.followers[k]
+		setNext(f)
+		t.openDrain(f, drains[k].fi, drains[k].pos)
+	}
+	for _, k := range slices.Sorted(maps.Keys(wholes)) {
+		if _, claimed := claims[k]; claimed {
+			continue
 		}
-		t.openDrain(f, fi, drains[k].pos)
+		if _, ok := drains[k]; !ok {
+			f := t.followers[k]
+			setNext(f)
+			t.drainNext(f)
+		}
 	}
 	for _, k := range t.sortedFollowers() {
 		if f := t.followers[k]; f.live == nil && f.drain == nil && f.want == nil {
@@ -298,6 +359,40 @@ func (t *Tailer) start() {
 			t.queueGone(pos.Path, pos.Path, pos)
 		}
 	}
+}
+
+// named reports whether a saved position names fi (its inode and first
+// bytes) or the file is open here: what it holds up to there was counted.
+func (t *Tailer) named(fi FileInfo) bool {
+	for _, p := range t.saved {
+		if sameInode(p.ID, fi) && holds(p, fi) {
+			return true
+		}
+	}
+	return t.inUse(fi.Dev, fi.Inode)
+}
+
+// keepParked stamps the positions parked now and splits them into those
+// kept and those over the bound max: the most recently parked are kept
+// (ties by path).
+func keepParked(parked []Position, max int, now time.Time) (kept, over []Position) {
+	out := make([]Position, len(parked))
+	for i, p := range parked {
+		if p.Parked.IsZero() {
+			p.Parked = now
+		}
+		out[i] = p
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Parked.Equal(out[j].Parked) {
+			return out[i].Parked.After(out[j].Parked)
+		}
+		return out[i].Path < out[j].Path
+	})
+	if len(out) <= max {
+		return out, nil
+	}
+	return out[:max], out[max:]
 }
 
 func (t *Tailer) watched(path string) bool {
@@ -376,6 +471,13 @@ func (t *Tailer) openDrain(f *follower, fi FileInfo, pos Position) {
 // it is sent for an empty file only, which no line names yet.
 func (t *Tailer) queueOpen(f *follower, s *source) {
 	l := Line{Kind: OpenKind, Input: f.input, Path: s.path, Pos: Position{Path: f.path, ID: s.id, Offset: s.r.off}}
+	if s.id.FPLen == 0 && s.gz == nil {
+		since := s.since
+		if f.since.After(since) {
+			since = f.since
+		}
+		l.Pos.EmptySince = stamp(since)
+	}
 	if n := len(t.pending); n > 0 && t.pending[n-1].Kind == GoneKind && t.pending[n-1].Pos.Path == f.path {
 		t.pending[n-1] = l
 		return
@@ -386,33 +488,29 @@ func (t *Tailer) queueOpen(f *follower, s *source) {
 }
 
 // successors lists the rotated names of path that hold files modified after
-// the file dev/ino (rotated after it), oldest first, leaving out the file at
-// path now, watched paths and files open here. They were rotated away
-// before anything of them was read (during a stop, or twice within a few
-// polls), and none of them was counted: the key's position would name it.
+// mtime (rotated after the file dev/ino), oldest first, leaving out the file
+// at path now, watched paths and files open here or named by a saved
+// position (see rotatedAfter). They were rotated away before anything of
+// them was read (during a stop, or twice within a few polls), and none of
+// them was counted: the key's position would name it.
 func (t *Tailer) successors(path string, dev, ino uint64, mtime time.Time) []FileInfo {
-	var curDev, curIno uint64
-	if st, err := os.Stat(path); err == nil {
-		curDev, curIno = devIno(st)
+	var cur *FileInfo
+	if fi, err := statFile(path); err == nil {
+		cur = &fi
 	}
+	return rotatedAfter(path, t.rotatedInfos(path), mtime, cur, Identity{Dev: dev, Inode: ino}, "")
+}
+
+// rotatedInfos describes the rotated names of path, as Decide needs them.
+func (t *Tailer) rotatedInfos(path string) []FileInfo {
 	var out []FileInfo
-	for _, name := range rotatedNames(path) { // newest first
-		st, err := os.Stat(name)
-		// Strictly later: an older generation is never read again. (File
-		// times are coarse, a few ms: a file rotated within the same tick
-		// as the one before it would be missed, which no rotator does.)
-		if err != nil || !st.ModTime().After(mtime) || t.watched(name) {
-			continue
-		}
-		d, i := devIno(st)
-		if d == dev && i == ino || d == curDev && i == curIno || t.inUse(d, i) {
-			continue
-		}
+	for _, name := range rotatedNames(path) {
 		if fi, err := statFile(name); err == nil {
+			fi.Watched = t.watched(name)
+			fi.Named = t.named(fi)
 			out = append(out, fi)
 		}
 	}
-	slices.Reverse(out)
 	return out
 }
 
@@ -422,6 +520,9 @@ func (t *Tailer) drainNext(f *follower) bool {
 	for len(f.next) > 0 {
 		fi := f.next[0]
 		f.next = f.next[1:]
+		if fi.ModTime.After(f.since) {
+			f.since = fi.ModTime
+		}
 		t.log.Info().Str("path", f.path).Str("rotated", fi.Path).Msg("reading a file rotated away before it was read")
 		t.openDrain(f, fi, Position{Path: f.path, ID: identityOf(fi.Dev, fi.Inode, fi.Head)})
 		if f.drain != nil {
@@ -607,6 +708,11 @@ func (t *Tailer) check(f *follower) {
 		t.warnOnce(s.path, "seek failed", err)
 		return
 	}
+	if len(s.head) == 0 && pos == 0 && st.ModTime().After(s.since) && f.drain == nil && len(f.next) == 0 {
+		if t.copiedWhileEmpty(f, st.ModTime().UTC()); f.drain != nil {
+			return
+		}
+	}
 	same, err := s.checkHead()
 	if err != nil {
 		t.warnOnce(s.path, "read failed", err)
@@ -617,6 +723,37 @@ func (t *Tailer) check(f *follower) {
 	}
 	if f.live != nil {
 		f.live.size = st.Size()
+	}
+}
+
+// copiedWhileEmpty handles a followed file of which nothing has been seen
+// (empty at the last look) that was written to since. Nothing tells a
+// truncation of an empty file: if it got lines and was copied and truncated
+// between two looks, the copy is the only trace. So the files rotated next to
+// it since it was last seen empty (rotatedAfter) are read whole first; an
+// empty file with no such copy lost what it got, if anything.
+func (t *Tailer) copiedWhileEmpty(f *follower, mtime time.Time) {
+	s := f.live
+	cur, err := describe(s.f, f.path)
+	if err != nil {
+		return
+	}
+	whole := rotatedAfter(f.path, t.rotatedInfos(f.path), s.since, &cur, s.id, "")
+	switch {
+	case len(whole) > 0:
+		t.truncations.Add(1)
+		t.log.Info().Str("path", f.path).Int("copies", len(whole)).Msg("file last seen empty was copied and truncated")
+		f.next = whole
+		t.drainNext(f)
+	case cur.Size == 0:
+		t.lost.Add(1)
+		t.log.Warn().Str("path", f.path).Msg("file last seen empty was written to and emptied, and no copy of it was found: its lines are lost")
+	default:
+		return // it has lines: they are read from it
+	}
+	s.since = mtime
+	if f.since.After(s.since) {
+		s.since = f.since
 	}
 }
 

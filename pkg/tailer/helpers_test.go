@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,12 +41,12 @@ func startTailer(t *testing.T, cfg Config, saved map[string]Position, manual boo
 		cfg.PollInterval = 20 * time.Millisecond
 	}
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t))
+	if manual {
+		cfg.Trigger = NewTrigger()
+	}
 	tl, err := New(cfg, saved)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if manual {
-		tl.tick = make(chan chan int64)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, tl: tl, cancel: cancel, notify: make(chan struct{}, 1)}
@@ -106,19 +108,13 @@ func (h *harness) stop() {
 // when the tailer is idle again and everything it sent has been recorded.
 func (h *harness) tick() {
 	h.t.Helper()
-	ack := make(chan int64, 1)
-	deadline := time.After(waitDeadline)
-	select {
-	case h.tl.tick <- ack:
-	case <-deadline:
-		h.t.Fatal("tailer did not become idle")
+	ctx, cancel := context.WithTimeout(context.Background(), waitDeadline)
+	defer cancel()
+	sent, err := h.tl.cfg.Trigger.Poll(ctx)
+	if err != nil {
+		h.t.Fatal("tailer did not poll and become idle again")
 	}
-	var sent int64
-	select {
-	case sent = <-ack:
-	case <-deadline:
-		h.t.Fatal("tailer did not finish its poll")
-	}
+	deadline := ctx.Done()
 	for {
 		h.mu.Lock()
 		n := int64(len(h.events))
@@ -161,7 +157,7 @@ func (h *harness) waitFor(what string, cond func([]Line) bool) []Line {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("timed out waiting for %s; got %d events, lines %v", what, len(ev), compact(lineNums(ev)))
 		}
-		if h.tl.tick != nil {
+		if h.tl.cfg.Trigger != nil {
 			h.tick()
 			continue
 		}
@@ -330,4 +326,27 @@ func countKind(ev []Line, k Kind) int {
 		}
 	}
 	return n
+}
+
+// logrotate runs the real logrotate once, forced, over path with the given
+// directives (one a line) and a state file of its own. Without logrotate
+// (Debian's package) the test is skipped: its syscall twin still runs.
+func logrotate(t *testing.T, path string, directives ...string) {
+	t.Helper()
+	bin, err := exec.LookPath("logrotate")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/logrotate"); serr != nil {
+			t.Skip("logrotate not installed (apt-get install logrotate)")
+		}
+		bin = "/usr/sbin/logrotate"
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "logrotate.conf")
+	body := path + " {\n  " + strings.Join(directives, "\n  ") + "\n}\n"
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-f", "-s", filepath.Join(dir, "state"), conf).CombinedOutput(); err != nil {
+		t.Fatalf("logrotate: %v: %s", err, out)
+	}
 }

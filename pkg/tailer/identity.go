@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // fpMax is how many leading bytes the fingerprint covers once a file is that
@@ -30,15 +31,30 @@ type Position struct {
 	Path   string
 	ID     Identity
 	Offset int64
+
+	// Parked is when Path left the inputs (a ParkKind event); zero while it
+	// is one. The position is kept so that the file resumes if the path
+	// comes back, and dropped at a start Config.ParkFor later.
+	Parked time.Time
+	// EmptySince is set for an empty file (FPLen 0): its modification time
+	// when it was seen empty. Its fingerprint matches any content, so the
+	// files rotated next to it after that time are its copies, and are read
+	// whole (see Decide).
+	EmptySince time.Time
 }
 
 const (
-	positionVersion = 1
-	positionFixed   = 1 + 8 + 8 + 2 + 32 + 8 // version, dev, inode, fplen, fp, offset
+	positionVersion  = 1
+	positionVersion2 = 2                      // with Parked and EmptySince
+	positionFixed    = 1 + 8 + 8 + 2 + 32 + 8 // version, dev, inode, fplen, fp, offset
+	positionFixed2   = positionFixed + 8 + 8  // then parked, empty since (Unix ns, 0 for none)
 )
 
 // MarshalBinary encodes p as version 1: a version byte, dev, inode, FPLen (2
-// bytes), FP, offset (all big-endian), then the path.
+// bytes), FP, offset (all big-endian), then the path. A position with Parked
+// or EmptySince set is version 2: the same with both times (Unix
+// nanoseconds, 0 for none) before the path. Version 1 stays what the usual
+// position is, so an older ppwatch still reads every position but those.
 func (p Position) MarshalBinary() ([]byte, error) {
 	if p.ID.FPLen < 0 || p.ID.FPLen > fpMax {
 		return nil, fmt.Errorf("tailer: fingerprint length %d out of range", p.ID.FPLen)
@@ -46,15 +62,42 @@ func (p Position) MarshalBinary() ([]byte, error) {
 	if p.Offset < 0 {
 		return nil, fmt.Errorf("tailer: negative offset %d", p.Offset)
 	}
-	b := make([]byte, positionFixed, positionFixed+len(p.Path))
-	b[0] = positionVersion
+	fixed, version := positionFixed, byte(positionVersion)
+	if !p.Parked.IsZero() || !p.EmptySince.IsZero() {
+		fixed, version = positionFixed2, positionVersion2
+	}
+	b := make([]byte, fixed, fixed+len(p.Path))
+	b[0] = version
 	binary.BigEndian.PutUint64(b[1:], p.ID.Dev)
 	binary.BigEndian.PutUint64(b[9:], p.ID.Inode)
 	binary.BigEndian.PutUint16(b[17:], uint16(p.ID.FPLen))
 	copy(b[19:51], p.ID.FP[:])
 	binary.BigEndian.PutUint64(b[51:], uint64(p.Offset))
+	if version == positionVersion2 {
+		binary.BigEndian.PutUint64(b[59:], uint64(unixNano(p.Parked)))
+		binary.BigEndian.PutUint64(b[67:], uint64(unixNano(p.EmptySince)))
+	}
 	return append(b, p.Path...), nil
 }
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromUnixNano is the inverse of unixNano, in UTC and without a monotonic
+// reading, so that a decoded position equals the one encoded (see stamp).
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// stamp is t as a position keeps it.
+func stamp(t time.Time) time.Time { return fromUnixNano(unixNano(t)) }
 
 // UnmarshalBinary decodes what MarshalBinary wrote. It refuses unknown
 // versions rather than guessing, so a newer store is never misread as an
@@ -63,10 +106,15 @@ func (p *Position) UnmarshalBinary(b []byte) error {
 	if len(b) == 0 {
 		return errors.New("tailer: empty position")
 	}
-	if b[0] != positionVersion {
+	fixed := positionFixed
+	switch b[0] {
+	case positionVersion:
+	case positionVersion2:
+		fixed = positionFixed2
+	default:
 		return fmt.Errorf("tailer: unsupported position version %d", b[0])
 	}
-	if len(b) < positionFixed {
+	if len(b) < fixed {
 		return fmt.Errorf("tailer: position too short (%d bytes)", len(b))
 	}
 	fpLen := int(binary.BigEndian.Uint16(b[17:]))
@@ -78,11 +126,15 @@ func (p *Position) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("tailer: negative offset %d", off)
 	}
 	*p = Position{
-		Path:   string(b[positionFixed:]),
+		Path:   string(b[fixed:]),
 		ID:     Identity{Dev: binary.BigEndian.Uint64(b[1:]), Inode: binary.BigEndian.Uint64(b[9:]), FPLen: fpLen},
 		Offset: off,
 	}
 	copy(p.ID.FP[:], b[19:51])
+	if fixed == positionFixed2 {
+		p.Parked = fromUnixNano(int64(binary.BigEndian.Uint64(b[59:])))
+		p.EmptySince = fromUnixNano(int64(binary.BigEndian.Uint64(b[67:])))
+	}
 	return nil
 }
 
@@ -93,6 +145,14 @@ type FileInfo struct {
 	Size       int64  // -1 when unknown (the decompressed size of a .gz file)
 	Head       []byte // the first min(size, 1024) bytes, decompressed for .gz
 	Gzip       bool
+	ModTime    time.Time
+
+	// Watched says an input names the file: it is read under its own key,
+	// never whole under another one's.
+	Watched bool
+	// Named says a saved position names the file (its inode and first
+	// bytes): what it holds up to there was counted.
+	Named bool
 }
 
 // holds reports whether fi can be the file pos was read from: it starts with
@@ -136,7 +196,7 @@ func describe(f *os.File, path string) (FileInfo, error) {
 		return FileInfo{}, errNotRegular
 	}
 	dev, ino := devIno(st)
-	fi := FileInfo{Path: path, Dev: dev, Inode: ino, Size: st.Size()}
+	fi := FileInfo{Path: path, Dev: dev, Inode: ino, Size: st.Size(), ModTime: st.ModTime().UTC()}
 	if isGzip(path) {
 		fi.Gzip, fi.Size = true, -1
 		fi.Head, err = gzipHead(io.NewSectionReader(f, 0, st.Size()))

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -15,6 +16,9 @@ func TestPositionBinaryRoundTrip(t *testing.T) {
 		{},
 		{Path: "/var/log/maillog", ID: Identity{Dev: 2049, Inode: 1 << 40, FPLen: fpMax, FP: sha256.Sum256([]byte("x"))}, Offset: 1 << 35},
 		{Path: "/var/log/pmta/acct-ü [1].csv", ID: Identity{Inode: 3, FPLen: 17}, Offset: 17},
+		{Path: "/var/log/exim4/mainlog", ID: Identity{Dev: 1, Inode: 9, FPLen: 40}, Offset: 40, Parked: time.Date(2026, 11, 22, 10, 5, 0, 123, time.UTC)},
+		{Path: "/var/log/mail.log", ID: Identity{Dev: 1, Inode: 9}, EmptySince: time.Date(2026, 11, 22, 3, 0, 0, 999999999, time.UTC)},
+		{Path: "m", ID: Identity{Inode: 9}, Parked: time.Unix(1, 0).UTC(), EmptySince: time.Unix(0, 1).UTC()},
 	} {
 		b, err := p.MarshalBinary()
 		if err != nil {
@@ -35,7 +39,11 @@ func TestPositionBinaryRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newer := append([]byte{2}, good[1:]...)
+	newer := append([]byte{3}, good[1:]...)
+	v2, err := Position{Path: "p", Parked: time.Unix(5, 0)}.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
 	badLen := append([]byte(nil), good...)
 	badLen[17], badLen[18] = 0x04, 0x01 // 1025
 	negative := append([]byte(nil), good...)
@@ -43,6 +51,7 @@ func TestPositionBinaryRejects(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"empty":           nil,
 		"short":           good[:20],
+		"short version 2": v2[:positionFixed+1],
 		"unknown version": newer,
 		"fp length":       badLen,
 		"negative offset": negative,
@@ -106,5 +115,25 @@ func TestSourceReadSeesTruncateAndRegrow(t *testing.T) {
 	line, _, err := s.r.next()
 	if err != errTruncated {
 		t.Fatalf("next = %q, %v; want errTruncated", line, err)
+	}
+}
+
+// A position without the times is encoded as version 1, byte for byte what
+// ppwatch wrote before version 2: an older ppwatch reads every position but
+// a parked or empty file's.
+func TestPositionVersion1Unchanged(t *testing.T) {
+	p := Position{Path: "ab", ID: Identity{Dev: 1, Inode: 2, FPLen: 3, FP: [32]byte{4}}, Offset: 5}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 3, 4}, make([]byte, 31)...)
+	want = append(want, 0, 0, 0, 0, 0, 0, 0, 5, 'a', 'b')
+	if diff := cmp.Diff(want, b); diff != "" {
+		t.Errorf("encoding (-want +got):\n%s", diff)
+	}
+	p.Parked = time.Unix(0, 7)
+	if b, _ := p.MarshalBinary(); b[0] != 2 || len(b) != positionFixed2+2 {
+		t.Errorf("parked position: version %d, %d bytes; want 2, %d", b[0], len(b), positionFixed2+2)
 	}
 }

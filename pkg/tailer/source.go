@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // errTruncated means the file no longer starts with the bytes it started
@@ -37,6 +38,10 @@ type source struct {
 	eof      bool  // the last read found no complete line
 	size     int64 // size at the last poll
 	pollSize int64 // for a rotated file: size at the previous poll, -1 before
+	// since is, while nothing of the followed file has been seen, its
+	// modification time when it was last seen so: a file rotated next to it
+	// later is a copy of what it got since (see Tailer.copiedWhileEmpty).
+	since time.Time
 }
 
 // Read feeds the line reader. After every read it checks that the file still
@@ -87,6 +92,13 @@ func (s *source) restart(max int) error {
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
+	// Taken before the first bytes are read: if they are none, the file
+	// was empty at least since then.
+	st, err := s.f.Stat()
+	if err != nil {
+		return err
+	}
+	s.since = st.ModTime().UTC()
 	n, err := s.f.ReadAt(s.scratch[:], 0)
 	if err != nil && err != io.EOF {
 		return err
@@ -121,7 +133,7 @@ func (s *source) close() {
 
 // newFollowed starts following f (described by fi) at off.
 func newFollowed(f *os.File, fi FileInfo, off int64, max int) (*source, error) {
-	s := &source{path: fi.Path, f: f, dev: fi.Dev, ino: fi.Inode, follow: true, size: fi.Size, pollSize: -1}
+	s := &source{path: fi.Path, f: f, dev: fi.Dev, ino: fi.Inode, follow: true, size: fi.Size, pollSize: -1, since: fi.ModTime}
 	s.setHead(fi.Head)
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return nil, err
@@ -143,7 +155,7 @@ func newDrain(fi FileInfo, pos Position, max int) (*source, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s changed before it could be read", fi.Path)
 	}
-	s := &source{path: fi.Path, f: f, dev: cur.Dev, ino: cur.Inode, id: pos.ID, size: cur.Size, pollSize: -1}
+	s := &source{path: fi.Path, f: f, dev: cur.Dev, ino: cur.Inode, id: pos.ID, size: cur.Size, pollSize: -1, since: cur.ModTime}
 	if !cur.Gzip {
 		s.setHead(cur.Head)
 		if _, err := f.Seek(pos.Offset, io.SeekStart); err != nil {

@@ -38,6 +38,10 @@ const (
 	// Until its first line is read nothing else names the file, and if it
 	// grows and is rotated away before that, a restart must still find it.
 	OpenKind
+	// ParkKind says Pos.Path is no longer an input: commit Pos, which is
+	// the saved position with Pos.Parked set. It is kept so that if the path
+	// comes back its file resumes where it was (see Config.ParkFor).
+	ParkKind
 )
 
 func (k Kind) String() string {
@@ -52,6 +56,8 @@ func (k Kind) String() string {
 		return "gone"
 	case OpenKind:
 		return "open"
+	case ParkKind:
+		return "park"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -74,14 +80,63 @@ type Config struct {
 
 	// Stdin is read for the input "-"; nil means os.Stdin.
 	Stdin io.Reader
+
+	// ParkFor and ParkMax bound the saved positions kept for paths no
+	// longer in the inputs: a position is dropped (a Gone event) at the
+	// first start ParkFor or longer after its path left (default 30 days),
+	// and beyond the ParkMax most recently parked ones (default 1000). A
+	// path that comes back before that resumes where it was.
+	ParkFor time.Duration
+	ParkMax int
+	// Now is the clock for Position.Parked; nil means time.Now.
+	Now func() time.Time
+
+	// Trigger, when set, replaces the poll timer: the disk is looked at
+	// only when Trigger.Poll asks. Tests use it to decide exactly what the
+	// tailer sees between two looks, with no sleeps.
+	Trigger *Trigger
 }
+
+// Trigger drives a Tailer's polls (Config.Trigger). One Trigger serves one
+// Tailer.
+type Trigger struct{ c chan chan int64 }
+
+// NewTrigger returns a Trigger for Config.Trigger.
+func NewTrigger() *Trigger { return &Trigger{c: make(chan chan int64)} }
+
+// Poll waits until Run has read its files to their ends, lets it look at the
+// disk once and read what it found, and returns when it is idle again, with
+// how many events Run has sent in all so far (sent, not necessarily received
+// yet).
+func (tr *Trigger) Poll(ctx context.Context) (int64, error) {
+	ack := make(chan int64, 1)
+	select {
+	case tr.c <- ack:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case n := <-ack:
+		return n, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// The bounds on parked positions (Config.ParkFor, Config.ParkMax).
+const (
+	DefaultParkFor = 30 * 24 * time.Hour
+	DefaultParkMax = 1000
+)
 
 // Stats are the tailer's counters, for the caller's metrics.
 type Stats struct {
 	// LostFiles counts files whose unread tail could not be found: a saved
 	// file that is gone on start, or a truncation whose copy is missing
-	// while bytes were known to be unread. A saved file that had been read to
-	// its end before it was deleted counts too: there is no way to tell.
+	// while bytes were known to be unread, or a file last seen empty that
+	// was written to and emptied again with no copy next to it. A saved
+	// file that had been read to its end before it was deleted counts too:
+	// there is no way to tell.
 	LostFiles uint64
 	// Truncations counts truncations seen while running.
 	Truncations uint64
@@ -102,12 +157,7 @@ type Tailer struct {
 	lost, truncations, rotations atomic.Uint64
 	running                      atomic.Bool
 
-	// tick, set by tests only, replaces the poll timer: the loop polls once
-	// for every channel received and, when it is idle again, answers with the
-	// number of events sent so far, so a rotation test knows exactly what the
-	// tailer saw and needs no sleeps.
-	tick chan chan int64
-	sent int64
+	sent int64 // events sent, for Trigger.Poll
 
 	// Everything below belongs to the Run goroutine.
 	followers map[string]*follower
@@ -141,6 +191,15 @@ func New(cfg Config, saved map[string]Position) (*Tailer, error) {
 	}
 	if cfg.MaxLine <= 0 {
 		cfg.MaxLine = 1 << 20
+	}
+	if cfg.ParkFor <= 0 {
+		cfg.ParkFor = DefaultParkFor
+	}
+	if cfg.ParkMax <= 0 {
+		cfg.ParkMax = DefaultParkMax
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	t := &Tailer{
 		cfg:       cfg,
@@ -222,13 +281,13 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 		if busy {
 			// Keep reading, but a file written faster than it is read must
 			// still be checked for truncation and rotation.
-			if t.tick == nil && !time.Now().Before(nextPoll) {
+			if t.cfg.Trigger == nil && !time.Now().Before(nextPoll) {
 				t.poll()
 				nextPoll = time.Now().Add(t.cfg.PollInterval)
 			}
 			continue
 		}
-		if t.tick != nil {
+		if t.cfg.Trigger != nil {
 			if ack != nil {
 				ack <- t.sent
 				ack = nil
@@ -236,7 +295,7 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case ack = <-t.tick:
+			case ack = <-t.cfg.Trigger.c:
 				t.poll()
 			}
 			continue

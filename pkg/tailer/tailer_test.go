@@ -430,7 +430,7 @@ func TestGlobPicksUpNewFiles(t *testing.T) {
 	if err := os.Remove(one); err != nil {
 		t.Fatal(err)
 	}
-	ev = h.waitFor("gone", func(ev []Line) bool { return countKind(ev, GoneKind) == 1 })
+	h.waitFor("gone", func(ev []Line) bool { return countKind(ev, GoneKind) == 1 })
 	h.settle()
 	checkPositions(t, map[string]Position{two: posOf(t, two, two)}, commit(t, nil, h.snapshot()))
 }
