@@ -415,8 +415,10 @@ func (in *ingester) pipe(input, path string) *pipeline.Pipeline {
 	}
 	// The store keeps no envelope senders yet, so correlating them would be
 	// work thrown away; the evidence packet will want them.
-	p, err := pipeline.New(mta, pipeline.Options{Config: in.cfg, Classifier: in.cls, NoSenders: true,
-		Reference: func() time.Time { return in.now().Add(yearSlack) }})
+	o := in.cfg.PipelineOptions(mta, in.cls)
+	o.NoSenders = true
+	o.Reference = func() time.Time { return in.now().Add(yearSlack) }
+	p, err := pipeline.New(mta, o)
 	if err != nil { // the config was validated: only an unknown MTA gets here
 		panic(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/journal"
-	"github.com/ppwatch/ppwatch/pkg/pipeline"
 	"github.com/ppwatch/ppwatch/pkg/tailer"
 )
 
@@ -192,7 +191,7 @@ func (s *ingestSetup) has(path string) bool {
 // missing file is no error (a log may appear later); the input's health
 // says what it lacks.
 func (a *App) prepare(cfg *config.Config, running *ingestSetup) (*ingestSetup, error) {
-	cls, err := pipeline.NewClassifier(cfg)
+	cls, err := cfg.NewClassifier()
 	if err != nil {
 		return nil, err
 	}

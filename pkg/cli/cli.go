@@ -11,7 +11,6 @@ import (
 
 	"github.com/ppwatch/ppwatch/parsers"
 	"github.com/ppwatch/ppwatch/pkg/config"
-	"github.com/ppwatch/ppwatch/pkg/pipeline"
 	"github.com/ppwatch/ppwatch/pkg/version"
 )
 
@@ -96,7 +95,7 @@ func runCheckConfig(args []string, env Env) error {
 	}
 	cfg, err := config.Load(args[0])
 	if err == nil {
-		_, err = pipeline.NewClassifier(cfg)
+		_, err = cfg.NewClassifier()
 	}
 	if err != nil {
 		return usagef("%v", err)

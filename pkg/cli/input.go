@@ -45,7 +45,7 @@ func (c *common) setup() error {
 		c.cfg = cfg
 	}
 	// Checked here, built per file in readInput.
-	if _, err := pipeline.NewClassifier(c.cfg); err != nil {
+	if _, err := c.cfg.NewClassifier(); err != nil {
 		return usagef("%v", err)
 	}
 	return nil
@@ -80,11 +80,13 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 	ref := reference(name)
 	// A classifier per file: scan reads files in parallel, and a
 	// classifier's cache is not safe for concurrent use.
-	cls, err := pipeline.NewClassifier(c.cfg)
+	cls, err := c.cfg.NewClassifier()
 	if err != nil {
 		return f, usagef("%v", err)
 	}
-	p, err := pipeline.New(mta, pipeline.Options{Config: c.cfg, Classifier: cls, Reference: func() time.Time { return ref }, NoSenders: c.noSenders, Transient: true})
+	o := c.cfg.PipelineOptions(mta, cls)
+	o.Reference, o.NoSenders, o.Transient = func() time.Time { return ref }, c.noSenders, true
+	p, err := pipeline.New(mta, o)
 	if err != nil {
 		return f, usagef("%v", err)
 	}

@@ -18,7 +18,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ppwatch/ppwatch/parsers"
+	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/pipeline"
 )
 
 // Config is the whole configuration file.
@@ -342,4 +344,35 @@ func classList() string {
 		}
 	}
 	return strings.Join(s, ", ")
+}
+
+// SourceIPOf returns the configured sending IP of an instance of mta (""
+// when none is configured): the first source_ips entry for that MTA (or
+// any MTA) and that instance (or "" / "*", any instance).
+func (c *Config) SourceIPOf(mta, instance string) string {
+	for _, s := range c.SourceIPs {
+		if (s.MTA == "" || s.MTA == mta) && (s.Instance == "" || s.Instance == "*" || s.Instance == instance) {
+			return s.IP
+		}
+	}
+	return ""
+}
+
+// NewClassifier builds the classifier the configuration describes.
+func (c *Config) NewClassifier() (*classify.Classifier, error) {
+	opts := classify.Options{Hosts: c.Proofpoint.Hosts, Domains: c.Proofpoint.RecipientDomains}
+	for _, r := range c.Rules {
+		opts.Rules = append(opts.Rules, classify.UserRule{ID: r.ID, Match: r.Match, Class: event.Class(r.Class), Proofpoint: r.Proofpoint})
+	}
+	cls, err := classify.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: rules: %w", c.File, err)
+	}
+	return cls, nil
+}
+
+// PipelineOptions are the options of a pipeline for a stream of mta's log.
+func (c *Config) PipelineOptions(mta string, cls *classify.Classifier) pipeline.Options {
+	return pipeline.Options{Classifier: cls, InternalRelays: c.InternalRelays, Location: c.Location,
+		SourceIP: func(instance string) string { return c.SourceIPOf(mta, instance) }}
 }

@@ -1,4 +1,4 @@
-package pipeline
+package pipeline_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/ppwatch/ppwatch/parsers"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/pipeline"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -31,7 +32,7 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cls, err := NewClassifier(cfg)
+	cls, err := cfg.NewClassifier()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,9 @@ func TestGolden(t *testing.T) {
 		logs, _ := filepath.Glob(filepath.Join("../../testdata", mta, "*.log"))
 		for _, path := range logs {
 			t.Run(mta+"/"+filepath.Base(path), func(t *testing.T) {
-				p, err := New(mta, Options{Config: cfg, Classifier: cls, Reference: func() time.Time { return goldenReference }})
+				o := cfg.PipelineOptions(mta, cls)
+				o.Reference = func() time.Time { return goldenReference }
+				p, err := pipeline.New(mta, o)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -64,9 +67,9 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func goldenOutput(t *testing.T, p *Pipeline, path string) []byte {
+func goldenOutput(t *testing.T, p *pipeline.Pipeline, path string) []byte {
 	t.Helper()
-	f, err := Open(path, nil)
+	f, err := pipeline.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +83,9 @@ func goldenOutput(t *testing.T, p *Pipeline, path string) []byte {
 		switch {
 		case tooLong:
 			return enc.Encode(map[string]string{"error": "line too long"})
-		case res == Malformed:
+		case res == pipeline.Malformed:
 			return enc.Encode(map[string]string{"error": err.Error()})
-		case res == Ignored:
+		case res == pipeline.Ignored:
 			return enc.Encode(map[string]bool{"skip": true})
 		}
 		return enc.Encode(ev)

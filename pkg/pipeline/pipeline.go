@@ -16,7 +16,6 @@ import (
 	"github.com/ppwatch/ppwatch/parsers"
 	"github.com/ppwatch/ppwatch/parsers/mtalog"
 	"github.com/ppwatch/ppwatch/pkg/classify"
-	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
@@ -39,33 +38,28 @@ func (r Result) String() string {
 	return "ignored"
 }
 
-// NewClassifier builds the classifier the configuration describes.
-func NewClassifier(cfg *config.Config) (*classify.Classifier, error) {
-	opts := classify.Options{Hosts: cfg.Proofpoint.Hosts, Domains: cfg.Proofpoint.RecipientDomains}
-	for _, r := range cfg.Rules {
-		opts.Rules = append(opts.Rules, classify.UserRule{ID: r.ID, Match: r.Match, Class: event.Class(r.Class), Proofpoint: r.Proofpoint})
-	}
-	c, err := classify.New(opts)
-	if err != nil {
-		return nil, fmt.Errorf("%s: rules: %w", cfg.File, err)
-	}
-	return c, nil
-}
-
 // Pipeline processes the lines of one stream. Not safe for concurrent use.
 type Pipeline struct {
 	mta       string
 	parser    mtalog.Parser
 	cls       *classify.Classifier
 	relays    relays
-	sourceIPs []config.SourceIP
+	sourceIP  func(instance string) string
 	transient bool
 }
 
-// Options make a Pipeline.
+// Options make a Pipeline: only what the line path needs, so that it does
+// not pull in the configuration and what that knows (alert templates).
 type Options struct {
-	Config     *config.Config
 	Classifier *classify.Classifier
+	// InternalRelays are IPs, CIDR prefixes or host name globs of the
+	// sender's own relays: attempts to them are not outbound.
+	InternalRelays []string
+	// SourceIP gives the configured sending IP of an MTA instance, for
+	// attempts whose log line names none; nil for none.
+	SourceIP func(instance string) string
+	// Location is the zone of timestamps that carry none.
+	Location *time.Location
 	// Reference gives the instant no year-less timestamp is placed after: a
 	// fixed one for a file read once, the moving clock for the daemon.
 	Reference func() time.Time
@@ -79,18 +73,15 @@ type Options struct {
 
 // New returns a pipeline for one stream of mta's log.
 func New(mta string, o Options) (*Pipeline, error) {
-	cfg := o.Config
-	p := &Pipeline{mta: mta, cls: o.Classifier, relays: newRelays(cfg.InternalRelays), transient: o.Transient}
-	for _, s := range cfg.SourceIPs {
-		if s.MTA == "" || s.MTA == mta {
-			p.sourceIPs = append(p.sourceIPs, s)
-		}
+	p := &Pipeline{mta: mta, cls: o.Classifier, relays: newRelays(o.InternalRelays), sourceIP: o.SourceIP, transient: o.Transient}
+	if p.sourceIP == nil {
+		p.sourceIP = func(string) string { return "" }
 	}
 	m, ok := parsers.Lookup(mta)
 	if !ok {
 		return nil, fmt.Errorf("unknown MTA %q (use auto, %s)", mta, parsers.Names(", "))
 	}
-	opts := mtalog.Options{Now: o.Reference, Location: cfg.Location}
+	opts := mtalog.Options{Now: o.Reference, Location: o.Location}
 	if o.NoSenders {
 		opts.MaxSenders = -1
 	}
@@ -130,18 +121,9 @@ func (p *Pipeline) Line(line string, ev *event.Delivery) (Result, error) {
 		ev.SourceIP = classify.SourceIP(ev.Response, ev.RelayIP)
 	}
 	if ev.SourceIP == "" {
-		ev.SourceIP = p.configuredSourceIP(ev.Instance)
+		ev.SourceIP = p.sourceIP(ev.Instance)
 	}
 	return Parsed, nil
-}
-
-func (p *Pipeline) configuredSourceIP(instance string) string {
-	for _, s := range p.sourceIPs {
-		if s.Instance == "" || s.Instance == "*" || s.Instance == instance {
-			return s.IP
-		}
-	}
-	return ""
 }
 
 // relays matches internal relays by IP, CIDR prefix or host name glob.

@@ -1,4 +1,4 @@
-package pipeline
+package pipeline_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/loggen"
+	"github.com/ppwatch/ppwatch/pkg/pipeline"
 )
 
 // BenchmarkPipeline reads a generated Postfix log through ReadLines and the
@@ -16,7 +17,7 @@ func BenchmarkPipeline(b *testing.B) {
 	var log bytes.Buffer
 	loggen.Write(&log, loggen.Options{Lines: 100000, Seed: 1})
 	cfg := config.Default()
-	cls, err := NewClassifier(cfg)
+	cls, err := cfg.NewClassifier()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -24,11 +25,13 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		p, _ := New(event.Postfix, Options{Config: cfg, Classifier: cls, Reference: func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }})
+		o := cfg.PipelineOptions(event.Postfix, cls)
+		o.Reference = func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }
+		p, _ := pipeline.New(event.Postfix, o)
 		n := 0
 		var ev event.Delivery
-		ReadLines(bytes.NewReader(log.Bytes()), func(_ int, line string, _ bool) error {
-			if res, _ := p.Line(line, &ev); res == Parsed {
+		pipeline.ReadLines(bytes.NewReader(log.Bytes()), func(_ int, line string, _ bool) error {
+			if res, _ := p.Line(line, &ev); res == pipeline.Parsed {
 				n++
 			}
 			return nil
