@@ -8,6 +8,7 @@ import (
 
 	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/store"
 )
 
@@ -31,7 +32,7 @@ func BenchmarkAlertEval100kDomains(b *testing.B) {
 				Class: "reputation", Response: "550 5.7.1 Blocked - see https://ipcheck.proofpoint.com/?ip=" + ip})
 		}
 		batch.Add(at, s)
-		if batch.Keys() >= maxKeys {
+		if batch.Keys() >= ingest.MaxKeys {
 			if err := st.Apply(batch); err != nil {
 				b.Fatal(err)
 			}

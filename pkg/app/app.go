@@ -27,6 +27,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/agg"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/metrics"
 	"github.com/ppwatch/ppwatch/pkg/store"
 	"github.com/ppwatch/ppwatch/pkg/version"
@@ -63,7 +64,7 @@ type App struct {
 	self   *metrics.Self
 	ln     net.Listener
 	srv    *http.Server
-	ingest *ingester
+	ingest *ingest.Writer
 	alerts *alerter
 	health *inputHealth
 
@@ -189,7 +190,7 @@ func (a *App) load(ag *agg.Agg, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("loading figures: %w", err)
 	}
-	return restoreFigures(figs, ag, a.self)
+	return ingest.RestoreFigures(figs, ag, a.self)
 }
 
 // Snapshot implements metrics.Snapshotter.

@@ -32,6 +32,7 @@ func TestImportDirection(t *testing.T) {
 		"pkg/version":      {},
 		"pkg/internal/...": {},
 		"pkg/cli":          {"parsers", "pkg/config", "pkg/event", "pkg/pipeline", "pkg/report", "pkg/version"},
+		"pkg/ingest":       {"parsers", "pkg/agg", "pkg/classify", "pkg/config", "pkg/event", "pkg/journal", "pkg/metrics", "pkg/pipeline", "pkg/store", "pkg/tailer"},
 		"pkg/app":          {"*"},
 		"cmd/ppwatch":      {"pkg/app", "pkg/cli", "pkg/config"},
 		"cmd/ppbench":      {"pkg/cli", "pkg/loggen"},

@@ -19,6 +19,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/agg"
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/journal"
 	"github.com/ppwatch/ppwatch/pkg/tailer"
 )
@@ -241,7 +242,6 @@ func checkInput(path string) error {
 // startIngest starts reading with s into ag: a tailer and the journal
 // followers from the saved positions, and the writer.
 func (a *App) startIngest(s *ingestSetup, ag *agg.Agg) error {
-	in := newIngester(a.log.With().Str("component", "ingest").Logger(), a.store, ag, a.self, a.now, s)
 	saved, err := a.store.Positions()
 	if err != nil {
 		return fmt.Errorf("loading positions: %w", err)
@@ -263,13 +263,14 @@ func (a *App) startIngest(s *ingestSetup, ag *agg.Agg) error {
 		if t, err = tailer.New(tailer.Config{Inputs: s.paths, PollInterval: time.Second, Now: a.now, Logger: a.log.With().Str("component", "tailer").Logger()}, pos); err != nil {
 			return err
 		}
-		in.tail = t
 	}
+	in := ingest.New(ingest.Options{Logger: a.log.With().Str("component", "ingest").Logger(), Store: a.store, Agg: ag, Self: a.self,
+		Now: a.now, Config: s.cfg, Classifier: s.cls, Inputs: s.inputs, Tail: t})
 	a.health.use(t, s.journals)
 	ctx, cancel := context.WithCancel(context.Background())
 	// A few batches of read-ahead: the files are the buffer.
 	lines := make(chan tailer.Batch, 4)
-	jlines := make(chan journalLine, 1024)
+	jlines := make(chan ingest.JournalLine, 1024)
 	sourcesDone := make(chan struct{})
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -297,7 +298,7 @@ func (a *App) startIngest(s *ingestSetup, ag *agg.Agg) error {
 			defer wg.Done()
 			for e := range entries {
 				select {
-				case jlines <- journalLine{input, e}:
+				case jlines <- ingest.JournalLine{Input: input, Entry: e}:
 				case <-ctx.Done():
 					// Not handed over: read again after the restart.
 				}
@@ -310,7 +311,7 @@ func (a *App) startIngest(s *ingestSetup, ag *agg.Agg) error {
 	}()
 	go func() {
 		defer close(done)
-		in.run(lines, jlines, sourcesDone)
+		in.Run(lines, jlines, sourcesDone)
 	}()
 	a.ingest, a.cancel, a.done = in, cancel, done
 	return nil

@@ -1,4 +1,10 @@
-package app
+// Package ingest is the daemon's one writer: it takes the lines the tailer
+// and the journal followers read, runs them through a pipeline per file,
+// and commits the counts, replies, figures and input positions of each
+// flush interval in one store transaction, then hands the events to the
+// in-memory aggregate and updates the daemon's self-metrics. Retention runs
+// here too: bbolt has one writer.
+package ingest
 
 import (
 	"encoding/binary"
@@ -29,22 +35,22 @@ import (
 // itself is the buffer).
 const maxBatch = 25000
 
-// maxKeys bounds the distinct store keys (cells and replies) of a commit. A
+// MaxKeys bounds the distinct store keys (cells and replies) of a commit. A
 // commit's memory grows with the bbolt pages it rewrites, and attempts to
 // many recipient domains scatter over all pages of the series and replies
 // buckets: with 100,000 domains a 25,000-attempt commit rewrote most of the
 // file in memory. Usual traffic has a few thousand keys per 25,000 attempts
 // and is not cut by this.
-const maxKeys = 1024
+const MaxKeys = 1024
 
 // yearSlack lets a year-less timestamp lie a little after now (clock steps,
 // a daylight-saving hour) before it is taken for last year's.
 const yearSlack = time.Hour
 
-// ingester is the one writer: it reads lines from the tailer, runs them
+// Writer is the one writer: it reads lines from the tailer, runs them
 // through the pipelines and commits counts and positions in one store
 // transaction per flush interval.
-type ingester struct {
+type Writer struct {
 	log   zerolog.Logger
 	st    *store.Store
 	agg   *agg.Agg
@@ -75,11 +81,25 @@ type ingester struct {
 	lost                   uint64 // the tailer's LostFiles already counted
 }
 
-func newIngester(log zerolog.Logger, st *store.Store, ag *agg.Agg, self *metrics.Self, now func() time.Time, s *ingestSetup) *ingester {
-	in := &ingester{log: log, st: st, agg: ag, self: self, now: now, cfg: s.cfg, cls: s.cls,
-		mtas: map[string]string{}, pipes: map[string]*pipeline.Pipeline{}}
-	in.malformed = log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute})
-	for _, i := range s.inputs {
+// Options make a Writer.
+type Options struct {
+	Logger     zerolog.Logger
+	Store      *store.Store
+	Agg        *agg.Agg // the figures the commits are added to
+	Self       *metrics.Self
+	Now        func() time.Time
+	Config     *config.Config
+	Classifier *classify.Classifier
+	Inputs     []config.Input // as resolved by the caller (defaults filled in)
+	Tail       *tailer.Tailer // nil when there are only journald inputs
+}
+
+// New returns a Writer; Run starts it.
+func New(o Options) *Writer {
+	in := &Writer{log: o.Logger, st: o.Store, agg: o.Agg, self: o.Self, now: o.Now, cfg: o.Config, cls: o.Classifier,
+		tail: o.Tail, mtas: map[string]string{}, pipes: map[string]*pipeline.Pipeline{}}
+	in.malformed = o.Logger.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute})
+	for _, i := range o.Inputs {
 		in.mtas[i.Path] = i.MTA
 	}
 	in.reset()
@@ -92,7 +112,7 @@ type position struct {
 	gone bool
 }
 
-func (in *ingester) reset() {
+func (in *Writer) reset() {
 	if in.batch == nil {
 		in.batch = store.NewBatch()
 		in.positions = map[string]position{}
@@ -104,15 +124,15 @@ func (in *ingester) reset() {
 	in.cur = nil
 }
 
-// journalLine is an entry of one journald input.
-type journalLine struct {
-	input string
-	entry journal.Entry
+// JournalLine is an entry of one journald input.
+type JournalLine struct {
+	Input string
+	Entry journal.Entry
 }
 
-// run consumes lines until the sources have stopped (tailerDone closed),
+// Run consumes lines until the sources have stopped (tailerDone closed),
 // then drains what was handed over and commits it.
-func (in *ingester) run(lines chan tailer.Batch, jlines chan journalLine, tailerDone <-chan struct{}) {
+func (in *Writer) Run(lines chan tailer.Batch, jlines chan JournalLine, tailerDone <-chan struct{}) {
 	tick := time.NewTicker(time.Duration(in.cfg.FlushInterval))
 	defer tick.Stop()
 	// Retention runs in this goroutine: bbolt has one writer.
@@ -136,7 +156,7 @@ func (in *ingester) run(lines chan tailer.Batch, jlines chan journalLine, tailer
 				in.flush()
 			}
 		case j := <-jsrc:
-			in.handleJournal(j.input, j.entry)
+			in.handleJournal(j.Input, j.Entry)
 			if in.full() {
 				in.flush()
 			}
@@ -156,7 +176,7 @@ func (in *ingester) run(lines chan tailer.Batch, jlines chan journalLine, tailer
 						in.handle(l)
 					}
 				case j := <-jlines:
-					in.handleJournal(j.input, j.entry)
+					in.handleJournal(j.Input, j.Entry)
 				default:
 					in.flushUntilDone()
 					return
@@ -167,13 +187,13 @@ func (in *ingester) run(lines chan tailer.Batch, jlines chan journalLine, tailer
 }
 
 // full reports whether the batch must be committed before reading more.
-func (in *ingester) full() bool {
-	return in.batch.Len() >= maxBatch || in.batch.Keys() >= maxKeys
+func (in *Writer) full() bool {
+	return in.batch.Len() >= maxBatch || in.batch.Keys() >= MaxKeys
 }
 
 // flushUntilDone commits the last batch, retrying a failing store for a
 // short while: what is not committed is read again after the restart.
-func (in *ingester) flushUntilDone() {
+func (in *Writer) flushUntilDone() {
 	for i := 0; i < 5; i++ {
 		if in.flush() {
 			return
@@ -183,7 +203,7 @@ func (in *ingester) flushUntilDone() {
 	in.log.Error().Int("attempts", in.batch.Len()).Msg("final commit failed; these lines will be read again at the next start")
 }
 
-func (in *ingester) handle(l tailer.Line) {
+func (in *Writer) handle(l tailer.Line) {
 	if l.Kind == tailer.GoneKind || l.Kind == tailer.ParkKind {
 		// The key's file is finished (read to its end, or not found), or its
 		// path left the inputs: kept, so that it resumes if the path returns.
@@ -218,7 +238,7 @@ func (in *ingester) handle(l tailer.Line) {
 }
 
 // keepPos moves the cached latest position into the batch's positions.
-func (in *ingester) keepPos() {
+func (in *Writer) keepPos() {
 	if in.lastKey != "" {
 		in.positions[in.lastKey] = position{pos: in.lastPos}
 		in.lastKey = ""
@@ -226,12 +246,12 @@ func (in *ingester) keepPos() {
 }
 
 // handleJournal counts one journal entry; its cursor is the position.
-func (in *ingester) handleJournal(input string, e journal.Entry) {
+func (in *Writer) handleJournal(input string, e journal.Entry) {
 	in.batch.Positions[input] = []byte(e.Cursor)
 	in.line(input, input, e.Line, 0)
 }
 
-func (in *ingester) line(input, path, text string, offset int64) {
+func (in *Writer) line(input, path, text string, offset int64) {
 	res, err := in.pipe(input, path).Line(text, &in.ev)
 	in.stats(input).lines[res]++
 	switch res {
@@ -242,7 +262,7 @@ func (in *ingester) line(input, path, text string, offset int64) {
 	}
 }
 
-func (in *ingester) count(ev *event.Delivery) {
+func (in *Writer) count(ev *event.Delivery) {
 	s := store.Series{MTA: ev.MTA, SourceIP: ev.SourceIP, Status: string(ev.Status), Class: string(ev.Class), Proofpoint: ev.Proofpoint}
 	if ev.Proofpoint {
 		s.RecipientDomain = ev.RecipientDomain
@@ -262,7 +282,7 @@ func (in *ingester) count(ev *event.Delivery) {
 }
 
 // flush commits the batch; it reports whether the store is up to date.
-func (in *ingester) flush() bool {
+func (in *Writer) flush() bool {
 	in.keepPos()
 	for key, p := range in.positions {
 		if p.gone {
@@ -339,7 +359,7 @@ const (
 
 // saveFigures puts into the batch the figures that changed: the domains
 // with their own series, and when each input read its latest line.
-func (in *ingester) saveFigures(now time.Time) {
+func (in *Writer) saveFigures(now time.Time) {
 	if v := in.agg.KeptVersion(); v != in.keptSaved {
 		if k, ok := in.agg.Kept(); ok {
 			if b, err := json.Marshal(k); err == nil {
@@ -358,9 +378,9 @@ func (in *ingester) saveFigures(now time.Time) {
 	}
 }
 
-// restoreFigures gives the aggregate and the self-metrics what saveFigures
-// kept.
-func restoreFigures(figs map[string][]byte, ag *agg.Agg, self *metrics.Self) error {
+// RestoreFigures gives the aggregate and the self-metrics what the writer
+// kept in the store's figures (self may be nil).
+func RestoreFigures(figs map[string][]byte, ag *agg.Agg, self *metrics.Self) error {
 	if b, ok := figs[figureKept]; ok {
 		var k agg.Kept
 		if err := json.Unmarshal(b, &k); err != nil {
@@ -387,7 +407,7 @@ type inputStats struct {
 	hasOffset bool
 }
 
-func (in *ingester) stats(input string) *inputStats {
+func (in *Writer) stats(input string) *inputStats {
 	if in.cur != nil && in.cur.name == input {
 		return in.cur
 	}
@@ -401,7 +421,7 @@ func (in *ingester) stats(input string) *inputStats {
 }
 
 // pipe returns the pipeline of one file (or journal input), made on first use.
-func (in *ingester) pipe(input, path string) *pipeline.Pipeline {
+func (in *Writer) pipe(input, path string) *pipeline.Pipeline {
 	if path == in.lastPath && in.lastPipe != nil {
 		return in.lastPipe
 	}
