@@ -22,6 +22,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/notify"
+	"github.com/ppwatch/ppwatch/pkg/web"
 	"github.com/ppwatch/ppwatch/pkg/store"
 )
 
@@ -238,23 +239,23 @@ func TestAlertsEndToEnd(t *testing.T) {
 	}
 
 	// The per-IP page and its JSON.
-	var rep ipReport
+	var rep web.IPReport
 	if err := json.Unmarshal([]byte(get(t, a, "/api/v1/ip/192.0.2.25")), &rep); err != nil {
 		t.Fatal(err)
 	}
 	first, last := time.Date(2026, 11, 22, 10, 5, 1, 0, time.UTC), time.Date(2026, 11, 22, 10, 5, 3, 0, time.UTC)
-	wantRep := ipReport{SourceIP: "192.0.2.25", GeneratedAt: t1.Add(time.Minute), LastBlock: &last,
-		Windows: []ipWindow{
+	wantRep := web.IPReport{SourceIP: "192.0.2.25", GeneratedAt: t1.Add(time.Minute), LastBlock: &last,
+		Windows: []web.IPWindow{
 			{Window: "5m", Attempts: 0}, // 10:08..10:12 by event time
 			{Window: "1h", Attempts: 4, Blocks: 2, BlockRatio: 0.5},
 			{Window: "24h", Attempts: 4, Blocks: 2, BlockRatio: 0.5},
 		},
-		Alerts: []alertView{{AlertName: "ProofpointBlockRatioHigh", Severity: "page", State: "firing",
+		Alerts: []web.AlertView{{AlertName: "ProofpointBlockRatioHigh", Severity: "page", State: "firing",
 			Labels: firingAlert(t1, t1).Labels, Annotations: firingAlert(t1, t1).Annotations, Value: 0.5, Attempts: 4, Blocks: 2,
 			ActiveAt: time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC), FiredAt: t1, Report: "http://mta1.example.net:9797/ip/192.0.2.25"}},
 		DomainsWindow: "24h",
-		TopDomains:    []domainCounts{{Domain: "acme-corp.example", Attempts: 3, Blocks: 2}, {Domain: "wayne.example", Attempts: 1}},
-		Replies: []replyView{{RecipientDomain: "acme-corp.example", Response: reply, SMTPCode: 554, EnhancedCode: "5.7.1",
+		TopDomains:    []web.DomainCounts{{Domain: "acme-corp.example", Attempts: 3, Blocks: 2}, {Domain: "wayne.example", Attempts: 1}},
+		Replies: []web.ReplyView{{RecipientDomain: "acme-corp.example", Response: reply, SMTPCode: 554, EnhancedCode: "5.7.1",
 			Class: "reputation", Count: 2, FirstSeen: first, LastSeen: last}},
 		RepliesTotal: 1,
 	}
@@ -580,7 +581,7 @@ func TestIPPageRepliesBounded(t *testing.T) {
 	a := testApp(t, dir, "http://127.0.0.1:1", "0.05", "0s", clk)
 	defer a.Stop()
 	b := store.NewBatch()
-	for i := range maxPageReplies + 7 {
+	for i := range web.MaxPageReplies + 7 {
 		r := store.Reply{SourceIP: "192.0.2.25", RecipientDomain: fmt.Sprintf("d%04d.example", i), Response: "550 5.7.1 Blocked",
 			SMTPCode: 550, EnhancedCode: "5.7.1", Class: "reputation"}
 		for range 1 + i%3 {
@@ -591,15 +592,15 @@ func TestIPPageRepliesBounded(t *testing.T) {
 	if err := a.store.Apply(b); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := a.ipReport("192.0.2.25", "192.0.2.25")
+	rep, err := a.IPReport("192.0.2.25", "192.0.2.25")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Replies) != maxPageReplies || rep.RepliesTotal != maxPageReplies+7 {
+	if len(rep.Replies) != web.MaxPageReplies || rep.RepliesTotal != web.MaxPageReplies+7 {
 		t.Fatalf("%d replies listed, total %d", len(rep.Replies), rep.RepliesTotal)
 	}
 	// 169 replies were seen 3 times: all are listed, first.
-	if rep.Replies[0].Count != 3 || rep.Replies[168].Count != 3 || rep.Replies[169].Count != 2 || rep.Replies[maxPageReplies-1].Count != 1 {
-		t.Errorf("not the most frequent first: %d %d %d %d", rep.Replies[0].Count, rep.Replies[168].Count, rep.Replies[169].Count, rep.Replies[maxPageReplies-1].Count)
+	if rep.Replies[0].Count != 3 || rep.Replies[168].Count != 3 || rep.Replies[169].Count != 2 || rep.Replies[web.MaxPageReplies-1].Count != 1 {
+		t.Errorf("not the most frequent first: %d %d %d %d", rep.Replies[0].Count, rep.Replies[168].Count, rep.Replies[169].Count, rep.Replies[web.MaxPageReplies-1].Count)
 	}
 }

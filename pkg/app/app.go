@@ -11,8 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +29,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/metrics"
 	"github.com/ppwatch/ppwatch/pkg/store"
 	"github.com/ppwatch/ppwatch/pkg/version"
+	"github.com/ppwatch/ppwatch/pkg/web"
 )
 
 // ErrStateInUse means another ppwatch holds the state file.
@@ -47,7 +46,7 @@ type Options struct {
 	WebConfigFile string // exporter-toolkit web config (TLS, basic auth); "" for none
 	Logger        zerolog.Logger
 	Now           func() time.Time // nil: time.Now
-	HTTP          HTTPLimits       // zero values: the defaults
+	HTTP          web.Limits       // zero values: the defaults
 	// Load reads the configuration again for ReloadConfig (SIGHUP); nil
 	// makes ReloadConfig reload Config unchanged.
 	Load func() (*config.Config, error)
@@ -62,8 +61,7 @@ type App struct {
 	agg    atomic.Pointer[agg.Agg] // swapped on reload; scrapes read it
 	reg    *prometheus.Registry
 	self   *metrics.Self
-	ln     net.Listener
-	srv    *http.Server
+	web    *web.Server
 	ingest *ingest.Writer
 	alerts *alerter
 	health *inputHealth
@@ -74,9 +72,8 @@ type App struct {
 	ready   bool
 	stopped bool
 
-	cancel   context.CancelFunc
-	done     chan struct{}
-	httpDone chan error
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // New opens the state file and loads the aggregate from it. It does not

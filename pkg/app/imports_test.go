@@ -33,6 +33,7 @@ func TestImportDirection(t *testing.T) {
 		"pkg/internal/...": {},
 		"pkg/cli":          {"parsers", "pkg/config", "pkg/event", "pkg/pipeline", "pkg/report", "pkg/version"},
 		"pkg/ingest":       {"parsers", "pkg/agg", "pkg/classify", "pkg/config", "pkg/event", "pkg/journal", "pkg/metrics", "pkg/pipeline", "pkg/store", "pkg/tailer"},
+		"pkg/web":          {"pkg/alert"},
 		"pkg/app":          {"*"},
 		"cmd/ppwatch":      {"pkg/app", "pkg/cli", "pkg/config"},
 		"cmd/ppbench":      {"pkg/cli", "pkg/loggen"},
@@ -42,6 +43,7 @@ func TestImportDirection(t *testing.T) {
 		"parsers":      {"go.etcd.io/bbolt", "github.com/prometheus/", "github.com/rs/zerolog", "github.com/nxadm/tail"},
 		"parsers/...":  {"go.etcd.io/bbolt", "github.com/prometheus/", "github.com/rs/zerolog", "github.com/nxadm/tail"},
 		"pkg/metrics":  {"go.etcd.io/bbolt"},
+		"pkg/web":      {"go.etcd.io/bbolt"},
 		"pkg/pipeline": {"go.etcd.io/bbolt", "github.com/prometheus/", "text/template"},
 		"pkg/alert":    {"go.etcd.io/bbolt", "github.com/prometheus/", "github.com/rs/zerolog"},
 	}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"strings"
 
 	"github.com/rs/zerolog"
 )
@@ -47,12 +46,4 @@ func SetMemoryDefaults() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
-}
-
-// zerologWriter carries exporter-toolkit's slog lines into zerolog.
-type zerologWriter struct{ log zerolog.Logger }
-
-func (w zerologWriter) Write(p []byte) (int, error) {
-	w.log.Info().Str("component", "web").Msg(strings.TrimSpace(string(p)))
-	return len(p), nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/internal/privtest"
+	"github.com/ppwatch/ppwatch/pkg/web"
 )
 
 // sample returns the value of one series ("name{labels}") in a scrape.
@@ -295,7 +296,7 @@ func TestIdleConnectionsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, err := New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t)),
-		HTTP: HTTPLimits{ReadHeaderTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond, MaxConnections: 300}})
+		HTTP: web.Limits{ReadHeaderTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond, MaxConnections: 300}})
 	if err != nil {
 		t.Fatal(err)
 	}

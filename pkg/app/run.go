@@ -4,17 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/exporter-toolkit/web"
-	"golang.org/x/net/netutil"
 
 	"github.com/ppwatch/ppwatch/pkg/agg"
 	"github.com/ppwatch/ppwatch/pkg/classify"
@@ -22,6 +14,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/journal"
 	"github.com/ppwatch/ppwatch/pkg/tailer"
+	"github.com/ppwatch/ppwatch/pkg/web"
 )
 
 // Run is the daemon: it starts, reloads the configuration on each receive
@@ -60,7 +53,7 @@ func (a *App) Start() error {
 		err = a.startIngest(s, a.agg.Load())
 	}
 	if err != nil {
-		a.srv.Close()
+		a.web.Close()
 		return err
 	}
 	a.setup = s
@@ -71,94 +64,29 @@ func (a *App) Start() error {
 	return nil
 }
 
-// HTTPLimits bound what a client can hold of the HTTP server: a scrape
-// takes well under a second and a CPU profile its seconds parameter (30 by
-// default), so nothing needs a connection kept open for longer, and an
-// idle or stalled client costs a goroutine and a socket until it is closed.
-type HTTPLimits struct {
-	ReadHeaderTimeout time.Duration // default 10s: a new connection must send its request by then
-	ReadTimeout       time.Duration // default 30s: the whole request
-	WriteTimeout      time.Duration // default 2m: the whole answer (a 30 s profile fits)
-	IdleTimeout       time.Duration // default 20s: a keep-alive connection between requests
-	MaxConnections    int           // default 64: more wait to be accepted
-}
-
-func (l HTTPLimits) withDefaults() HTTPLimits {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&l.ReadHeaderTimeout, 10*time.Second)
-	def(&l.ReadTimeout, 30*time.Second)
-	def(&l.WriteTimeout, 2*time.Minute)
-	def(&l.IdleTimeout, 20*time.Second)
-	if l.MaxConnections <= 0 {
-		l.MaxConnections = 64
-	}
-	return l
-}
-
 // Addr is the address the HTTP server listens on (useful with port 0).
-func (a *App) Addr() string { return a.ln.Addr().String() }
+func (a *App) Addr() string { return a.web.Addr() }
 
 func (a *App) serve() error {
-	if a.opts.WebConfigFile != "" {
-		if err := web.Validate(a.opts.WebConfigFile); err != nil {
-			return fmt.Errorf("--web.config.file %s: %w", a.opts.WebConfigFile, err)
-		}
-	}
-	ln, err := net.Listen("tcp", a.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
-	}
-	lim := a.opts.HTTP.withDefaults()
-	ln = netutil.LimitListener(ln, lim.MaxConnections)
-	a.ln = ln
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg, ErrorHandling: promhttp.ContinueOnError}))
-	// Profiles, as Prometheus itself serves them (behind the same auth).
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") })
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		a.mu.Lock()
-		ready := a.ready
-		a.mu.Unlock()
-		if !ready {
-			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
-			return
-		}
-		if err := a.health.notReading(); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "OK")
-	})
-	landing, err := web.NewLandingPage(web.LandingConfig{
-		Name:        "ppwatch",
-		Description: "Proofpoint blocks and deferrals seen in this host's MTA logs",
-		Links: []web.LandingLinks{
-			{Address: "/metrics", Text: "Metrics"},
-			{Address: "/alerts", Text: "Alerts"},
-			{Address: "/-/healthy", Text: "Health"},
-			{Address: "/-/ready", Text: "Readiness"},
-		},
-	})
+	srv, err := web.Start(web.Options{Listen: a.cfg.Listen, WebConfigFile: a.opts.WebConfigFile, Limits: a.opts.HTTP,
+		Logger: a.log, Gatherer: a.reg, Source: a, Ready: a.notReady})
 	if err != nil {
 		return err
 	}
-	mux.Handle("/", landing)
-	a.mountPages(mux)
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: lim.ReadHeaderTimeout, ReadTimeout: lim.ReadTimeout,
-		WriteTimeout: lim.WriteTimeout, IdleTimeout: lim.IdleTimeout}
-	a.httpDone = make(chan error, 1)
-	webCfg := a.opts.WebConfigFile
-	flags := &web.FlagConfig{WebConfigFile: &webCfg}
-	logger := slog.New(slog.NewTextHandler(zerologWriter{a.log}, nil))
-	go func() { a.httpDone <- web.Serve(ln, a.srv, flags, logger) }()
-	a.log.Info().Str("address", ln.Addr().String()).Msg("serving metrics")
+	a.web = srv
 	return nil
+}
+
+// notReady says why the daemon is not ready: starting, or an input that
+// reads nothing; nil when it is.
+func (a *App) notReady() error {
+	a.mu.Lock()
+	ready := a.ready
+	a.mu.Unlock()
+	if !ready {
+		return errors.New("starting")
+	}
+	return a.health.notReading()
 }
 
 // journalPrefix marks a journald input: "journald:postfix@-.service,…".
@@ -425,13 +353,10 @@ func (a *App) Stop() error {
 	a.stopIngest()
 	a.alerts.stopAll()
 	var errs []error
-	if a.srv != nil {
+	if a.web != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := a.srv.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
-		if err := <-a.httpDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := a.web.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package app
+package web
 
 import (
 	"bytes"
@@ -14,28 +14,29 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/alert"
 )
 
-// maxPageDomains bounds the recipient domains a page lists.
-const maxPageDomains = 20
+// MaxPageDomains bounds the recipient domains a page lists.
+const MaxPageDomains = 20
 
-// maxPageReplies bounds the replies a page lists, the most frequent first:
+// MaxPageReplies bounds the replies a page lists, the most frequent first:
 // an IP sending to 100,000 domains has as many.
-const maxPageReplies = 500
+const MaxPageReplies = 500
 
-// ipReport is what the daemon knows of one sending IP: GET /ip/<ip> shows
-// it, GET /api/v1/ip/<ip> returns it as JSON.
-type ipReport struct {
+// IPReport is what the daemon knows of one sending IP: GET /ip/<ip> shows
+// it, GET /api/v1/ip/<ip> returns it as JSON (field names are a public
+// contract).
+type IPReport struct {
 	SourceIP      string         `json:"source_ip"`
 	GeneratedAt   time.Time      `json:"generated_at"`
-	Windows       []ipWindow     `json:"windows"`
+	Windows       []IPWindow     `json:"windows"`
 	LastBlock     *time.Time     `json:"last_block,omitempty"`
-	Alerts        []alertView    `json:"alerts"`
+	Alerts        []AlertView    `json:"alerts"`
 	DomainsWindow string         `json:"domains_window"`
-	TopDomains    []domainCounts `json:"top_domains"`
-	Replies       []replyView    `json:"replies"`       // the most frequent maxPageReplies
+	TopDomains    []DomainCounts `json:"top_domains"`
+	Replies       []ReplyView    `json:"replies"`       // the most frequent MaxPageReplies
 	RepliesTotal  int            `json:"replies_total"` // distinct replies kept for the IP
 }
 
-type ipWindow struct {
+type IPWindow struct {
 	Window        string  `json:"window"`
 	Attempts      uint64  `json:"attempts"`
 	Blocks        uint64  `json:"blocks"`
@@ -44,7 +45,7 @@ type ipWindow struct {
 	DeferralRatio float64 `json:"deferral_ratio"`
 }
 
-type alertView struct {
+type AlertView struct {
 	AlertName   string            `json:"alertname"`
 	Severity    string            `json:"severity"`
 	State       string            `json:"state"`
@@ -59,14 +60,14 @@ type alertView struct {
 	Report      string            `json:"report_url,omitempty"`
 }
 
-type domainCounts struct {
+type DomainCounts struct {
 	Domain    string `json:"recipient_domain"`
 	Attempts  uint64 `json:"attempts"`
 	Blocks    uint64 `json:"blocks"`
 	Deferrals uint64 `json:"deferrals"`
 }
 
-type replyView struct {
+type ReplyView struct {
 	RecipientDomain string    `json:"recipient_domain"`
 	Response        string    `json:"response"`
 	SMTPCode        int       `json:"smtp_code"`
@@ -77,15 +78,26 @@ type replyView struct {
 	LastSeen        time.Time `json:"last_seen"`
 }
 
-func (a *App) mountPages(mux *http.ServeMux) {
-	mux.HandleFunc("GET /ip/{ip}", a.serveIP)
-	mux.HandleFunc("GET /api/v1/ip/{ip}", a.serveIP)
-	mux.HandleFunc("GET /alerts", a.serveAlerts)
+// Source is what the pages show; the daemon implements it over its store
+// and alert state, so that this package reads no storage.
+type Source interface {
+	// IPReport assembles the report of ip ("" for attempts without one,
+	// shown as label).
+	IPReport(ip, label string) (*IPReport, error)
+	// Alerts are the alert instances, in name and label order.
+	Alerts() []alert.Alert
+	Now() time.Time
+}
+
+func (s *Server) mountPages(mux *http.ServeMux) {
+	mux.HandleFunc("GET /ip/{ip}", s.serveIP)
+	mux.HandleFunc("GET /api/v1/ip/{ip}", s.serveIP)
+	mux.HandleFunc("GET /alerts", s.serveAlerts)
 }
 
 // serveIP reads everything first (short store reads) and only then writes
 // the response, so no read transaction waits on a slow client.
-func (a *App) serveIP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveIP(w http.ResponseWriter, r *http.Request) {
 	label := r.PathValue("ip")
 	ip := label
 	if label == alert.Unknown {
@@ -96,9 +108,9 @@ func (a *App) serveIP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		ip, label = addr.String(), addr.String()
 	}
-	rep, err := a.ipReport(ip, label)
+	rep, err := s.opts.Source.IPReport(ip, label)
 	if err != nil {
-		a.log.Error().Err(err).Str("source_ip", label).Msg("ip page failed")
+		s.opts.Logger.Error().Err(err).Str("source_ip", label).Msg("ip page failed")
 		http.Error(w, "reading the state file failed", http.StatusInternalServerError)
 		return
 	}
@@ -119,89 +131,29 @@ func (a *App) serveIP(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf.Bytes())
 }
 
-func (a *App) ipReport(ip, label string) (*ipReport, error) {
-	now := a.now()
-	windows := a.alerts.pageWindows()
-	rep := &ipReport{SourceIP: label, GeneratedAt: now.UTC(), Alerts: []alertView{}, TopDomains: []domainCounts{}, Replies: []replyView{}}
-	snap := a.Snapshot(now)
-	for _, w := range windows {
-		iw := ipWindow{Window: alert.FormatDuration(w)}
-		for _, sw := range snap.Windows {
-			if sw.SourceIP == ip && sw.Window == w {
-				iw.Attempts, iw.Blocks, iw.Deferrals = sw.Attempts, sw.Blocks, sw.Deferrals
-				iw.BlockRatio, iw.DeferralRatio = float64(sw.Blocks)/float64(sw.Attempts), float64(sw.Deferrals)/float64(sw.Attempts)
-			}
-		}
-		rep.Windows = append(rep.Windows, iw)
-	}
-	if t, ok := snap.LastBlock[ip]; ok {
-		t = t.UTC()
-		rep.LastBlock = &t
-	}
-	for _, al := range a.alerts.snapshot() {
-		if al.State == alert.Inactive || al.Labels[alert.LabelSourceIP] != label {
-			continue
-		}
-		rep.Alerts = append(rep.Alerts, view(al))
-	}
-	if len(windows) > 0 {
-		longest := slices.Max(windows)
-		rep.DomainsWindow = alert.FormatDuration(longest)
-		counts, err := storeSource{a.store}.Counts(now, []time.Duration{longest})
-		if err != nil {
-			return nil, err
-		}
-		for k, c := range counts[longest] {
-			if k.SourceIP == ip {
-				rep.TopDomains = append(rep.TopDomains, domainCounts{Domain: k.RecipientDomain, Attempts: c.Attempts, Blocks: c.Blocks, Deferrals: c.Deferrals})
-			}
-		}
-		slices.SortFunc(rep.TopDomains, func(x, y domainCounts) int {
-			return cmp.Or(cmp.Compare(y.Blocks, x.Blocks), cmp.Compare(y.Deferrals, x.Deferrals), cmp.Compare(y.Attempts, x.Attempts), cmp.Compare(x.Domain, y.Domain))
-		})
-		if len(rep.TopDomains) > maxPageDomains {
-			rep.TopDomains = rep.TopDomains[:maxPageDomains]
-		}
-	}
-	replies, err := a.store.Replies(ip)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range replies {
-		if r.SourceIP != ip { // Replies("") is every IP's
-			continue
-		}
-		if rep.RepliesTotal++; len(rep.Replies) == maxPageReplies {
-			continue
-		}
-		rep.Replies = append(rep.Replies, replyView{RecipientDomain: r.RecipientDomain, Response: r.Response, SMTPCode: r.SMTPCode,
-			EnhancedCode: r.EnhancedCode, Class: r.Class, Count: r.Count, FirstSeen: r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC()})
-	}
-	return rep, nil
-}
-
-func view(a alert.Alert) alertView {
-	return alertView{AlertName: a.Labels[alert.LabelAlertName], Severity: a.Labels[alert.LabelSeverity], State: a.State.String(),
+// View is an alert instance as the pages and the API show it.
+func View(a alert.Alert) AlertView {
+	return AlertView{AlertName: a.Labels[alert.LabelAlertName], Severity: a.Labels[alert.LabelSeverity], State: a.State.String(),
 		Labels: a.Labels, Annotations: a.Annotations, Value: a.Value, Attempts: a.Counts.Attempts, Blocks: a.Counts.Blocks,
 		Deferrals: a.Counts.Deferrals, ActiveAt: a.ActiveAt.UTC(), FiredAt: a.FiredAt.UTC(), Report: a.GeneratorURL}
 }
 
-func (a *App) serveAlerts(w http.ResponseWriter, _ *http.Request) {
-	var views []alertView
-	for _, al := range a.alerts.snapshot() {
+func (s *Server) serveAlerts(w http.ResponseWriter, _ *http.Request) {
+	var views []AlertView
+	for _, al := range s.opts.Source.Alerts() {
 		if al.State != alert.Inactive {
-			views = append(views, view(al))
+			views = append(views, View(al))
 		}
 	}
 	// Firing first, then by name and labels (the snapshot's order).
-	slices.SortStableFunc(views, func(x, y alertView) int {
+	slices.SortStableFunc(views, func(x, y AlertView) int {
 		return cmp.Compare(ordState(x.State), ordState(y.State))
 	})
 	var buf bytes.Buffer
 	if err := alertsPage.Execute(&buf, struct {
 		Now    time.Time
-		Alerts []alertView
-	}{a.now().UTC(), views}); err != nil {
+		Alerts []AlertView
+	}{s.opts.Source.Now().UTC(), views}); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}

@@ -1,0 +1,151 @@
+// Package web is the daemon's HTTP side: /metrics, the health and
+// readiness answers, the landing page, the IP pages and their JSON API,
+// and the alerts page, with exporter-toolkit's TLS and basic auth. It
+// reads what it shows through Source and a Prometheus gatherer, and
+// imports no storage.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/rs/zerolog"
+	"golang.org/x/net/netutil"
+)
+
+// Limits bound what a client can hold of the server: a scrape takes well
+// under a second and a CPU profile its seconds parameter (30 by default),
+// so nothing needs a connection kept open for longer, and an idle or
+// stalled client costs a goroutine and a socket until it is closed.
+type Limits struct {
+	ReadHeaderTimeout time.Duration // default 10s: a new connection must send its request by then
+	ReadTimeout       time.Duration // default 30s: the whole request
+	WriteTimeout      time.Duration // default 2m: the whole answer (a 30 s profile fits)
+	IdleTimeout       time.Duration // default 20s: a keep-alive connection between requests
+	MaxConnections    int           // default 64: more wait to be accepted
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&l.ReadHeaderTimeout, 10*time.Second)
+	def(&l.ReadTimeout, 30*time.Second)
+	def(&l.WriteTimeout, 2*time.Minute)
+	def(&l.IdleTimeout, 20*time.Second)
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = 64
+	}
+	return l
+}
+
+// Options make a Server.
+type Options struct {
+	Listen        string
+	WebConfigFile string // exporter-toolkit web config (TLS, basic auth); "" for none
+	Limits        Limits
+	Logger        zerolog.Logger
+	Gatherer      prometheus.Gatherer
+	Source        Source
+	// Ready says why the daemon is not ready (starting, an input that
+	// reads nothing); nil when it is.
+	Ready func() error
+}
+
+// Server serves the daemon's HTTP endpoints.
+type Server struct {
+	opts Options
+	ln   net.Listener
+	srv  *http.Server
+	done chan error
+}
+
+// Start checks the web config, listens and serves in the background.
+func Start(o Options) (*Server, error) {
+	if o.WebConfigFile != "" {
+		if err := web.Validate(o.WebConfigFile); err != nil {
+			return nil, fmt.Errorf("--web.config.file %s: %w", o.WebConfigFile, err)
+		}
+	}
+	s := &Server{opts: o}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	// Profiles, as Prometheus itself serves them (behind the same auth).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if err := o.Ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "OK")
+	})
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "ppwatch",
+		Description: "Proofpoint blocks and deferrals seen in this host's MTA logs",
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/alerts", Text: "Alerts"},
+			{Address: "/-/healthy", Text: "Health"},
+			{Address: "/-/ready", Text: "Readiness"},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", landing)
+	s.mountPages(mux)
+
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", o.Listen, err)
+	}
+	lim := o.Limits.withDefaults()
+	s.ln = netutil.LimitListener(ln, lim.MaxConnections)
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: lim.ReadHeaderTimeout, ReadTimeout: lim.ReadTimeout,
+		WriteTimeout: lim.WriteTimeout, IdleTimeout: lim.IdleTimeout}
+	s.done = make(chan error, 1)
+	webCfg := o.WebConfigFile
+	flags := &web.FlagConfig{WebConfigFile: &webCfg}
+	logger := slog.New(slog.NewTextHandler(zerologWriter{o.Logger}, nil))
+	go func() { s.done <- web.Serve(s.ln, s.srv, flags, logger) }()
+	o.Logger.Info().Str("address", ln.Addr().String()).Msg("serving metrics")
+	return s, nil
+}
+
+// Addr is the address the server listens on (useful with port 0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the server at once.
+func (s *Server) Close() error { return s.srv.Close() }
+
+// Shutdown stops the server, letting requests in flight finish until ctx
+// is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if serr := <-s.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// zerologWriter carries exporter-toolkit's slog lines into zerolog.
+type zerologWriter struct{ log zerolog.Logger }
+
+func (w zerologWriter) Write(p []byte) (int, error) {
+	w.log.Info().Str("component", "web").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
