@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/alert"
+	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/store"
@@ -44,7 +45,7 @@ func BenchmarkAlertEval100kDomains(b *testing.B) {
 	}
 	var rules []*alert.Rule
 	for _, r := range config.DefaultAlerts() {
-		ar, err := alertRule(r)
+		ar, err := alerting.Rule(r)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -53,7 +54,7 @@ func BenchmarkAlertEval100kDomains(b *testing.B) {
 	e := &alert.Evaluator{Rules: rules, ExternalURL: "http://mta1.example.net:9797"}
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := e.Eval(now, storeSource{st}, nil)
+		res, err := e.Eval(now, alerting.StoreSource{Store: st}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -15,15 +15,15 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/ppwatch/ppwatch/pkg/alert"
+	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/notify"
-	"github.com/ppwatch/ppwatch/pkg/web"
 	"github.com/ppwatch/ppwatch/pkg/store"
+	"github.com/ppwatch/ppwatch/pkg/web"
 )
 
 // clock is the App's injectable clock; the tests move it.
@@ -103,8 +103,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // evaluations waits until the App has evaluated n more times.
 func evaluations(t *testing.T, a *App, n float64) {
 	t.Helper()
-	start := testutil.ToFloat64(a.alerts.evaluations)
-	eventually(t, "evaluations", func() bool { return testutil.ToFloat64(a.alerts.evaluations) >= start+n })
+	start := float64(a.alerts.Evaluations())
+	eventually(t, "evaluations", func() bool { return float64(a.alerts.Evaluations()) >= start+n })
 }
 
 func get(t *testing.T, a *App, path string) string {
@@ -351,7 +351,7 @@ func TestPendingSurvivesRestart(t *testing.T) {
 	if len(got) != 1 || !got[0].StartsAt.Equal(clk.Now()) {
 		t.Errorf("fired: %+v", got)
 	}
-	if as := a.alerts.snapshot(); len(as) != 1 || !as[0].ActiveAt.Equal(time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC)) {
+	if as := a.alerts.Snapshot(); len(as) != 1 || !as[0].ActiveAt.Equal(time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC)) {
 		t.Errorf("state %+v", as)
 	}
 }
@@ -432,7 +432,7 @@ func TestDefaultAnnotations(t *testing.T) {
 	}
 	var rules []*alert.Rule
 	for _, r := range config.DefaultAlerts() {
-		ar, err := alertRule(r)
+		ar, err := alerting.Rule(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -440,7 +440,7 @@ func TestDefaultAnnotations(t *testing.T) {
 		rules = append(rules, ar)
 	}
 	e := &alert.Evaluator{Rules: rules[:1], ExternalURL: "http://mta1.example.net:9797"}
-	res, err := e.Eval(now, storeSource{st}, nil)
+	res, err := e.Eval(now, alerting.StoreSource{Store: st}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,7 +467,7 @@ func TestDefaultAnnotations(t *testing.T) {
 	// 7 attempts are fewer than its min_attempts 10.
 	e.Rules = rules[2:]
 	summaries := func() []string {
-		res, err := e.Eval(now, storeSource{st}, nil)
+		res, err := e.Eval(now, alerting.StoreSource{Store: st}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -496,12 +496,12 @@ func TestDefaultAnnotations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ar, err := alertRule(cfg.Alerts[0])
+	ar, err := alerting.Rule(cfg.Alerts[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Rules = []*alert.Rule{ar}
-	res, err = e.Eval(now, storeSource{st}, nil)
+	res, err = e.Eval(now, alerting.StoreSource{Store: st}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,47 +520,6 @@ func TestDefaultAnnotations(t *testing.T) {
 	}
 	if d := cmp.Diff(want, got[0].Annotations); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
-	}
-}
-
-func TestAlertMetricsLint(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "ppwatch.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	reg := prometheus.NewRegistry()
-	al, err := newAlerter(zerolog.New(zerolog.NewTestWriter(t)), st, time.Now, reg, config.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer al.stopAll()
-	al.alerts = alert.Alerts{
-		"a": {Rule: "R", State: alert.Firing, Labels: map[string]string{"alertname": "R", "severity": "page", "source_ip": "192.0.2.1"}},
-		"b": {Rule: "S", State: alert.Pending, Labels: map[string]string{"alertname": "S", "severity": "warning", "source_ip": "192.0.2.1", "recipient_domain": "a.example"}},
-		"c": {Rule: "R", State: alert.Inactive, ResolvedAt: time.Now(), Labels: map[string]string{"alertname": "R", "severity": "page", "source_ip": "192.0.2.2"}},
-	}
-	problems, err := testutil.CollectAndLint(al)
-	if err != nil || len(problems) != 0 {
-		t.Errorf("lint: %v %v", problems, err)
-	}
-	want := `# HELP ppwatch_alert_firing 1 while the daemon's alert is firing.
-# TYPE ppwatch_alert_firing gauge
-ppwatch_alert_firing{alertname="R",recipient_domain="",severity="page",source_ip="192.0.2.1"} 1
-# HELP ppwatch_alert_pending 1 while the daemon's alert is pending (its condition holds, for less than its "for").
-# TYPE ppwatch_alert_pending gauge
-ppwatch_alert_pending{alertname="S",recipient_domain="a.example",severity="warning",source_ip="192.0.2.1"} 1
-# HELP ppwatch_alert_rules Alert rules the daemon evaluates.
-# TYPE ppwatch_alert_rules gauge
-ppwatch_alert_rules 3
-`
-	if err := testutil.CollectAndCompare(al, strings.NewReader(want)); err != nil {
-		t.Error(err)
-	}
-	for _, name := range []string{"ppwatch_alert_evaluations_total", "ppwatch_alert_evaluation_failures_total", "ppwatch_alert_evaluation_duration_seconds", "ppwatch_alert_instances_dropped_total"} {
-		if problems, err := testutil.GatherAndLint(reg, name); err != nil || len(problems) != 0 {
-			t.Errorf("%s: %v %v", name, problems, err)
-		}
 	}
 }
 

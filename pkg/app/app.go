@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ppwatch/ppwatch/pkg/agg"
+	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/ingest"
@@ -63,7 +64,7 @@ type App struct {
 	self   *metrics.Self
 	web    *web.Server
 	ingest *ingest.Writer
-	alerts *alerter
+	alerts *alerting.Runner
 	health *inputHealth
 
 	mu      sync.Mutex
@@ -110,7 +111,7 @@ func New(opts Options) (*App, error) {
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.reg.MustRegister(a.health)
 	a.reg.MustRegister(metrics.NewCollector(a, a.now, func(d time.Duration) string { return config.Duration(d).String() }))
-	if a.alerts, err = newAlerter(a.log.With().Str("component", "alert").Logger(), st, a.now, a.reg, cfg); err != nil {
+	if a.alerts, err = alerting.New(a.log.With().Str("component", "alert").Logger(), st, a.now, a.reg, cfg); err != nil {
 		st.Close()
 		return nil, err
 	}

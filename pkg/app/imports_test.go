@@ -34,6 +34,7 @@ func TestImportDirection(t *testing.T) {
 		"pkg/cli":          {"parsers", "pkg/config", "pkg/event", "pkg/pipeline", "pkg/report", "pkg/version"},
 		"pkg/ingest":       {"parsers", "pkg/agg", "pkg/classify", "pkg/config", "pkg/event", "pkg/journal", "pkg/metrics", "pkg/pipeline", "pkg/store", "pkg/tailer"},
 		"pkg/web":          {"pkg/alert"},
+		"pkg/alerting":     {"pkg/agg", "pkg/alert", "pkg/config", "pkg/notify", "pkg/store"},
 		"pkg/app":          {"*"},
 		"cmd/ppwatch":      {"pkg/app", "pkg/cli", "pkg/config"},
 		"cmd/ppbench":      {"pkg/cli", "pkg/loggen"},

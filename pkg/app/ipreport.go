@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/alert"
+	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/web"
 )
 
@@ -13,7 +14,7 @@ import (
 // and replies, read from the aggregate, the alert state and the store.
 func (a *App) IPReport(ip, label string) (*web.IPReport, error) {
 	now := a.now()
-	windows := a.alerts.pageWindows()
+	windows := a.alerts.PageWindows()
 	rep := &web.IPReport{SourceIP: label, GeneratedAt: now.UTC(), Alerts: []web.AlertView{}, TopDomains: []web.DomainCounts{}, Replies: []web.ReplyView{}}
 	snap := a.Snapshot(now)
 	for _, w := range windows {
@@ -30,7 +31,7 @@ func (a *App) IPReport(ip, label string) (*web.IPReport, error) {
 		t = t.UTC()
 		rep.LastBlock = &t
 	}
-	for _, al := range a.alerts.snapshot() {
+	for _, al := range a.alerts.Snapshot() {
 		if al.State == alert.Inactive || al.Labels[alert.LabelSourceIP] != label {
 			continue
 		}
@@ -39,7 +40,7 @@ func (a *App) IPReport(ip, label string) (*web.IPReport, error) {
 	if len(windows) > 0 {
 		longest := slices.Max(windows)
 		rep.DomainsWindow = alert.FormatDuration(longest)
-		counts, err := storeSource{a.store}.Counts(now, []time.Duration{longest})
+		counts, err := alerting.StoreSource{Store: a.store}.Counts(now, []time.Duration{longest})
 		if err != nil {
 			return nil, err
 		}
@@ -73,7 +74,7 @@ func (a *App) IPReport(ip, label string) (*web.IPReport, error) {
 }
 
 // Alerts implements web.Source.
-func (a *App) Alerts() []alert.Alert { return a.alerts.snapshot() }
+func (a *App) Alerts() []alert.Alert { return a.alerts.Snapshot() }
 
 // Now implements web.Source.
 func (a *App) Now() time.Time { return a.now() }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/agg"
+	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/ingest"
@@ -57,7 +58,7 @@ func (a *App) Start() error {
 		return err
 	}
 	a.setup = s
-	a.alerts.start(a.Addr())
+	a.alerts.Start(a.Addr())
 	a.mu.Lock()
 	a.ready = true
 	a.mu.Unlock()
@@ -101,7 +102,7 @@ type ingestSetup struct {
 	paths    []string       // file inputs, for the tailer
 	journals []string       // journald inputs
 	cls      *classify.Classifier
-	alerts   *alertSetup
+	alerts   *alerting.Setup
 }
 
 func (s *ingestSetup) has(path string) bool {
@@ -124,7 +125,7 @@ func (a *App) prepare(cfg *config.Config, running *ingestSetup) (*ingestSetup, e
 	if err != nil {
 		return nil, err
 	}
-	alerts, err := a.alerts.prepare(cfg)
+	alerts, err := a.alerts.Prepare(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +290,7 @@ func (a *App) Reload(cfg *config.Config) error {
 		}
 		return fmt.Errorf("%w (the running configuration was started again)", err)
 	}
-	a.alerts.apply(next.alerts)
+	a.alerts.Apply(next.alerts)
 	a.self.ReloadSuccess.Set(1)
 	a.self.ReloadTimestamp.Set(float64(a.now().Unix()))
 	a.log.Info().Msg("configuration reloaded")
@@ -351,7 +352,7 @@ func (a *App) Stop() error {
 	}
 	a.stopped = true
 	a.stopIngest()
-	a.alerts.stopAll()
+	a.alerts.Stop()
 	var errs []error
 	if a.web != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,4 +1,8 @@
-package app
+// Package alerting runs the daemon's own alert rules (pkg/alert) over the
+// store: an evaluation loop, the alert state saved in the store so that a
+// restart neither re-pages nor forgets, the alert metrics, and the hand-off
+// of what is due to the notifier (pkg/notify).
+package alerting
 
 import (
 	"fmt"
@@ -8,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,9 +34,9 @@ var (
 		[]string{"alertname", "severity", "source_ip", "recipient_domain"}, nil)
 )
 
-// alertSetup is a configuration's alerting, checked and built, ready to
+// Setup is a configuration's alerting, checked and built, ready to
 // swap in.
-type alertSetup struct {
+type Setup struct {
 	rules            []*alert.Rule
 	interval, resend time.Duration
 	externalURL      string           // as configured; "" = this host's name and port
@@ -40,10 +45,10 @@ type alertSetup struct {
 	notifier         *notify.Notifier // nil when the targets did not change
 }
 
-// alerter evaluates the alert rules over the store in its own goroutine,
+// Runner evaluates the alert rules over the store in its own goroutine,
 // keeps their state (saved in the store, so a restart neither re-pages nor
 // forgets), exposes it as metrics and hands what is due to the notifier.
-type alerter struct {
+type Runner struct {
 	log zerolog.Logger
 	st  *store.Store
 	now func() time.Time
@@ -70,6 +75,7 @@ type alerter struct {
 	windows []time.Duration
 
 	evaluations prometheus.Counter
+	evalCount   atomic.Uint64 // the same, for Evaluations
 	failures    prometheus.Counter
 	duration    prometheus.Histogram
 	cut         *prometheus.CounterVec
@@ -80,9 +86,9 @@ type alerter struct {
 	started bool
 }
 
-func newAlerter(log zerolog.Logger, st *store.Store, now func() time.Time, reg prometheus.Registerer, cfg *config.Config) (*alerter, error) {
-	al := &alerter{log: log, st: st, now: now, reg: reg, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	setup, err := al.prepare(cfg)
+func New(log zerolog.Logger, st *store.Store, now func() time.Time, reg prometheus.Registerer, cfg *config.Config) (*Runner, error) {
+	al := &Runner{log: log, st: st, now: now, reg: reg, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	setup, err := al.Prepare(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +102,7 @@ func newAlerter(log zerolog.Logger, st *store.Store, now func() time.Time, reg p
 		al.alerts[a.Key()] = a
 	}
 	al.savedSig = signature(al.alerts)
-	al.apply(setup)
+	al.Apply(setup)
 	f := promauto.With(reg)
 	al.evaluations = f.NewCounter(prometheus.CounterOpts{Name: "ppwatch_alert_evaluations_total",
 		Help: "Evaluations of the daemon's alert rules."})
@@ -113,10 +119,10 @@ func newAlerter(log zerolog.Logger, st *store.Store, now func() time.Time, reg p
 	return al, nil
 }
 
-// prepare checks and builds a configuration's alerting without touching
+// Prepare checks and builds a configuration's alerting without touching
 // the running one, so that a bad config is refused whole.
-func (al *alerter) prepare(cfg *config.Config) (*alertSetup, error) {
-	s := &alertSetup{interval: time.Duration(cfg.Alerting.EvalInterval), resend: time.Duration(cfg.Alerting.ResendInterval), externalURL: cfg.ExternalURL}
+func (al *Runner) Prepare(cfg *config.Config) (*Setup, error) {
+	s := &Setup{interval: time.Duration(cfg.Alerting.EvalInterval), resend: time.Duration(cfg.Alerting.ResendInterval), externalURL: cfg.ExternalURL}
 	if s.interval <= 0 {
 		s.interval = config.DefaultEvalInterval
 	}
@@ -127,7 +133,7 @@ func (al *alerter) prepare(cfg *config.Config) (*alertSetup, error) {
 		s.windows = append(s.windows, time.Duration(w))
 	}
 	for _, r := range cfg.Alerts {
-		ar, err := alertRule(r)
+		ar, err := Rule(r)
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +158,8 @@ func (al *alerter) prepare(cfg *config.Config) (*alertSetup, error) {
 	return s, nil
 }
 
-func alertRule(r config.AlertRule) (*alert.Rule, error) {
+// Rule compiles a configured alert rule.
+func Rule(r config.AlertRule) (*alert.Rule, error) {
 	ar := &alert.Rule{Name: r.Name, Measure: alert.Measure(r.Measure), BySourceIP: r.BySourceIP(), ByDomain: r.ByDomain(),
 		Window: time.Duration(r.Window), For: time.Duration(r.For), Threshold: r.Threshold, MinAttempts: uint64(max(r.MinAttempts, 0)),
 		Severity: r.Severity, Labels: r.Labels, Annotations: r.Annotations}
@@ -172,10 +179,10 @@ func target(kind notify.Kind, t config.AlertTarget) notify.Target {
 	return nt
 }
 
-// apply swaps a prepared setup in. The state of rules that stay is kept;
+// Apply swaps a prepared setup in. The state of rules that stay is kept;
 // instances of removed rules resolve at the next evaluation, which starts
 // at once.
-func (al *alerter) apply(s *alertSetup) {
+func (al *Runner) Apply(s *Setup) {
 	al.runMu.Lock()
 	al.eval.Rules = s.rules
 	al.interval, al.resend, al.externalURL = s.interval, s.resend, s.externalURL
@@ -213,16 +220,16 @@ func (al *alerter) apply(s *alertSetup) {
 	}
 }
 
-func (al *alerter) url() string {
+func (al *Runner) url() string {
 	if al.externalURL != "" {
 		return al.externalURL
 	}
 	return al.defaultURL
 }
 
-// start begins evaluating; addr is the address the daemon listens on, for
+// Start begins evaluating; addr is the address the daemon listens on, for
 // the default external URL.
-func (al *alerter) start(addr string) {
+func (al *Runner) Start(addr string) {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "localhost"
@@ -237,7 +244,7 @@ func (al *alerter) start(addr string) {
 	go al.run()
 }
 
-func (al *alerter) run() {
+func (al *Runner) run() {
 	defer close(al.done)
 	al.runMu.Lock()
 	interval := al.interval
@@ -261,8 +268,8 @@ func (al *alerter) run() {
 	}
 }
 
-// stop ends the evaluations and then the notifier. Safe without start.
-func (al *alerter) stopAll() {
+// Stop ends the evaluations and then the notifier. Safe without start.
+func (al *Runner) Stop() {
 	if al.started {
 		close(al.stop)
 		<-al.done
@@ -277,7 +284,7 @@ func (al *alerter) stopAll() {
 
 // evaluate runs the rules once: transitions are logged, what is due is
 // sent, and the state is saved when it changed.
-func (al *alerter) evaluate() {
+func (al *Runner) evaluate() {
 	al.runMu.Lock()
 	defer al.runMu.Unlock()
 	now := al.now()
@@ -285,8 +292,9 @@ func (al *alerter) evaluate() {
 	al.mu.Lock()
 	prev := al.alerts
 	al.mu.Unlock()
-	res, err := al.eval.Eval(now, storeSource{al.st}, prev)
+	res, err := al.eval.Eval(now, StoreSource{al.st}, prev)
 	al.evaluations.Inc()
+	al.evalCount.Add(1)
 	al.duration.Observe(time.Since(start).Seconds())
 	next := res.Alerts
 	if err != nil {
@@ -334,7 +342,7 @@ func (al *alerter) evaluate() {
 	}
 }
 
-func (al *alerter) logTransition(t alert.Transition) {
+func (al *Runner) logTransition(t alert.Transition) {
 	a := t.Alert
 	state, ev := t.To.String(), al.log.Info()
 	switch {
@@ -373,22 +381,22 @@ func fromStored(s store.Alert) alert.Alert {
 		GeneratorURL: s.Generator}
 }
 
-// pageWindows are the configured ratio windows.
-func (al *alerter) pageWindows() []time.Duration {
+// PageWindows are the configured ratio windows.
+func (al *Runner) PageWindows() []time.Duration {
 	al.mu.Lock()
 	defer al.mu.Unlock()
 	return al.windows
 }
 
-// snapshot is the current state, ordered by key.
-func (al *alerter) snapshot() []alert.Alert {
+// Snapshot returns the alert instances, in name and label order.
+func (al *Runner) Snapshot() []alert.Alert {
 	al.mu.Lock()
 	defer al.mu.Unlock()
 	return al.alerts.Sorted()
 }
 
 // Describe implements prometheus.Collector.
-func (al *alerter) Describe(ch chan<- *prometheus.Desc) {
+func (al *Runner) Describe(ch chan<- *prometheus.Desc) {
 	ch <- alertFiringDesc
 	ch <- alertPendingDesc
 	ch <- alertRulesDesc
@@ -398,12 +406,12 @@ var alertRulesDesc = prometheus.NewDesc("ppwatch_alert_rules", "Alert rules the 
 
 // Collect implements prometheus.Collector: one series per pending or
 // firing instance, gone when the alert ends.
-func (al *alerter) Collect(ch chan<- prometheus.Metric) {
+func (al *Runner) Collect(ch chan<- prometheus.Metric) {
 	al.mu.Lock()
 	rules := al.rules
 	al.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(alertRulesDesc, prometheus.GaugeValue, float64(rules))
-	for _, a := range al.snapshot() {
+	for _, a := range al.Snapshot() {
 		d := alertFiringDesc
 		switch a.State {
 		case alert.Pending:
@@ -417,12 +425,12 @@ func (al *alerter) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// storeSource reads the alert figures from the store, by event time, in
+// StoreSource reads the alert figures from the store, by event time, in
 // its short read transactions.
-type storeSource struct{ st *store.Store }
+type StoreSource struct{ Store *store.Store }
 
 // Counts implements alert.Source with one scan over the longest window.
-func (s storeSource) Counts(now time.Time, windows []time.Duration) (map[time.Duration]map[alert.Key]alert.Counts, error) {
+func (s StoreSource) Counts(now time.Time, windows []time.Duration) (map[time.Duration]map[alert.Key]alert.Counts, error) {
 	nowMin := store.MinuteOf(now)
 	var longest int64
 	for _, w := range windows {
@@ -433,7 +441,7 @@ func (s storeSource) Counts(now time.Time, windows []time.Duration) (map[time.Du
 		out[w] = map[alert.Key]alert.Counts{}
 	}
 	from, to := time.Unix((nowMin-longest+1)*60, 0), time.Unix((nowMin+1)*60, 0)
-	err := s.st.Buckets(from, to, func(m int64, se store.Series, n uint64) {
+	err := s.Store.Buckets(from, to, func(m int64, se store.Series, n uint64) {
 		if !se.Proofpoint {
 			return
 		}
@@ -457,8 +465,8 @@ func (s storeSource) Counts(now time.Time, windows []time.Duration) (map[time.Du
 }
 
 // EachReply implements alert.Source.
-func (s storeSource) EachReply(ip string, all bool, fn func(alert.Reply)) error {
-	return s.st.EachReply(ip, func(r store.Reply) {
+func (s StoreSource) EachReply(ip string, all bool, fn func(alert.Reply)) error {
+	return s.Store.EachReply(ip, func(r store.Reply) {
 		if all || r.SourceIP == ip { // the store's "" is every IP
 			fn(alertReply(r))
 		}
@@ -466,11 +474,14 @@ func (s storeSource) EachReply(ip string, all bool, fn func(alert.Reply)) error 
 }
 
 // EachPairReply implements alert.Source.
-func (s storeSource) EachPairReply(ip, domain string, fn func(alert.Reply)) error {
-	return s.st.EachPairReply(ip, domain, func(r store.Reply) { fn(alertReply(r)) })
+func (s StoreSource) EachPairReply(ip, domain string, fn func(alert.Reply)) error {
+	return s.Store.EachPairReply(ip, domain, func(r store.Reply) { fn(alertReply(r)) })
 }
 
 func alertReply(r store.Reply) alert.Reply {
 	return alert.Reply{SourceIP: r.SourceIP, RecipientDomain: r.RecipientDomain, Response: r.Response,
 		EnhancedCode: r.EnhancedCode, Class: r.Class, SMTPCode: r.SMTPCode, Count: r.Count, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen}
 }
+
+// Evaluations is how many evaluations have run (ppwatch_alert_evaluations_total).
+func (al *Runner) Evaluations() uint64 { return al.evalCount.Load() }
