@@ -1,10 +1,3 @@
-// Package app wires the daemon: config → store → in-memory aggregate →
-// tailer → pipelines → one writer committing counts and positions together
-// → metrics over HTTP. It is the only package that imports all others.
-//
-// Shutdown order (Stop): stop the tailer and drain what it handed over,
-// commit the last batch with its positions in one transaction, shut the
-// HTTP server down with a deadline, close the store.
 package app
 
 import (
