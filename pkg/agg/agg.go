@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
 // Other is the recipient_domain value of the domains outside the cap.
@@ -18,19 +20,12 @@ const Other = "other"
 
 // Series is what one attempt is counted under. RecipientDomain is set for
 // Proofpoint attempts only: other domains are never labels. Outcome is
-// Block, Deferral or "": it needs the SMTP code, which the status alone
-// does not give (a 5xx banner block is logged as deferred).
+// event.Delivery.Outcome.
 type Series struct {
 	MTA, SourceIP, RecipientDomain, Status, Class string
 	Proofpoint                                    bool
 	Outcome                                       string
 }
-
-// Outcomes of a Proofpoint attempt.
-const (
-	Block    = "block"
-	Deferral = "deferral"
-)
 
 // Attempt is the sample of ppwatch_attempts_total.
 type Attempt struct {
@@ -241,10 +236,8 @@ func (a *Agg) setLastBlock(ip string, t time.Time) {
 
 // Event is one committed attempt.
 type Event struct {
-	Time     time.Time
-	Series   Series
-	Block    bool
-	Deferral bool
+	Time   time.Time
+	Series Series
 }
 
 // Add counts committed attempts.
@@ -259,10 +252,10 @@ func (a *Agg) Add(evs []Event) {
 		}
 		var b, d uint64
 		switch e.Series.Outcome {
-		case Block:
+		case event.OutcomeBlock:
 			b = 1
 			a.setLastBlock(e.Series.SourceIP, e.Time)
-		case Deferral:
+		case event.OutcomeDeferral:
 			d = 1
 		}
 		a.addMinute(e.Series.SourceIP, e.Time.Unix()/60, 1, b, d)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
 var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -15,12 +16,12 @@ func TestWindowsByEventTime(t *testing.T) {
 		return Event{Time: now.Add(-ago), Series: Series{SourceIP: "192.0.2.25", RecipientDomain: "x.example", Status: "bounced", Class: "reputation", Proofpoint: true, Outcome: outcome}}
 	}
 	a.Add([]Event{
-		pp(30*time.Second, Block),
-		pp(4*time.Minute, Deferral),
-		pp(10*time.Minute, Block),
+		pp(30*time.Second, event.OutcomeBlock),
+		pp(4*time.Minute, event.OutcomeDeferral),
+		pp(10*time.Minute, event.OutcomeBlock),
 		pp(59*time.Minute, ""),
-		pp(61*time.Minute, Block), // outside both windows
-		pp(-2*time.Minute, Block), // in the future: in no window yet
+		pp(61*time.Minute, event.OutcomeBlock),                                                  // outside both windows
+		pp(-2*time.Minute, event.OutcomeBlock),                                                  // in the future: in no window yet
 		{Time: now, Series: Series{SourceIP: "192.0.2.25", Status: "delivered", Class: "none"}}, // not Proofpoint
 	})
 	got := a.Snapshot(now).Windows
@@ -69,7 +70,7 @@ func TestFoldedCountsStayExact(t *testing.T) {
 	a := New(Options{Top: 1, Windows: []time.Duration{time.Hour}})
 	add := func(domain string, n int) {
 		for i := 0; i < n; i++ {
-			a.Add([]Event{{Time: now, Series: Series{SourceIP: "192.0.2.25", RecipientDomain: domain, Status: "bounced", Class: "reputation", Proofpoint: true, Outcome: Block}}})
+			a.Add([]Event{{Time: now, Series: Series{SourceIP: "192.0.2.25", RecipientDomain: domain, Status: "bounced", Class: "reputation", Proofpoint: true, Outcome: event.OutcomeBlock}}})
 		}
 	}
 	pp := func(s *Snapshot) map[string]uint64 {

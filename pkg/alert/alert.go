@@ -16,6 +16,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
 // Measure is what a rule compares with its threshold.
@@ -95,6 +97,17 @@ type Key struct {
 // Counts are Proofpoint figures over a window.
 type Counts struct {
 	Attempts, Blocks, Deferrals uint64
+}
+
+// Add counts n attempts of an outcome (event.Delivery.Outcome).
+func (c *Counts) Add(outcome string, n uint64) {
+	c.Attempts += n
+	switch outcome {
+	case event.OutcomeBlock:
+		c.Blocks += n
+	case event.OutcomeDeferral:
+		c.Deferrals += n
+	}
 }
 
 func (c *Counts) add(o Counts) {

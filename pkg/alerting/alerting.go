@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/rs/zerolog"
 
-	"github.com/ppwatch/ppwatch/pkg/agg"
 	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/notify"
@@ -451,13 +450,7 @@ func (s StoreSource) Counts(now time.Time, windows []time.Duration) (map[time.Du
 				continue
 			}
 			c := out[w][k]
-			c.Attempts += n
-			switch se.Outcome {
-			case agg.Block:
-				c.Blocks += n
-			case agg.Deferral:
-				c.Deferrals += n
-			}
+			c.Add(se.Outcome, n)
 			out[w][k] = c
 		}
 	})

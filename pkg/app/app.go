@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ppwatch/ppwatch/pkg/agg"
+	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
@@ -142,30 +143,23 @@ func (a *App) load(ag *agg.Agg, cfg *config.Config) error {
 		ip string
 		m  int64
 	}
-	type v struct{ n, b, d uint64 }
-	mins := map[k]*v{}
+	mins := map[k]*alert.Counts{}
 	err = a.store.Buckets(now.Add(-longest-time.Minute), now.Add(time.Minute), func(m int64, s store.Series, n uint64) {
 		if !s.Proofpoint {
 			return
 		}
 		x := mins[k{s.SourceIP, m}]
 		if x == nil {
-			x = &v{}
+			x = &alert.Counts{}
 			mins[k{s.SourceIP, m}] = x
 		}
-		x.n += n
-		switch s.Outcome {
-		case agg.Block:
-			x.b += n
-		case agg.Deferral:
-			x.d += n
-		}
+		x.Add(s.Outcome, n)
 	})
 	if err != nil {
 		return fmt.Errorf("loading buckets: %w", err)
 	}
 	for key, x := range mins {
-		ag.AddMinute(key.ip, key.m, x.n, x.b, x.d)
+		ag.AddMinute(key.ip, key.m, x.Attempts, x.Blocks, x.Deferrals)
 	}
 	// The latest block of each IP: the stored replies keep when each was
 	// last seen, so the figure survives restarts and reloads.

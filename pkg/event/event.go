@@ -89,6 +89,26 @@ func (d *Delivery) IsBlock() bool {
 	return d.Proofpoint && IsBlockReply(d.SMTPCode, d.Class)
 }
 
+// Outcomes of a Proofpoint attempt, beside the status: a block needs the
+// SMTP code and the class, which the status alone does not give (a 5xx
+// banner block is logged as deferred).
+const (
+	OutcomeBlock    = "block"
+	OutcomeDeferral = "deferral"
+)
+
+// Outcome is OutcomeBlock, OutcomeDeferral or "" (neither, or not a
+// Proofpoint attempt): the one place an attempt's outcome is decided.
+func (d *Delivery) Outcome() string {
+	switch {
+	case d.IsBlock():
+		return OutcomeBlock
+	case d.IsDeferral():
+		return OutcomeDeferral
+	}
+	return ""
+}
+
 // IsBlockReply reports whether a Proofpoint receiver's reply with this code
 // and class is a block; stored replies are judged by it as attempts are.
 func IsBlockReply(code int, class Class) bool {

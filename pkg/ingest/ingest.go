@@ -265,13 +265,7 @@ func (in *Writer) line(input, path, text string, offset int64) {
 func (in *Writer) count(ev *event.Delivery) {
 	s := store.Series{MTA: ev.MTA, SourceIP: ev.SourceIP, Status: string(ev.Status), Class: string(ev.Class), Proofpoint: ev.Proofpoint}
 	if ev.Proofpoint {
-		s.RecipientDomain = ev.RecipientDomain
-		switch {
-		case ev.IsBlock():
-			s.Outcome = agg.Block
-		case ev.IsDeferral():
-			s.Outcome = agg.Deferral
-		}
+		s.RecipientDomain, s.Outcome = ev.RecipientDomain, ev.Outcome()
 		if ev.Status != event.Delivered {
 			in.batch.AddReply(ev.Time, store.Reply{SourceIP: ev.SourceIP, RecipientDomain: ev.RecipientDomain, Response: ev.Response,
 				EnhancedCode: ev.EnhancedCode, Class: string(ev.Class), SMTPCode: ev.SMTPCode})

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/ppwatch/ppwatch/pkg/agg"
+	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
 // Unknown is the source_ip label value when the sending IP is not known.
@@ -82,7 +83,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, a := range s.PPOutcomes {
 		d := ppBlocksDesc
-		if a.Outcome == agg.Deferral {
+		if a.Outcome == event.OutcomeDeferral {
 			d = ppDeferralsDesc
 		}
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(a.N), ip(a.SourceIP), a.RecipientDomain, a.Class)

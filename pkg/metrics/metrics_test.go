@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ppwatch/ppwatch/pkg/agg"
+	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
 var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -24,9 +25,9 @@ func window(d time.Duration) string {
 func ev(ago time.Duration, ip, domain, status, class string, pp, block, deferral bool) agg.Event {
 	out := ""
 	if block {
-		out = agg.Block
+		out = event.OutcomeBlock
 	} else if deferral {
-		out = agg.Deferral
+		out = event.OutcomeDeferral
 	}
 	return agg.Event{Time: now.Add(-ago),
 		Series: agg.Series{MTA: "postfix", SourceIP: ip, RecipientDomain: domain, Status: status, Class: class, Proofpoint: pp, Outcome: out}}
