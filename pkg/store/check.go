@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -24,6 +25,11 @@ type Report struct {
 	// then opens the commit before it, which holds counts and positions
 	// of that commit together, so nothing is counted twice.
 	Fallback string
+	// Previous is set, when the last commit is damaged, to the commit
+	// before it if that one is whole: bbolt leaves its pages alone until
+	// the next commit, so Repair copies it and loses only what the last
+	// commit had read, which is read again.
+	Previous uint64
 	Records  map[string]int // records per bucket
 	Problems []Problem
 	More     int // problems found beyond those listed
@@ -60,24 +66,45 @@ func check(f *os.File, path string, opts Options) (*Report, error) {
 	if size == 0 {
 		return r, nil
 	}
-	meta, bad, err := readMetas(f, size)
+	metas, bad, err := metaPages(f, size)
 	if err != nil {
 		return r, fmt.Errorf("state file %s: %w: %w; %s", path, ErrNotStore, err, notStoreWayOut)
 	}
+	meta := metas[0]
 	r.PageSize, r.Pages, r.TxID = meta.pageSize, meta.pgid, meta.txid
 	if bad != nil {
 		r.Fallback = fmt.Sprintf("%v: the previous commit (transaction %d) is used", bad, meta.txid)
 	}
+	w, err := inspect(f, meta, size, opts, r.Records)
+	if err != nil {
+		return r, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if len(w.problems) == 0 {
+		return r, nil
+	}
+	if len(metas) > 1 {
+		if pw, err := inspect(f, metas[1], size, opts, map[string]int{}); err == nil && len(pw.problems) == 0 {
+			r.Previous = metas[1].txid
+		}
+	}
+	return r, r.damaged(w)
+}
+
+// inspect checks the commit that meta ends: the file's size, the freelist,
+// every page of the tree and every record. It returns the walker with the
+// problems found, and the meta records' error (not a store, or another
+// schema), which record problems do not get past.
+func inspect(f io.ReaderAt, meta bboltMeta, size int64, opts Options, counts map[string]int) (*walker, error) {
 	w := &walker{f: f, meta: meta, pageSize: meta.pageSize, hwm: meta.pgid, maxProblems: maxProblems}
 	if msg := sizeProblem(meta, size); msg != "" {
 		w.problem(Problem{Msg: msg})
-		return r, r.damaged(w)
+		return w, nil
 	}
 	w.reached, w.freed = newBitset(meta.pgid), newBitset(meta.pgid)
 	w.reached.set(0)
 	w.reached.set(1)
 
-	rc := &recordCheck{opts: opts, w: w, counts: r.Records}
+	rc := &recordCheck{opts: opts, w: w, counts: counts}
 	w.record, w.bucket = rc.record, rc.bucket
 	w.readFreelist()
 	if len(w.problems) == 0 {
@@ -87,16 +114,13 @@ func check(f *os.File, path string, opts Options) (*Report, error) {
 		w.unreached()
 	}
 	if len(w.problems) > 0 {
-		return r, r.damaged(w)
+		return w, nil
 	}
 	if err := rc.meta.check(); err != nil {
-		return r, fmt.Errorf("state file %s: %w", path, err)
+		return w, err
 	}
 	rc.finish()
-	if len(w.problems) > 0 {
-		return r, r.damaged(w)
-	}
-	return r, nil
+	return w, nil
 }
 
 // sizeProblem compares the file's size with its own high-water mark, from
@@ -227,6 +251,10 @@ func markID(b *bitset, id uint64) {
 
 func (c *recordCheck) record(path string, k, v []byte) {
 	c.counts[path]++
+	if err := checkRecord(c.opts, path, k, v); err != nil {
+		c.bad(path, k, err)
+		return
+	}
 	switch path {
 	case string(metaName):
 		switch string(k) {
@@ -238,68 +266,70 @@ func (c *recordCheck) record(path string, k, v []byte) {
 			c.meta.created = append([]byte(nil), v...)
 		}
 	case string(seriesName):
-		if _, err := decodeSeries(k); err != nil {
-			c.bad(path, k, fmt.Errorf("series: %w", err))
-			return
-		}
-		id, _, err := decodeSeriesValue(v)
-		if err != nil {
-			c.bad(path, k, fmt.Errorf("value: %w", err))
-			return
-		}
+		id, _, _ := decodeSeriesValue(v)
 		markID(&c.seriesIDs, uint64(id))
 	case string(seriesIDsName):
-		if len(k) != 4 {
-			c.bad(path, k, fmt.Errorf("id of %d bytes: %w", len(k), errCorrupt))
-			return
-		}
-		if _, err := decodeSeries(v); err != nil {
-			c.bad(path, k, fmt.Errorf("series: %w", err))
-			return
-		}
 		id := uint64(binary.BigEndian.Uint32(k))
 		markID(&c.ids, id)
 		c.maxID = max(c.maxID, id)
 	case string(bucketsName):
+		markID(&c.cellIDs, uint64(binary.BigEndian.Uint32(k[8:])))
+	}
+}
+
+// checkRecord decodes one record of a bucket the store knows, as its
+// methods will decode it; records of other buckets pass.
+func checkRecord(opts Options, bucket string, k, v []byte) error {
+	switch bucket {
+	case string(seriesName):
+		if _, err := decodeSeries(k); err != nil {
+			return fmt.Errorf("series: %w", err)
+		}
+		if _, _, err := decodeSeriesValue(v); err != nil {
+			return fmt.Errorf("value: %w", err)
+		}
+	case string(seriesIDsName):
+		if len(k) != 4 {
+			return fmt.Errorf("id of %d bytes: %w", len(k), errCorrupt)
+		}
+		if _, err := decodeSeries(v); err != nil {
+			return fmt.Errorf("series: %w", err)
+		}
+	case string(bucketsName):
 		if len(k) != 12 {
-			c.bad(path, k, fmt.Errorf("cell key of %d bytes: %w", len(k), errCorrupt))
-			return
+			return fmt.Errorf("cell key of %d bytes: %w", len(k), errCorrupt)
 		}
 		if _, err := decodeUint64(v); err != nil {
-			c.bad(path, k, fmt.Errorf("count: %w", err))
-			return
+			return fmt.Errorf("count: %w", err)
 		}
-		markID(&c.cellIDs, uint64(binary.BigEndian.Uint32(k[8:])))
 	case string(repliesName):
 		if _, err := decodeReplyKey(k); err != nil {
-			c.bad(path, k, err)
-			return
+			return err
 		}
 		var r Reply
 		if err := decodeReplyValue(v, &r); err != nil {
-			c.bad(path, k, fmt.Errorf("value: %w", err))
+			return fmt.Errorf("value: %w", err)
 		}
 	case string(overflowName):
 		if _, _, err := decodePairKey(k); err != nil {
-			c.bad(path, k, err)
-			return
+			return err
 		}
 		if _, _, err := decodeOverflow(v); err != nil {
-			c.bad(path, k, fmt.Errorf("value: %w", err))
+			return fmt.Errorf("value: %w", err)
 		}
 	case string(positionsName):
-		if c.opts.CheckPosition == nil {
-			return
-		}
-		if err := c.opts.CheckPosition(string(k), v); err != nil {
-			c.bad(path, k, fmt.Errorf("position cannot be decoded: %w", err))
+		if opts.CheckPosition != nil {
+			if err := opts.CheckPosition(string(k), v); err != nil {
+				return fmt.Errorf("position cannot be decoded: %w", err)
+			}
 		}
 	case string(alertsName):
 		var a Alert
 		if err := json.Unmarshal(v, &a); err != nil {
-			c.bad(path, k, err)
+			return err
 		}
 	}
+	return nil
 }
 
 // finish adds the record problems, and those between buckets, once the
@@ -351,6 +381,9 @@ func (r *Report) Summary() string {
 	}
 	if r.More > 0 {
 		fmt.Fprintf(&b, "problem:  and %d more\n", r.More)
+	}
+	if r.Previous != 0 {
+		fmt.Fprintf(&b, "previous: the commit before (transaction %d) is whole; repair copies it, and what the last commit read is read again\n", r.Previous)
 	}
 	return b.String()
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -83,6 +84,15 @@ func parseMeta(b []byte, slot int) (bboltMeta, error) {
 // error of a meta page that does not validate (nil when both do); when
 // neither does, err is the first one's error, as bbolt returns it.
 func readMetas(f io.ReaderAt, size int64) (use bboltMeta, bad error, err error) {
+	ms, bad, err := metaPages(f, size)
+	if err != nil {
+		return bboltMeta{}, nil, err
+	}
+	return ms[0], bad, nil
+}
+
+// metaPages returns the valid meta pages, newest first.
+func metaPages(f io.ReaderAt, size int64) (ms []bboltMeta, bad error, err error) {
 	var buf [4096]byte
 	n, _ := f.ReadAt(buf[:], 0)
 	m0, err0 := parseMeta(buf[:n], 0)
@@ -102,25 +112,25 @@ func readMetas(f io.ReaderAt, size int64) (use bboltMeta, bad error, err error) 
 			}
 		}
 		if pageSize == 0 {
-			return bboltMeta{}, nil, err0
+			return nil, nil, err0
 		}
 	}
 	if pageSize < minPageSize || pageSize > maxPageSize || pageSize&(pageSize-1) != 0 {
-		return bboltMeta{}, nil, fmt.Errorf("%w: page size %d", berrors.ErrInvalid, pageSize)
+		return nil, nil, fmt.Errorf("%w: page size %d", berrors.ErrInvalid, pageSize)
 	}
 	n, _ = f.ReadAt(buf[:min(len(buf), pageSize)], int64(pageSize))
 	m1, err1 := parseMeta(buf[:n], 1)
 	switch {
 	case err0 != nil && err1 != nil:
-		return bboltMeta{}, nil, err0
+		return nil, nil, err0
 	case err0 != nil:
-		return m1, fmt.Errorf("meta page 0: %w", err0), nil
+		return []bboltMeta{m1}, fmt.Errorf("meta page 0: %w", err0), nil
 	case err1 != nil:
-		return m0, fmt.Errorf("meta page 1: %w", err1), nil
+		return []bboltMeta{m0}, fmt.Errorf("meta page 1: %w", err1), nil
 	case m1.txid > m0.txid:
-		return m1, nil, nil
+		return []bboltMeta{m1, m0}, nil, nil
 	}
-	return m0, nil, nil
+	return []bboltMeta{m0, m1}, nil, nil
 }
 
 // Problem is one thing wrong in a state file.
@@ -187,6 +197,7 @@ type walker struct {
 	problems       []Problem
 	more           int // problems past maxProblems, counted only
 	maxProblems    int
+	perBucket      map[string]int // every problem, by top-level bucket; when set
 
 	// record gets every key and value of every bucket; path is the bucket's
 	// name (names joined by "/" for nested buckets). The slices are only
@@ -202,6 +213,9 @@ type walker struct {
 }
 
 func (w *walker) problem(p Problem) {
+	if w.perBucket != nil {
+		w.perBucket[topBucket(p.Bucket)]++
+	}
 	if len(w.problems) < w.maxProblems {
 		w.problems = append(w.problems, p)
 	} else {
@@ -231,7 +245,7 @@ func (w *walker) readPage(id uint64, depth int, want uint16, path string) (p []b
 	}
 	buf := w.bufs[depth][:w.pageSize]
 	if n, err := w.f.ReadAt(buf, int64(id)*int64(w.pageSize)); n < len(buf) {
-		w.problem(Problem{Page: id, Bucket: path, Msg: fmt.Sprintf("cannot be read: %v", err)})
+		w.problem(Problem{Page: id, Bucket: path, Msg: readError(err)})
 		return nil, false
 	}
 	ne := binary.NativeEndian
@@ -267,7 +281,7 @@ func (w *walker) readPage(id uint64, depth int, want uint16, path string) (p []b
 		}
 		buf = w.bufs[depth][:total]
 		if n, err := w.f.ReadAt(buf[w.pageSize:], int64(id+1)*int64(w.pageSize)); n < total-w.pageSize {
-			w.problem(Problem{Page: id, Bucket: path, Msg: fmt.Sprintf("overflow pages cannot be read: %v", err)})
+			w.problem(Problem{Page: id, Bucket: path, Msg: "overflow pages: " + readError(err)})
 			return nil, false
 		}
 	}
@@ -284,6 +298,13 @@ func (w *walker) readPage(id uint64, depth int, want uint16, path string) (p []b
 		}
 	}
 	return buf, true
+}
+
+func readError(err error) string {
+	if errors.Is(err, io.EOF) {
+		return "past the end of the file"
+	}
+	return fmt.Sprintf("cannot be read: %v", err)
 }
 
 func flagNames(f uint16) string {
