@@ -20,6 +20,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/app"
 	"github.com/ppwatch/ppwatch/pkg/cli"
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/store"
 )
 
 func main() {
@@ -108,6 +109,11 @@ func run(args []string, stderr io.Writer) int {
 		log.Error().Err(err).Msg("another ppwatch is running on this state file")
 		return cli.ExitUsage
 	}
+	// A restart cannot mend these: exit 2, which the unit does not restart.
+	if errors.Is(err, store.ErrDamaged) || errors.Is(err, store.ErrNotStore) || errors.Is(err, store.ErrSchema) {
+		log.Error().Err(err).Msg("cannot use the state file")
+		return cli.ExitUsage
+	}
 	if err != nil {
 		log.Error().Err(err).Msg("cannot start")
 		return cli.ExitRuntime
@@ -115,7 +121,7 @@ func run(args []string, stderr io.Writer) int {
 	if err := a.Start(); err != nil {
 		log.Error().Err(err).Msg("cannot start")
 		a.Stop()
-		if errors.Is(err, app.ErrNoInputs) {
+		if errors.Is(err, app.ErrNoInputs) || errors.Is(err, store.ErrDamaged) {
 			return cli.ExitUsage
 		}
 		return cli.ExitRuntime

@@ -18,6 +18,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/journal"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
+	"github.com/ppwatch/ppwatch/pkg/store"
 	"github.com/ppwatch/ppwatch/pkg/tailer"
 )
 
@@ -95,6 +96,29 @@ func (a *App) serve() error {
 // journalPrefix marks a journald input: "journald:postfix@-.service,…".
 const journalPrefix = "journald:"
 
+// CheckPosition tells whether a saved position can be resumed from: a
+// journald cursor under a journald key, else a tailer position. The store
+// runs it on every position at open, so that one that cannot be decoded
+// refuses the file instead of having its input read again from the start
+// while the totals stay.
+func CheckPosition(key string, b []byte) error {
+	if !strings.HasPrefix(key, journalPrefix) {
+		var p tailer.Position
+		return p.UnmarshalBinary(b)
+	}
+	// journalctl --after-cursor takes it as one argument: printable, and
+	// never empty, which would read the units' whole journal again.
+	if len(b) == 0 {
+		return errors.New("empty journald cursor")
+	}
+	for _, c := range b {
+		if c <= ' ' || c > '~' {
+			return fmt.Errorf("journald cursor with byte %#x", c)
+		}
+	}
+	return nil
+}
+
 // startIngest starts a tailer and the writer with the saved positions.
 func (a *App) startIngest(cfg *config.Config) error {
 	in, err := newIngester(a.log.With().Str("component", "ingest").Logger(), a.store, a.agg.Load(), a.self, a.now, cfg)
@@ -131,8 +155,9 @@ func (a *App) startIngest(cfg *config.Config) error {
 		}
 		var p tailer.Position
 		if err := p.UnmarshalBinary(b); err != nil {
-			a.log.Warn().Str("path", path).Err(err).Msg("unreadable saved position; reading the file from its start")
-			continue
+			// Open checked every position, so this is new damage. Reading
+			// the file from its start would count it twice.
+			return fmt.Errorf("state file %s: %w: position %q: %v", a.store.Path(), store.ErrDamaged, path, err)
 		}
 		pos[path] = p
 	}
