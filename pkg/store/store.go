@@ -77,7 +77,8 @@ type Options struct {
 	// that input again from its start while the totals stay: a double count.
 	CheckPosition func(key string, value []byte) error
 	// OnDamage, when set, is called once, by the goroutine that met it,
-	// when a method first meets damage (see Damaged).
+	// when a method first meets damage (see Damaged). It may be inside a
+	// write, so it must not write to the store.
 	OnDamage func(err error)
 }
 
