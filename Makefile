@@ -25,7 +25,8 @@ test-short:
 
 lint:
 	@out=$$(gofmt -l cmd pkg parsers); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet ./cmd/... ./pkg/... ./parsers/...
+	$(GO) tool staticcheck ./cmd/... ./pkg/... ./parsers/...
 
 # Rewrite the golden files after a deliberate change; review the diff.
 golden:

@@ -88,7 +88,8 @@ func run(args []string, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return cli.ExitOK
-	case errors.Is(err, app.ErrStateInUse), errors.Is(err, app.ErrNoInputs):
+	case app.NeedsAdmin(err):
+		// A restart cannot mend it: exit 2, which the unit does not restart.
 		log.Error().Err(err).Msg("cannot start")
 		return cli.ExitUsage
 	}

@@ -27,8 +27,9 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/web"
 )
 
-// ErrStateInUse means another ppwatch holds the state file.
-var ErrStateInUse = errors.New("state file is in use by another ppwatch")
+// ErrStateInUse means another ppwatch holds the state file. It is
+// store.ErrLocked, so that errors.Is works with either name.
+var ErrStateInUse = store.ErrLocked
 
 // ErrNoInputs means there is nothing to read: no inputs in the config, and
 // none of the usual log files exists.
@@ -86,12 +87,10 @@ func New(opts Options) (*App, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	st, err := store.Open(path, store.Options{Timeout: time.Second, Retention: time.Duration(cfg.Retention)})
-	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("%s: %w", path, ErrStateInUse)
-	}
+	st, err := store.Open(path, store.Options{Timeout: time.Second, Retention: time.Duration(cfg.Retention),
+		CheckPosition: ingest.CheckPosition, OnDamage: a.storeDamaged})
 	if err != nil {
-		return nil, fmt.Errorf("state file %s: %w", path, err)
+		return nil, err // it names the file and the way out
 	}
 	a.store = st
 	a.self = metrics.NewSelf(a.reg)
@@ -114,6 +113,15 @@ func New(opts Options) (*App, error) {
 	a.self.StoreHealthy.Set(1)
 	a.log.Info().Str("path", path).Msg("state file opened")
 	return a, nil
+}
+
+// storeDamaged runs once, in the goroutine that met the damage: from then
+// on every commit fails and reading stops at the uncommitted bound.
+func (a *App) storeDamaged(err error) {
+	if a.self != nil {
+		a.self.StoreHealthy.Set(0)
+	}
+	a.log.Error().Err(err).Msg("state file damaged")
 }
 
 func newAgg(cfg *config.Config) *agg.Agg {

@@ -14,14 +14,27 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/journal"
+	"github.com/ppwatch/ppwatch/pkg/store"
 	"github.com/ppwatch/ppwatch/pkg/tailer"
 	"github.com/ppwatch/ppwatch/pkg/web"
 )
 
+// NeedsAdmin tells whether err is one a restart cannot mend: another
+// ppwatch on the state file, nothing to read, a damaged or foreign state
+// file. The unit does not restart on them (exit 2).
+func NeedsAdmin(err error) bool {
+	for _, e := range []error{ErrStateInUse, ErrNoInputs, store.ErrDamaged, store.ErrNotStore, store.ErrSchema} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // Run is the daemon: it starts, reloads the configuration on each receive
 // from reload, and stops when ctx is done. The error is the reason it could
-// not start or stop cleanly; errors.Is tells ErrStateInUse and ErrNoInputs
-// (the admin's to fix) from the rest.
+// not start or stop cleanly; NeedsAdmin tells the admin's to fix from the
+// rest.
 func Run(ctx context.Context, opts Options, reload <-chan struct{}) error {
 	a, err := New(opts)
 	if err != nil {
@@ -90,9 +103,6 @@ func (a *App) notReady() error {
 	return a.health.notReading()
 }
 
-// journalPrefix marks a journald input: "journald:postfix@-.service,…".
-const journalPrefix = "journald:"
-
 // ingestSetup is what one configuration reads with. It is made whole, and
 // checked, before any of it runs: a reload that cannot start leaves the
 // running setup untouched.
@@ -137,7 +147,7 @@ func (a *App) prepare(cfg *config.Config, running *ingestSetup) (*ingestSetup, e
 		return nil, ErrNoInputs
 	}
 	for _, in := range s.inputs {
-		if strings.HasPrefix(in.Path, journalPrefix) {
+		if strings.HasPrefix(in.Path, config.JournalPrefix) {
 			s.journals = append(s.journals, in.Path)
 		} else {
 			s.paths = append(s.paths, in.Path)
@@ -162,7 +172,7 @@ func (a *App) prepare(cfg *config.Config, running *ingestSetup) (*ingestSetup, e
 }
 
 func checkInput(path string) error {
-	if strings.HasPrefix(path, journalPrefix) {
+	if strings.HasPrefix(path, config.JournalPrefix) {
 		return journal.Check(journal.Config{})
 	}
 	return tailer.Check(path)
@@ -177,13 +187,14 @@ func (a *App) startIngest(s *ingestSetup, ag *agg.Agg) error {
 	}
 	pos := map[string]tailer.Position{}
 	for path, b := range saved {
-		if strings.HasPrefix(path, journalPrefix) {
+		if strings.HasPrefix(path, config.JournalPrefix) {
 			continue // a journald cursor
 		}
 		var p tailer.Position
 		if err := p.UnmarshalBinary(b); err != nil {
-			a.log.Warn().Str("path", path).Err(err).Msg("unreadable saved position; reading the file from its start")
-			continue
+			// Open checked every position, so this is new damage. Reading
+			// the file from its start would count it twice.
+			return fmt.Errorf("state file %s: %w: position %q: %v", a.store.Path(), store.ErrDamaged, path, err)
 		}
 		pos[path] = p
 	}
@@ -213,7 +224,7 @@ func (a *App) startIngest(s *ingestSetup, ag *agg.Agg) error {
 		}()
 	}
 	for _, input := range s.journals {
-		units := strings.FieldsFunc(strings.TrimPrefix(input, journalPrefix), func(r rune) bool { return r == ',' || r == ' ' })
+		units := strings.FieldsFunc(strings.TrimPrefix(input, config.JournalPrefix), func(r rune) bool { return r == ',' || r == ' ' })
 		jcfg := journal.Config{Units: units, Cursor: string(saved[input]), Logger: a.log.With().Str("component", "journal").Str("input", input).Logger(),
 			State: func(err error) { a.health.journalState(input, err) }}
 		entries := make(chan journal.Entry)

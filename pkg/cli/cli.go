@@ -47,9 +47,15 @@ Usage:
       The daemon: tails the logs, keeps counts in the state file, serves Prometheus metrics.
   ppwatch check-config FILE
       Validate a configuration file: exit 0 when it is good, 2 with the reasons when not.
+  ppwatch state check [--config FILE] [STATE_FILE]
+      Check all of a state file (ppwatch run does the same at start): exit 0 when it is sound,
+      2 with what is wrong when ppwatch would refuse it. Default: the config's state_file.
+  ppwatch state repair [--config FILE] [--out NEW] [STATE_FILE]
+      Copy every readable record of a damaged state file into NEW (default STATE_FILE.repaired)
+      and say what could not be saved and what that means. The damaged file is only read.
   ppwatch version
 
-Exit codes: 0 ok, 1 runtime error, 2 usage or config error.
+Exit codes: 0 ok, 1 runtime error, 2 usage or config error, or a state file ppwatch would refuse.
 `
 
 // Main runs the command in args (without the program name) and returns the
@@ -67,6 +73,8 @@ func Main(args []string, env Env) int {
 		err = runScan(args[1:], env)
 	case "check-config":
 		err = runCheckConfig(args[1:], env)
+	case "state":
+		err = runState(args[1:], env)
 	case "version", "--version", "-version":
 		v, r, g := version.Info()
 		fmt.Fprintf(env.Stdout, "ppwatch %s (revision %s, %s)\n", v, r, g)
@@ -83,7 +91,8 @@ func Main(args []string, env Env) int {
 	}
 	fmt.Fprintf(env.Stderr, "ppwatch: %v\n", err)
 	var ue *usageError
-	if errors.As(err, &ue) {
+	var se *unusableError
+	if errors.As(err, &ue) || errors.As(err, &se) {
 		return ExitUsage
 	}
 	return ExitRuntime

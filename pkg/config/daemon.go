@@ -14,6 +14,9 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/alert"
 )
 
+// JournalPrefix marks a journald input: "journald:postfix@-.service,…".
+const JournalPrefix = "journald:"
+
 // Input is one log source of the daemon.
 type Input struct {
 	// Path is a file, a glob ("/var/log/pmta/acct-*.csv"), "-" for
@@ -119,9 +122,9 @@ func (c *Config) validateDaemon(bad func(field, format string, args ...any)) {
 			bad(f+".path", "missing (a file, a glob, \"-\" or \"journald:UNIT,…\")")
 		case seen[in.Path]:
 			bad(f+".path", "%q is listed twice", in.Path)
-		case strings.HasPrefix(in.Path, "journald:") && strings.Trim(strings.TrimPrefix(in.Path, "journald:"), ", ") == "":
+		case strings.HasPrefix(in.Path, JournalPrefix) && strings.Trim(strings.TrimPrefix(in.Path, JournalPrefix), ", ") == "":
 			bad(f+".path", "journald: needs unit names, e.g. \"journald:postfix@-.service\"")
-		case !strings.HasPrefix(in.Path, "journald:") && in.Path != "-":
+		case !strings.HasPrefix(in.Path, JournalPrefix) && in.Path != "-":
 			if _, err := filepath.Match(in.Path, ""); err != nil {
 				bad(f+".path", "bad glob %q: %v", in.Path, err)
 			}

@@ -9,6 +9,7 @@ package ingest
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -470,4 +471,27 @@ func detectFile(path string) string {
 		}
 	}
 	return parsers.Table[0].Name
+}
+
+// CheckPosition tells whether a saved position can be resumed from: a
+// journald cursor under a journald key, else a tailer position. The store
+// runs it on every position at open, so that one that cannot be decoded
+// refuses the file instead of having its input read again from the start
+// while the totals stay.
+func CheckPosition(key string, b []byte) error {
+	if !strings.HasPrefix(key, config.JournalPrefix) {
+		var p tailer.Position
+		return p.UnmarshalBinary(b)
+	}
+	// journalctl --after-cursor takes it as one argument: printable, and
+	// never empty, which would read the units' whole journal again.
+	if len(b) == 0 {
+		return errors.New("empty journald cursor")
+	}
+	for _, c := range b {
+		if c <= ' ' || c > '~' {
+			return fmt.Errorf("journald cursor with byte %#x", c)
+		}
+	}
+	return nil
 }

@@ -54,7 +54,7 @@ func alertKey(a *Alert) []byte {
 // transaction. It touches nothing but the alerts bucket, so it may run
 // beside the writer goroutine (bbolt serialises the two).
 func (s *Store) SaveAlerts(alerts []Alert) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		if tx.Bucket(alertsName) != nil {
 			if err := tx.DeleteBucket(alertsName); err != nil {
 				return err
@@ -85,7 +85,7 @@ func (s *Store) SaveAlerts(alerts []Alert) error {
 // was saved yet.
 func (s *Store) LoadAlerts() ([]Alert, error) {
 	var out []Alert
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(alertsName)
 		if b == nil {
 			return nil

@@ -9,11 +9,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Defaults for zero Options fields and for Prune's maxKeys.
@@ -52,13 +56,17 @@ var (
 var (
 	// ErrLocked means another process (or another Open in this one) holds the
 	// state file; Open gave up after Options.Timeout.
-	ErrLocked = errors.New("state file is locked")
+	ErrLocked = errors.New("in use by another ppwatch")
 	// ErrNotStore means the file is not a ppwatch store: not a bbolt file, a
 	// corrupt one, or a bbolt file written by something else.
 	ErrNotStore = errors.New("not a ppwatch state file")
 	// ErrSchema means the file is a ppwatch store with a schema version this
 	// build does not know, typically written by a newer ppwatch.
 	ErrSchema = errors.New("unsupported state file schema")
+	// ErrDamaged means the file is a ppwatch store that is damaged: Open
+	// found a problem in it, or a method met one later. The message names
+	// the file, what is wrong and the way out.
+	ErrDamaged = errors.New("damaged")
 )
 
 // Options configure a Store. Zero fields take the Default* values.
@@ -66,6 +74,15 @@ type Options struct {
 	Timeout          time.Duration // how long Open waits for the file lock
 	Retention        time.Duration // age after which Prune deletes buckets and replies
 	MaxRepliesPerKey int           // distinct replies kept per (source IP, recipient domain)
+	// CheckPosition, when set, tells whether a saved position can be used.
+	// Positions are opaque to the store; Open runs this on every one and
+	// refuses the file if one fails, because the caller could only read
+	// that input again from its start while the totals stay: a double count.
+	CheckPosition func(key string, value []byte) error
+	// OnDamage, when set, is called once, by the goroutine that met it,
+	// when a method first meets damage (see Damaged). It may be inside a
+	// write, so it must not write to the store.
+	OnDamage func(err error)
 }
 
 func (o Options) withDefaults() Options {
@@ -89,30 +106,82 @@ type Store struct {
 	opts    Options
 	created time.Time
 	fresh   bool
+
+	file   *os.File               // read-only, for the checks before each write
+	wmu    sync.Mutex             // one write transaction at a time; see update
+	lastTx atomic.Uint64          // the last transaction committed or opened
+	broken atomic.Pointer[damage] // set once damage is met
 }
 
 // Open opens the store at path, creating it if the file does not exist. It
-// fails with an error wrapping ErrLocked if the file stays locked for
-// opts.Timeout, ErrNotStore if the file is not a ppwatch store and ErrSchema
-// if its schema is unknown. Open never resets an existing file.
+// first checks all of an existing file (see Check). It fails with an error
+// wrapping ErrLocked if the file stays locked for opts.Timeout, ErrNotStore
+// if the file is not a ppwatch store, ErrSchema if its schema is unknown
+// and ErrDamaged if it is damaged; each names the file once and says the
+// way out. Open never resets or changes an existing file it refuses.
 func Open(path string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	if err := checkBeforeOpen(path, opts); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, opts)
 	if err != nil {
 		switch {
-		case errors.Is(err, bolt.ErrTimeout):
-			return nil, fmt.Errorf("state file %s is in use by another ppwatch (no lock within %s): %w", path, opts.Timeout, ErrLocked)
-		case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum):
-			return nil, fmt.Errorf("state file %s: %w: %w", path, ErrNotStore, err)
+		case errors.Is(err, berrors.ErrTimeout):
+			return nil, fmt.Errorf("state file %s: %w (no lock within %s)", path, ErrLocked, opts.Timeout)
+		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+			return nil, fmt.Errorf("state file %s: %w: %w; %s", path, ErrNotStore, err, notStoreWayOut)
+		case errors.Is(err, ErrDamaged):
+			return nil, err
 		}
-		return nil, fmt.Errorf("open state file %s: %w", path, err)
+		return nil, fmt.Errorf("state file %s: open: %w", path, err)
 	}
 	s := &Store{db: db, path: path, opts: opts}
+	if s.file, err = os.Open(path); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
 	if err := s.init(); err != nil {
+		if s.Damaged() != nil {
+			_ = s.closeDamaged()
+			return nil, err
+		}
+		_ = s.file.Close()
 		_ = db.Close()
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// checkBeforeOpen runs Check on an existing file under a shared lock, which
+// it lets go before bbolt takes its own: bbolt would fault on a page past
+// the end of a file cut short before any of its checks.
+func checkBeforeOpen(path string, opts Options) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // bbolt creates it
+	}
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := lockShared(f, opts.Timeout); err != nil {
+		return fmt.Errorf("state file %s: %w (no lock within %s)", path, ErrLocked, opts.Timeout)
+	}
+	_, err = check(f, path, opts)
+	return err
+}
+
+// openBolt is bolt.Open, with a panic or fault in it (a file changed
+// between the check and the open) turned into ErrDamaged.
+func openBolt(path string, opts Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("state file %s: %w: opening it failed: %v; %s", path, ErrDamaged, r, repairWayOut)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
 }
 
 // init checks the meta bucket, or creates the layout in a file that has no
@@ -120,34 +189,27 @@ func Open(path string, opts Options) (*Store, error) {
 // initialisation and our first commit. Neither holds anything to lose.
 func (s *Store) init() error {
 	empty := false
-	err := s.db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(metaName)
-		if meta == nil {
+	err := s.view(func(tx *bolt.Tx) error {
+		s.lastTx.Store(uint64(tx.ID()))
+		var m metaRecords
+		if meta := tx.Bucket(metaName); meta != nil {
+			m = metaRecords{found: true, format: meta.Get(keyFormat), schema: meta.Get(keySchema), created: meta.Get(keyCreated)}
+		} else {
 			empty = true
-			return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-				empty = false
-				return fmt.Errorf("%w: no meta bucket, found bucket %q", ErrNotStore, name)
+			_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				empty, m.other = false, string(name)
+				return errors.New("stop")
 			})
 		}
-		if f := meta.Get(keyFormat); string(f) != formatName {
-			return fmt.Errorf("%w: format %q", ErrNotStore, f)
-		}
-		v, err := decodeUint64(meta.Get(keySchema))
-		if err != nil {
-			return fmt.Errorf("%w: unreadable schema version", ErrNotStore)
-		}
-		if v != schemaVersion {
-			return fmt.Errorf("%w: file has version %d, this ppwatch reads version %d", ErrSchema, v, schemaVersion)
+		if err := m.check(); err != nil || empty {
+			return err
 		}
 		for _, name := range dataBuckets {
 			if tx.Bucket(name) == nil {
 				return fmt.Errorf("%w: bucket %s missing", ErrNotStore, name)
 			}
 		}
-		us, err := decodeUint64(meta.Get(keyCreated))
-		if err != nil {
-			return fmt.Errorf("%w: unreadable creation time", ErrNotStore)
-		}
+		us, _ := decodeUint64(m.created)
 		s.created = time.UnixMicro(int64(us)).UTC()
 		return nil
 	})
@@ -156,7 +218,7 @@ func (s *Store) init() error {
 	}
 
 	created := time.Now().UTC()
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucket(metaName)
 		if err != nil {
 			return err
@@ -204,6 +266,10 @@ func syncDir(dir string) error {
 
 // Close closes the store. Calling it again is harmless.
 func (s *Store) Close() error {
+	if s.Damaged() != nil {
+		return s.closeDamaged()
+	}
+	s.file.Close()
 	return s.db.Close()
 }
 
@@ -226,7 +292,7 @@ func (s *Store) Apply(b *Batch) error {
 	if b == nil || len(b.Counts)+len(b.Replies)+len(b.Positions)+len(b.Figures) == 0 {
 		return nil
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		if err := applyCounts(tx, b.Counts); err != nil {
 			return err
 		}
@@ -504,7 +570,7 @@ func (s *Store) Figures() (map[string][]byte, error) {
 // Positions returns a copy of all stored input positions.
 func (s *Store) Positions() (map[string][]byte, error) {
 	out := make(map[string][]byte)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(positionsName).ForEach(func(k, v []byte) error {
 			out[string(k)] = bytes.Clone(v)
 			return nil
@@ -521,7 +587,7 @@ func (s *Store) Positions() (map[string][]byte, error) {
 // survive restarts.
 func (s *Store) Totals() (map[Series]uint64, error) {
 	out := make(map[Series]uint64)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(seriesName).ForEach(func(k, v []byte) error {
 			series, err := decodeSeries(k)
 			if err != nil {
@@ -563,7 +629,7 @@ func (s *Store) Buckets(from, to time.Time, fn func(minute int64, s Series, n ui
 	for bytes.Compare(start, end) < 0 {
 		cells = cells[:0]
 		var next []byte
-		err := s.db.View(func(tx *bolt.Tx) error {
+		err := s.view(func(tx *bolt.Tx) error {
 			ib := tx.Bucket(seriesIDsName)
 			c := tx.Bucket(bucketsName).Cursor()
 			for k, v := c.Seek(start); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
@@ -643,7 +709,7 @@ func (s *Store) EachPairReply(sourceIP, domain string, fn func(Reply)) error {
 }
 
 func (s *Store) eachReply(prefix []byte, fn func(Reply)) error {
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return scanPrefix(tx.Bucket(repliesName), prefix, func(k, v []byte) error {
 			rk, err := decodeReplyKey(k)
 			if err != nil {
@@ -653,7 +719,7 @@ func (s *Store) eachReply(prefix []byte, fn func(Reply)) error {
 			if err := decodeReplyValue(v, &r); err != nil {
 				return corrupt(string(repliesName), k, err)
 			}
-			fn(r)
+			callerFn(fn, r)
 			return nil
 		})
 	})
@@ -675,7 +741,7 @@ type Overflow struct {
 // IPs if sourceIP is "", by count descending, then by key.
 func (s *Store) ReplyOverflow(sourceIP string) ([]Overflow, error) {
 	var out []Overflow
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return scanPrefix(tx.Bucket(overflowName), ipPrefix(sourceIP), func(k, v []byte) error {
 			ip, domain, err := decodePairKey(k)
 			if err != nil {
@@ -733,7 +799,7 @@ func (s *Store) Prune(now time.Time, maxKeys int) (deleted int, err error) {
 	}
 	cutoff := now.Add(-s.opts.Retention)
 	end := minuteKey(MinuteOf(cutoff))
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		deleted = 0
 		// Collect first, then delete: deleting under a live cursor can skip
 		// keys (etcd-io/bbolt#611).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // newTestStore opens a store in a new file under t.TempDir(). Cleanup runs
@@ -47,7 +48,7 @@ func checkStore(t *testing.T, s *Store) {
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if err != nil && !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		t.Errorf("check: %v", err)
 	}
 }
@@ -254,7 +255,7 @@ func TestCountsAndPositionsMoveTogether(t *testing.T) {
 	bad.AddReply(t0, Reply{SourceIP: "192.0.2.1", RecipientDomain: "example.com", Response: "r2"})
 	bad.Positions["a"] = []byte("20")
 	bad.Positions[""] = []byte("x")
-	if err := s.Apply(bad); !errors.Is(err, bolt.ErrKeyRequired) {
+	if err := s.Apply(bad); !errors.Is(err, berrors.ErrKeyRequired) {
 		t.Fatalf("Apply = %v, want ErrKeyRequired", err)
 	}
 	if diff := cmp.Diff(before, readState(t, s)); diff != "" {
@@ -279,7 +280,7 @@ func TestCountsAndPositionsMoveTogether(t *testing.T) {
 	late := NewBatch()
 	late.Add(t0, delivered1)
 	late.Positions["a"] = []byte("30")
-	if err := s.Apply(late); !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if err := s.Apply(late); !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		t.Fatalf("Apply on closed store = %v, want ErrDatabaseNotOpen", err)
 	}
 	s = openTestStore(t, s.path, s.opts)
