@@ -149,7 +149,12 @@ func replyPrefix(ip string) []byte {
 }
 
 func pairKey(ip, domain string) []byte {
-	return appendField(replyPrefix(ip), domain, maxFieldLen)
+	return appendPairKey(nil, ip, domain)
+}
+
+func appendPairKey(dst []byte, ip, domain string) []byte {
+	dst = appendField(dst, ip, maxFieldLen)
+	return appendField(dst, domain, maxFieldLen)
 }
 
 func replyKey(k ReplyKey) []byte {

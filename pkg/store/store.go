@@ -86,6 +86,7 @@ type Store struct {
 	opts    Options
 	created time.Time
 	fresh   bool
+	domains domainIndex
 }
 
 // Open opens the store at path, creating it if the file does not exist. It
@@ -215,7 +216,9 @@ func (s *Store) Created() time.Time { return s.created }
 func (s *Store) Fresh() bool { return s.fresh }
 
 // Apply commits a batch in one bbolt transaction: bucket counts, totals,
-// replies and input positions. It is all-or-nothing: on any error, including
+// replies, the recipient domains it lets in (see Domain; pairs that did not
+// go through Domain are let in or folded here, under the same bound) and
+// input positions. It is all-or-nothing: on any error, including
 // a failed commit on a full disk, nothing of the batch is stored, the store
 // stays usable, and the caller keeps the batch and applies it again later.
 // Apply does not modify b.
@@ -223,11 +226,19 @@ func (s *Store) Apply(b *Batch) error {
 	if b == nil || len(b.Counts)+len(b.Replies)+len(b.Positions) == 0 {
 		return nil
 	}
+	if err := s.loadDomains(); err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	adm := s.admit(b)
+	counts, replies := adm.apply(b)
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := applyCounts(tx, b.Counts); err != nil {
+		if err := applyCounts(tx, counts); err != nil {
 			return err
 		}
-		if err := s.applyReplies(tx, b.Replies); err != nil {
+		if err := s.applyReplies(tx, replies); err != nil {
+			return err
+		}
+		if err := adm.store(tx); err != nil {
 			return err
 		}
 		return applyPositions(tx, b.Positions)
@@ -235,6 +246,7 @@ func (s *Store) Apply(b *Batch) error {
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}
+	s.domains.commit(adm)
 	return nil
 }
 
