@@ -127,6 +127,25 @@ func newAgg(cfg *config.Config) *agg.Agg {
 // buckets that the longest window can see.
 func (a *App) load() error {
 	ag := a.agg.Load()
+	// The bound first: on a file from before it, this folds the domains
+	// past it, so that the totals below are the bounded ones.
+	start := time.Now()
+	mig, err := a.store.SetDomainLimits(store.DomainLimits{PerIP: a.cfg.Domains.StoredPerIP, Total: a.cfg.Domains.StoredTotal, Always: a.cfg.Domains.Always})
+	if err != nil {
+		return fmt.Errorf("recipient domains: %w", err)
+	}
+	if mig != (store.MigrationStats{}) {
+		a.log.Warn().Int("series", mig.Series).Int("cells", mig.Cells).Int("replies", mig.Replies).Int("overflow", mig.Overflow).
+			Dur("took", time.Since(start)).Int("stored_per_ip", a.cfg.Domains.StoredPerIP).Int("stored_total", a.cfg.Domains.StoredTotal).
+			Msg("state file held more recipient domains than domains.stored_per_ip/stored_total allow: those past the bound are now counted under \"other\" (once; totals unchanged)")
+	}
+	folded, err := a.store.Folded()
+	if err != nil {
+		return fmt.Errorf("loading folded counts: %w", err)
+	}
+	for ip, n := range folded {
+		ag.AddFolded(ip, n)
+	}
 	totals, err := a.store.Totals()
 	if err != nil {
 		return fmt.Errorf("loading totals: %w", err)

@@ -242,8 +242,13 @@ func (in *ingester) line(input, path, text string, offset int64) {
 
 func (in *ingester) count(ev *event.Delivery) {
 	s := store.Series{MTA: ev.MTA, SourceIP: ev.SourceIP, Status: string(ev.Status), Class: string(ev.Class), Proofpoint: ev.Proofpoint}
+	folded := false
 	if ev.Proofpoint {
-		s.RecipientDomain = ev.RecipientDomain
+		// The store's bound on domains kept by name, decided here rather
+		// than at the commit: a flood's batch then holds a few series
+		// under "other" instead of a key per domain.
+		s.RecipientDomain = in.st.Domain(in.batch, ev.SourceIP, ev.RecipientDomain)
+		folded = s.RecipientDomain != ev.RecipientDomain
 		switch {
 		case ev.IsBlock():
 			s.Outcome = agg.Block
@@ -251,12 +256,12 @@ func (in *ingester) count(ev *event.Delivery) {
 			s.Outcome = agg.Deferral
 		}
 		if ev.Status != event.Delivered {
-			in.batch.AddReply(ev.Time, store.Reply{SourceIP: ev.SourceIP, RecipientDomain: ev.RecipientDomain, Response: ev.Response,
+			in.batch.AddReply(ev.Time, store.Reply{SourceIP: ev.SourceIP, RecipientDomain: s.RecipientDomain, Response: ev.Response,
 				EnhancedCode: ev.EnhancedCode, Class: string(ev.Class), SMTPCode: ev.SMTPCode})
 		}
 	}
 	in.batch.Add(ev.Time, s)
-	in.events = append(in.events, agg.Event{Time: ev.Time, Series: agg.Series(s)})
+	in.events = append(in.events, agg.Event{Time: ev.Time, Series: agg.Series(s), Folded: folded})
 }
 
 // flush commits the batch; it reports whether the store is up to date.

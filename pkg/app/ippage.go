@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/alert"
+	"github.com/ppwatch/ppwatch/pkg/store"
 )
 
 // maxPageDomains bounds the recipient domains a page lists.
@@ -33,6 +34,16 @@ type ipReport struct {
 	TopDomains    []domainCounts `json:"top_domains"`
 	Replies       []replyView    `json:"replies"`       // the most frequent maxPageReplies
 	RepliesTotal  int            `json:"replies_total"` // distinct replies kept for the IP
+	// Occurrences of replies not kept verbatim: their (IP, domain) pair
+	// already had its bound of distinct replies.
+	RepliesOverflow uint64 `json:"replies_overflow"`
+	// The state file's bound on recipient domains kept by name: how many
+	// it keeps for the IP, the bounds, and the attempts it counts under
+	// "other" because a bound was reached.
+	DomainsStored      int    `json:"domains_stored"`
+	DomainsStoredLimit int    `json:"domains_stored_limit"` // domains.stored_per_ip
+	DomainsTotalLimit  int    `json:"domains_stored_total_limit"`
+	DomainsFolded      uint64 `json:"domains_folded"`
 }
 
 type ipWindow struct {
@@ -163,20 +174,36 @@ func (a *App) ipReport(ip, label string) (*ipReport, error) {
 			rep.TopDomains = rep.TopDomains[:maxPageDomains]
 		}
 	}
-	replies, err := a.store.Replies(ip)
-	if err != nil {
+	// The IP's own replies only: the store's domain bound keeps them to a
+	// few per kept domain, where Replies("") would read every IP's.
+	var replies []store.Reply
+	if err := a.store.EachIPReply(ip, func(r store.Reply) { replies = append(replies, r) }); err != nil {
 		return nil, err
 	}
-	for _, r := range replies {
-		if r.SourceIP != ip { // Replies("") is every IP's
-			continue
-		}
-		if rep.RepliesTotal++; len(rep.Replies) == maxPageReplies {
-			continue
-		}
+	slices.SortFunc(replies, func(x, y store.Reply) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.RecipientDomain, y.RecipientDomain), cmp.Compare(x.Response, y.Response))
+	})
+	rep.RepliesTotal = len(replies)
+	for _, r := range replies[:min(len(replies), maxPageReplies)] {
 		rep.Replies = append(rep.Replies, replyView{RecipientDomain: r.RecipientDomain, Response: r.Response, SMTPCode: r.SMTPCode,
 			EnhancedCode: r.EnhancedCode, Class: r.Class, Count: r.Count, FirstSeen: r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC()})
 	}
+	overflow, err := a.store.ReplyOverflow(ip)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range overflow {
+		if o.SourceIP == ip { // ReplyOverflow("") is every IP's
+			rep.RepliesOverflow += o.Count
+		}
+	}
+	ds, err := a.store.DomainStats(ip)
+	if err != nil {
+		return nil, err
+	}
+	lim := a.store.Limits()
+	rep.DomainsStored, rep.DomainsFolded = ds.Stored, ds.Folded
+	rep.DomainsStoredLimit, rep.DomainsTotalLimit = lim.PerIP, lim.Total
 	return rep, nil
 }
 
@@ -244,10 +271,12 @@ var ipPage = template.Must(template.New("ip").Funcs(pageFuncs).Parse(`<!DOCTYPE 
 {{if .TopDomains}}<table><tr><th>recipient domain</th><th>attempts</th><th>blocks</th><th>deferrals</th></tr>
 {{range .TopDomains}}<tr><td>{{.Domain}}</td><td class="n">{{.Attempts}}</td><td class="n">{{.Blocks}}</td><td class="n">{{.Deferrals}}</td></tr>
 {{end}}</table>{{else}}<p>No Proofpoint attempts.</p>{{end}}
+<p>The state file keeps {{.DomainsStored}} recipient domains of this IP by name (at most {{.DomainsStoredLimit}} per IP, {{.DomainsTotalLimit}} in all).{{if .DomainsFolded}} {{.DomainsFolded}} attempts to domains first seen past that bound are counted under "other".{{end}}</p>
 <h2>Proofpoint replies, verbatim</h2>
 {{if .Replies}}<table><tr><th>count</th><th>first seen (UTC)</th><th>last seen (UTC)</th><th>recipient domain</th><th>class</th><th>reply</th></tr>
 {{range .Replies}}<tr><td class="n">{{.Count}}</td><td>{{utc .FirstSeen}}</td><td>{{utc .LastSeen}}</td><td>{{.RecipientDomain}}</td><td>{{.Class}}</td><td><pre>{{.Response}}</pre></td></tr>
 {{end}}</table>{{if gt .RepliesTotal (len .Replies)}}<p>The {{len .Replies}} most frequent of {{.RepliesTotal}} distinct replies.</p>{{end}}{{else}}<p>None kept.</p>{{end}}
+{{if .RepliesOverflow}}<p>{{.RepliesOverflow}} more replies were not kept verbatim: their recipient domain already had its bound of distinct replies.</p>{{end}}
 </body></html>
 `))
 

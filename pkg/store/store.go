@@ -605,6 +605,12 @@ func (s *Store) EachPairReply(sourceIP, domain string, fn func(Reply)) error {
 	return s.eachReply(pairKey(sourceIP, domain), fn)
 }
 
+// EachIPReply is EachReply for one source IP only; sourceIP "" is the
+// unknown IP here, not every IP.
+func (s *Store) EachIPReply(sourceIP string, fn func(Reply)) error {
+	return s.eachReply(replyPrefix(sourceIP), fn)
+}
+
 func (s *Store) eachReply(prefix []byte, fn func(Reply)) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return scanPrefix(tx.Bucket(repliesName), prefix, func(k, v []byte) error {
