@@ -28,6 +28,10 @@ type Options struct {
 	// ProofpointDomains is how many distinct recipient domains are behind
 	// Proofpoint (0: 400).
 	ProofpointDomains int
+	// DistinctDomains sends every Proofpoint delivery to a recipient domain
+	// of its own (corp0.example, corp1.example, …), as a spam run or a
+	// list-cleaning job does; ProofpointDomains is then ignored.
+	DistinctDomains bool
 	// SourceIPs are the sending IPs Proofpoint names in its replies, one
 	// picked per message (nil: four documentation addresses).
 	SourceIPs []string
@@ -110,6 +114,7 @@ func Write(w io.Writer, o Options) (int64, error) {
 		lines++
 	}
 	qn := uint64(0x4C6D21A0B3F)
+	next := 0 // the next DistinctDomains domain
 	pid := 1000
 	for lines < o.Lines {
 		qn += uint64(1 + rng.IntN(977))
@@ -136,6 +141,9 @@ func Write(w io.Writer, o Options) (int64, error) {
 		table := otherReplies
 		if pp {
 			pd := rng.IntN(o.ProofpointDomains)
+			if o.DistinctDomains {
+				pd, next = next, next+1
+			}
 			domain = fmt.Sprintf("corp%d.example", pd)
 			host = fmt.Sprintf("mx0%c-00%06x01.pphosted.com", 'a'+rune(rng.IntN(2)), pd%4096)
 			ip = fmt.Sprintf("148.163.%d.%d", 128+d%32, 1+d%250)
