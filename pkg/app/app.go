@@ -146,12 +146,8 @@ func (a *App) load() error {
 	for ip, n := range folded {
 		ag.AddFolded(ip, n)
 	}
-	totals, err := a.store.Totals()
-	if err != nil {
+	if err := a.store.EachTotal(func(s store.Series, n uint64) { ag.AddTotal(agg.Series(s), n) }); err != nil {
 		return fmt.Errorf("loading totals: %w", err)
-	}
-	for s, n := range totals {
-		ag.AddTotal(agg.Series(s), n)
 	}
 	var longest time.Duration
 	for _, w := range a.cfg.Windows {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ppwatch/ppwatch/pkg/agg"
 	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/store"
 )
@@ -158,14 +159,32 @@ func (a *App) ipReport(ip, label string) (*ipReport, error) {
 	if len(windows) > 0 {
 		longest := slices.Max(windows)
 		rep.DomainsWindow = alert.FormatDuration(longest)
-		counts, err := storeSource{a.store}.Counts(now, []time.Duration{longest})
+		// The window as the alerts count it (whole minutes by event time,
+		// ending with now's), over this IP's cells only.
+		nowMin, span := store.MinuteOf(now), int64(longest/time.Minute)
+		counts := map[string]*domainCounts{}
+		err := a.store.IPBuckets(time.Unix((nowMin-span+1)*60, 0), time.Unix((nowMin+1)*60, 0), ip, func(m int64, se store.Series, n uint64) {
+			if !se.Proofpoint || m <= nowMin-span || m > nowMin {
+				return
+			}
+			c := counts[se.RecipientDomain]
+			if c == nil {
+				c = &domainCounts{Domain: se.RecipientDomain}
+				counts[se.RecipientDomain] = c
+			}
+			c.Attempts += n
+			switch se.Outcome {
+			case agg.Block:
+				c.Blocks += n
+			case agg.Deferral:
+				c.Deferrals += n
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
-		for k, c := range counts[longest] {
-			if k.SourceIP == ip {
-				rep.TopDomains = append(rep.TopDomains, domainCounts{Domain: k.RecipientDomain, Attempts: c.Attempts, Blocks: c.Blocks, Deferrals: c.Deferrals})
-			}
+		for _, c := range counts {
+			rep.TopDomains = append(rep.TopDomains, *c)
 		}
 		slices.SortFunc(rep.TopDomains, func(x, y domainCounts) int {
 			return cmp.Or(cmp.Compare(y.Blocks, x.Blocks), cmp.Compare(y.Deferrals, x.Deferrals), cmp.Compare(y.Attempts, x.Attempts), cmp.Compare(x.Domain, y.Domain))

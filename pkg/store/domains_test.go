@@ -399,3 +399,35 @@ func TestDomainMigration(t *testing.T) {
 	want.ipRep[floodIPs[1]] += 6
 	checkFlood(t, s, want, keep)
 }
+
+// IPBuckets gives exactly the cells of Buckets that belong to one IP.
+func TestIPBuckets(t *testing.T) {
+	s := newTestStore(t)
+	if _, err := s.SetDomainLimits(DomainLimits{PerIP: 100}); err != nil {
+		t.Fatal(err)
+	}
+	attempts := flood(3000)
+	attempts = append(attempts, floodAttempt{t: t0, series: Series{MTA: "exim", Status: "delivered", Class: "ok"}})
+	applyFlood(t, s, attempts, 400, true)
+	from, to := t0.Add(-time.Hour), t0.Add(48*time.Hour)
+	for _, ip := range append(slices.Clone(floodIPs), "", "203.0.113.1") {
+		want := map[BucketKey]uint64{}
+		if err := s.Buckets(from, to, func(m int64, se Series, n uint64) {
+			if se.SourceIP == ip {
+				want[BucketKey{Minute: m, Series: se}] += n
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got := map[BucketKey]uint64{}
+		if err := s.IPBuckets(from, to, ip, func(m int64, se Series, n uint64) { got[BucketKey{Minute: m, Series: se}] += n }); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("IPBuckets(%q) (-want +got):\n%s", ip, diff)
+		}
+		if ip != "203.0.113.1" && len(got) == 0 {
+			t.Errorf("IPBuckets(%q): no cells", ip)
+		}
+	}
+}

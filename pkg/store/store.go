@@ -487,6 +487,17 @@ func (s *Store) Positions() (map[string][]byte, error) {
 // survive restarts.
 func (s *Store) Totals() (map[Series]uint64, error) {
 	out := make(map[Series]uint64)
+	if err := s.EachTotal(func(series Series, n uint64) { out[series] = n }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachTotal calls fn with each series and its total, in key order, without
+// collecting them: the daemon's start then holds its aggregate and not a
+// second copy of every series. fn runs inside a read transaction and must
+// not use the store.
+func (s *Store) EachTotal(fn func(Series, uint64)) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(seriesName).ForEach(func(k, v []byte) error {
 			series, err := decodeSeries(k)
@@ -497,14 +508,14 @@ func (s *Store) Totals() (map[Series]uint64, error) {
 			if err != nil {
 				return corrupt(string(seriesName), k, err)
 			}
-			out[series] = n
+			fn(series, n)
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read totals: %w", err)
+		return fmt.Errorf("read totals: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // readChunk bounds how many cells Buckets reads per read transaction.
@@ -522,6 +533,39 @@ type cell struct {
 // scan concurrent with Apply is not one snapshot, but fn may do anything,
 // including calling the store.
 func (s *Store) Buckets(from, to time.Time, fn func(minute int64, s Series, n uint64)) error {
+	return s.buckets(from, to, nil, fn)
+}
+
+// IPBuckets is Buckets for the series of one source IP ("" is the unknown
+// IP). It finds the IP's series ids first, so the cells of other IPs are
+// skipped by their id, not decoded: a page about one IP does not pay for
+// the 50,000 domains of the others.
+func (s *Store) IPBuckets(from, to time.Time, sourceIP string, fn func(minute int64, s Series, n uint64)) error {
+	ids := map[uint32]bool{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(seriesIDsName).ForEach(func(k, v []byte) error {
+			ip, err := seriesIP(v)
+			if err != nil || len(k) != 4 {
+				return corrupt(string(seriesIDsName), k, errCorrupt)
+			}
+			if string(ip) == sourceIP {
+				ids[binary.BigEndian.Uint32(k)] = true
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read series ids: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.buckets(from, to, ids, fn)
+}
+
+// buckets is Buckets for the cells whose series id is in only (every cell
+// when only is nil).
+func (s *Store) buckets(from, to time.Time, only map[uint32]bool, fn func(minute int64, s Series, n uint64)) error {
 	start := minuteKey(MinuteOf(from))
 	end := minuteKey(ceilMinute(to))
 	names := make(map[uint32]Series) // series by id, filled as ids are met
@@ -541,6 +585,9 @@ func (s *Store) Buckets(from, to time.Time, fn func(minute int64, s Series, n ui
 					return corrupt(string(bucketsName), k, errCorrupt)
 				}
 				id := binary.BigEndian.Uint32(k[8:])
+				if only != nil && !only[id] {
+					continue
+				}
 				series, ok := names[id]
 				if !ok {
 					enc := ib.Get(k[8:])
