@@ -257,7 +257,7 @@ func TestAlertsEndToEnd(t *testing.T) {
 		Replies: []replyView{{RecipientDomain: "acme-corp.example", Response: reply, SMTPCode: 554, EnhancedCode: "5.7.1",
 			Class: "reputation", Count: 2, FirstSeen: first, LastSeen: last}},
 		RepliesTotal:  1,
-		DomainsStored: 2, DomainsStoredLimit: 5000, DomainsTotalLimit: 50000,
+		DomainsStored: 2, DomainsStoredLimit: 5000, DomainsTotalLimit: 20000,
 	}
 	if d := cmp.Diff(wantRep, rep); d != "" {
 		t.Errorf("ip report (-want +got):\n%s", d)

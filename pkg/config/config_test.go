@@ -23,7 +23,7 @@ func TestShippedExampleLoads(t *testing.T) {
 	}
 	if c.Listen != ":9797" || c.StateFile != "/var/lib/ppwatch/ppwatch.db" || c.FlushInterval != Duration(time.Second) ||
 		len(c.Inputs) != 2 || c.Inputs[1].MTA != "pmta" || len(c.Windows) != 3 || c.Windows[2] != Duration(24*time.Hour) ||
-		c.Domains.Top != 50 || c.Domains.Always[0] != "example.edu" || c.Domains.StoredPerIP != 5000 || c.Domains.StoredTotal != 50000 || c.Retention != Duration(30*24*time.Hour) {
+		c.Domains.Top != 50 || c.Domains.Always[0] != "example.edu" || c.Domains.StoredPerIP != 5000 || c.Domains.StoredTotal != 20000 || c.Retention != Duration(30*24*time.Hour) {
 		t.Errorf("daemon keys: %+v", c)
 	}
 }
@@ -36,7 +36,7 @@ func TestDefaults(t *testing.T) {
 	if d := cmp.Diff(DefaultInternalRelays, c.InternalRelays); d != "" {
 		t.Error(d)
 	}
-	if d := cmp.Diff(Domains{Top: 50, StoredPerIP: 5000, StoredTotal: 50000}, c.Domains); d != "" {
+	if d := cmp.Diff(Domains{Top: 50, StoredPerIP: 5000, StoredTotal: 20000}, c.Domains); d != "" {
 		t.Errorf("domains (-want +got):\n%s", d)
 	}
 	c, err = Parse([]byte("internal_relays: []\ntimezone: Europe/Berlin\n"), "x.yml")

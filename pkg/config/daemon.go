@@ -39,7 +39,7 @@ type Domains struct {
 // save.
 const (
 	DefaultStoredPerIP = 5000
-	DefaultStoredTotal = 50000
+	DefaultStoredTotal = 20000
 	MaxStoredDomains   = 1000000
 )
 
