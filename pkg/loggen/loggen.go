@@ -32,6 +32,10 @@ type Options struct {
 	// of its own (corp0.example, corp1.example, …), as a spam run or a
 	// list-cleaning job does; ProofpointDomains is then ignored.
 	DistinctDomains bool
+	// AttemptDelay is the time from a message's arrival to its attempt
+	// (0: 50 to 950 ms at random). The delays add up: at a million messages
+	// the random ones make the log span six days.
+	AttemptDelay time.Duration
 	// SourceIPs are the sending IPs Proofpoint names in its replies, one
 	// picked per message (nil: four documentation addresses).
 	SourceIPs []string
@@ -167,7 +171,11 @@ func Write(w io.Writer, o Options) (int64, error) {
 		if r.dsn == "4.4.1" {
 			relay = "none"
 		}
-		t = t.Add(time.Duration(50+rng.IntN(900)) * time.Millisecond)
+		if o.AttemptDelay > 0 {
+			t = t.Add(o.AttemptDelay)
+		} else {
+			t = t.Add(time.Duration(50+rng.IntN(900)) * time.Millisecond)
+		}
 		text := fmt.Sprintf(r.text, qid, host, ip, o.SourceIPs[rng.IntN(len(o.SourceIPs))])
 		rcpt := fmt.Sprintf("user%d@%s", rng.IntN(100000), domain)
 		delay := 0.2 + rng.Float64()
