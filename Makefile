@@ -45,9 +45,10 @@ fuzz:
 	done
 
 # Scan throughput and peak RSS beside grep on a generated 1,000,000-line
-# Postfix log, then the per-package benchmarks.
+# Postfix log, the daemon on it and on a flood of 1,000,000 distinct
+# recipient domains, then the per-package benchmarks.
 bench: build
-	$(GO) run ./cmd/ppbench -ppwatch $(BIN)
+	$(GO) run ./cmd/ppbench -ppwatch $(BIN) -domains 1000000
 	$(GO) test -run '^$$' -bench . -benchmem ./parsers/... ./pkg/...
 
 # Rewrite the CPU profile go build optimises ppwatch with (profile-guided

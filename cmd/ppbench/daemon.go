@@ -111,15 +111,20 @@ type daemon struct {
 	addr string
 }
 
-// startDaemon runs ppwatch on log with the defaults and the config lines
-// in extra.
+// startDaemon runs ppwatch on a Postfix log with the defaults and the
+// config lines in extra.
 func startDaemon(bin, dir, name, log, extra string) *daemon {
+	return startDaemonMTA(bin, dir, name, log, "postfix", extra)
+}
+
+// startDaemonMTA is startDaemon for a log of the given MTA.
+func startDaemonMTA(bin, dir, name, log, mta, extra string) *daemon {
 	cfg := filepath.Join(dir, name+".yml")
 	// The default flush interval (1s): the daemon also commits as soon as it
 	// has read its files to the end, so the lines metric shows the end of
 	// the catch-up at once.
-	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: 127.0.0.1:0\nstate_file: %s\n%sinputs:\n  - {path: %s, mta: postfix}\n",
-		filepath.Join(dir, name+".db"), extra, log)), 0o644)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: 127.0.0.1:0\nstate_file: %s\n%sinputs:\n  - {path: %s, mta: %s}\n",
+		filepath.Join(dir, name+".db"), extra, log, mta)), 0o644)
 	argv := []string{bin, "run", "--config", cfg}
 	if ts, err := exec.LookPath("taskset"); err == nil {
 		argv = append([]string{ts, "-c", "0"}, argv...)
@@ -208,10 +213,13 @@ func (d *daemon) cpuSeconds() float64 {
 	return (ut + st) / 100 // USER_HZ
 }
 
-func (d *daemon) peakRSSKiB() int64 {
+func (d *daemon) peakRSSKiB() int64 { return d.statusKiB("VmHWM:") }
+
+// statusKiB reads one kB field of /proc/PID/status (0 when absent).
+func (d *daemon) statusKiB(field string) int64 {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.cmd.Process.Pid))
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
+		if strings.HasPrefix(l, field) {
 			n, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
 			return n
 		}

@@ -25,6 +25,10 @@ func main() {
 	genOnly := flag.String("gen", "", "only write the generated log to this `file` and exit")
 	seed := flag.Uint64("seed", 1, "generator seed")
 	daemonBench := flag.Bool("daemon", true, "also measure ppwatch run (catch-up, steady-state CPU, RSS, scrape)")
+	domains := flag.Int("domains", 0, "also measure ppwatch run over a flood of this many Proofpoint attempts, each to a recipient domain of its own (catch-up, RSS, state file, exact counts, /api/v1/ip, restart); 0: not")
+	floodOnly := flag.Bool("flood-only", false, "measure the -domains flood only")
+	floodConfig := flag.String("flood-config", "", "config lines added for the -domains flood's daemon, e.g. 'domains: {stored_total: 20000}'")
+	keep := flag.Bool("keep", false, "keep the daemon benchmarks' logs and state files in -dir")
 	pgo := flag.String("pgo", "", "only write a CPU profile of scan over the three generated logs to this `file` and exit (make pgo: cmd/ppwatch/default.pgo)")
 	flag.Parse()
 
@@ -47,6 +51,10 @@ func main() {
 		return
 	}
 
+	if *floodOnly {
+		*daemonBench = false
+		scanBenches = nil
+	}
 	var postfixScan time.Duration
 	for _, b := range scanBenches {
 		wall := benchScan(b, *dir, *lines, *seed, *runs, *bin)
@@ -54,14 +62,25 @@ func main() {
 			postfixScan = wall
 		}
 	}
+	if !*daemonBench && *domains == 0 {
+		return
+	}
+	d, err := os.MkdirTemp(*dir, "ppbench-daemon-")
+	if err != nil {
+		fail(err)
+	}
+	if *keep {
+		fmt.Println("daemon files kept in", d)
+	} else {
+		defer os.RemoveAll(d)
+	}
 	if *daemonBench {
 		fmt.Println()
-		d, err := os.MkdirTemp(*dir, "ppbench-daemon-")
-		if err != nil {
-			fail(err)
-		}
-		defer os.RemoveAll(d)
 		benchDaemon(*bin, d, *lines, *runs, postfixScan.Seconds())
+	}
+	if *domains > 0 {
+		fmt.Println()
+		benchFlood(*bin, d, *domains, *floodConfig)
 	}
 }
 

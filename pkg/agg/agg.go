@@ -58,6 +58,11 @@ type Snapshot struct {
 	PPOutcomes []PPAttempt // blocks and deferrals by (ip, domain, class), same domains; Status ""
 	Windows    []Window    // only windows with Proofpoint attempts
 	LastBlock  map[string]time.Time
+	// Folded is, per source IP, the Proofpoint attempts the state file
+	// counts under Other because the IP (or the store) had reached its
+	// bound of recipient domains kept by name; a part of PPAttempts'
+	// "other", which also holds the domains outside the top N.
+	Folded map[string]uint64
 }
 
 // Options bound the domains and set the windows.
@@ -76,6 +81,7 @@ type Agg struct {
 	minutes   map[string]*ring
 	span      int64 // minutes kept per IP
 	lastBlock map[string]time.Time
+	stored    map[string]uint64 // source IP -> attempts the store folded (Snapshot.Folded)
 	strs      map[string]string // label values interned: keys must not pin event lines
 
 	// Proofpoint attempts per recipient domain: with 100,000 domains these
@@ -119,7 +125,7 @@ const refold = time.Minute
 // New returns an empty aggregate.
 func New(o Options) *Agg {
 	a := &Agg{opts: o, always: map[string]bool{}, attempts: map[Attempt]uint64{}, minutes: map[string]*ring{},
-		lastBlock: map[string]time.Time{}, strs: map[string]string{},
+		lastBlock: map[string]time.Time{}, stored: map[string]uint64{}, strs: map[string]string{},
 		domains: map[string]*domain{}, pp: map[ppKey]uint64{}, labels: map[string]uint32{}}
 	for _, d := range o.Always {
 		a.always[d] = true
@@ -234,10 +240,19 @@ func (a *Agg) setLastBlock(ip string, t time.Time) {
 	}
 }
 
+// AddFolded adds n to the attempts of ip that the state file counts under
+// Other (loading from the store).
+func (a *Agg) AddFolded(ip string, n uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stored[a.intern(ip)] += n
+}
+
 // Event is one committed attempt.
 type Event struct {
 	Time   time.Time
 	Series Series
+	Folded bool // counted under Other: the domain was past the store's bound
 }
 
 // Add counts committed attempts.
@@ -247,6 +262,9 @@ func (a *Agg) Add(evs []Event) {
 	for i := range evs {
 		e := &evs[i]
 		a.addTotal(e.Series, 1)
+		if e.Folded {
+			a.stored[a.intern(e.Series.SourceIP)]++
+		}
 		if !e.Series.Proofpoint {
 			continue
 		}
@@ -266,7 +284,10 @@ func (a *Agg) Add(evs []Event) {
 func (a *Agg) Snapshot(now time.Time) *Snapshot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := &Snapshot{LastBlock: make(map[string]time.Time, len(a.lastBlock))}
+	s := &Snapshot{LastBlock: make(map[string]time.Time, len(a.lastBlock)), Folded: make(map[string]uint64, len(a.stored))}
+	for ip, n := range a.stored {
+		s.Folded[ip] = n
+	}
 	for k, n := range a.attempts {
 		k.N = n
 		s.Attempts = append(s.Attempts, k)

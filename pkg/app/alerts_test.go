@@ -257,7 +257,8 @@ func TestAlertsEndToEnd(t *testing.T) {
 		TopDomains:    []web.DomainCounts{{Domain: "acme-corp.example", Attempts: 3, Blocks: 2}, {Domain: "wayne.example", Attempts: 1}},
 		Replies: []web.ReplyView{{RecipientDomain: "acme-corp.example", Response: reply, SMTPCode: 554, EnhancedCode: "5.7.1",
 			Class: "reputation", Count: 2, FirstSeen: first, LastSeen: last}},
-		RepliesTotal: 1,
+		RepliesTotal:  1,
+		DomainsStored: 2, DomainsStoredLimit: 5000, DomainsTotalLimit: 20000,
 	}
 	if d := cmp.Diff(wantRep, rep); d != "" {
 		t.Errorf("ip report (-want +got):\n%s", d)

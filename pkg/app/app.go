@@ -135,12 +135,27 @@ func newAgg(cfg *config.Config) *agg.Agg {
 // load fills the aggregate from the store: totals, and the per-minute
 // buckets that the longest window can see.
 func (a *App) load(ag *agg.Agg, cfg *config.Config) error {
-	totals, err := a.store.Totals()
+	// The bound first: on a file from before it, this folds the domains
+	// past it, so that the totals below are the bounded ones.
+	start := time.Now()
+	mig, err := a.store.SetDomainLimits(store.DomainLimits{PerIP: cfg.Domains.StoredPerIP, Total: cfg.Domains.StoredTotal, Always: cfg.Domains.Always})
 	if err != nil {
-		return fmt.Errorf("loading totals: %w", err)
+		return fmt.Errorf("recipient domains: %w", err)
 	}
-	for s, n := range totals {
-		ag.AddTotal(agg.Series(s), n)
+	if mig != (store.MigrationStats{}) {
+		a.log.Warn().Int("series", mig.Series).Int("cells", mig.Cells).Int("replies", mig.Replies).Int("overflow", mig.Overflow).
+			Dur("took", time.Since(start)).Int("stored_per_ip", cfg.Domains.StoredPerIP).Int("stored_total", cfg.Domains.StoredTotal).
+			Msg("state file held more recipient domains than domains.stored_per_ip/stored_total allow: those past the bound are now counted under \"other\" (once; totals unchanged)")
+	}
+	folded, err := a.store.Folded()
+	if err != nil {
+		return fmt.Errorf("loading folded counts: %w", err)
+	}
+	for ip, n := range folded {
+		ag.AddFolded(ip, n)
+	}
+	if err := a.store.EachTotal(func(s store.Series, n uint64) { ag.AddTotal(agg.Series(s), n) }); err != nil {
+		return fmt.Errorf("loading totals: %w", err)
 	}
 	var longest time.Duration
 	for _, w := range cfg.Windows {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/alert"
-	"github.com/ppwatch/ppwatch/pkg/alerting"
+	"github.com/ppwatch/ppwatch/pkg/store"
 	"github.com/ppwatch/ppwatch/pkg/web"
 )
 
@@ -40,14 +40,26 @@ func (a *App) IPReport(ip, label string) (*web.IPReport, error) {
 	if len(windows) > 0 {
 		longest := slices.Max(windows)
 		rep.DomainsWindow = alert.FormatDuration(longest)
-		counts, err := alerting.StoreSource{Store: a.store}.Counts(now, []time.Duration{longest})
+		// The window as the alerts count it (whole minutes by event time,
+		// ending with now's), over this IP's cells only.
+		nowMin, span := store.MinuteOf(now), int64(longest/time.Minute)
+		counts := map[string]*alert.Counts{}
+		err := a.store.IPBuckets(time.Unix((nowMin-span+1)*60, 0), time.Unix((nowMin+1)*60, 0), ip, func(m int64, se store.Series, n uint64) {
+			if !se.Proofpoint || m <= nowMin-span || m > nowMin {
+				return
+			}
+			c := counts[se.RecipientDomain]
+			if c == nil {
+				c = &alert.Counts{}
+				counts[se.RecipientDomain] = c
+			}
+			c.Add(se.Outcome, n)
+		})
 		if err != nil {
 			return nil, err
 		}
-		for k, c := range counts[longest] {
-			if k.SourceIP == ip {
-				rep.TopDomains = append(rep.TopDomains, web.DomainCounts{Domain: k.RecipientDomain, Attempts: c.Attempts, Blocks: c.Blocks, Deferrals: c.Deferrals})
-			}
+		for d, c := range counts {
+			rep.TopDomains = append(rep.TopDomains, web.DomainCounts{Domain: d, Attempts: c.Attempts, Blocks: c.Blocks, Deferrals: c.Deferrals})
 		}
 		slices.SortFunc(rep.TopDomains, func(x, y web.DomainCounts) int {
 			return cmp.Or(cmp.Compare(y.Blocks, x.Blocks), cmp.Compare(y.Deferrals, x.Deferrals), cmp.Compare(y.Attempts, x.Attempts), cmp.Compare(x.Domain, y.Domain))
@@ -56,20 +68,36 @@ func (a *App) IPReport(ip, label string) (*web.IPReport, error) {
 			rep.TopDomains = rep.TopDomains[:web.MaxPageDomains]
 		}
 	}
-	replies, err := a.store.Replies(ip)
-	if err != nil {
+	// The IP's own replies only: the store's domain bound keeps them to a
+	// few per kept domain, where Replies("") would read every IP's.
+	var replies []store.Reply
+	if err := a.store.EachIPReply(ip, func(r store.Reply) { replies = append(replies, r) }); err != nil {
 		return nil, err
 	}
-	for _, r := range replies {
-		if r.SourceIP != ip { // Replies("") is every IP's
-			continue
-		}
-		if rep.RepliesTotal++; len(rep.Replies) == web.MaxPageReplies {
-			continue
-		}
+	slices.SortFunc(replies, func(x, y store.Reply) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.RecipientDomain, y.RecipientDomain), cmp.Compare(x.Response, y.Response))
+	})
+	rep.RepliesTotal = len(replies)
+	for _, r := range replies[:min(len(replies), web.MaxPageReplies)] {
 		rep.Replies = append(rep.Replies, web.ReplyView{RecipientDomain: r.RecipientDomain, Response: r.Response, SMTPCode: r.SMTPCode,
 			EnhancedCode: r.EnhancedCode, Class: r.Class, Count: r.Count, FirstSeen: r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC()})
 	}
+	overflow, err := a.store.ReplyOverflow(ip)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range overflow {
+		if o.SourceIP == ip { // ReplyOverflow("") is every IP's
+			rep.RepliesOverflow += o.Count
+		}
+	}
+	ds, err := a.store.DomainStats(ip)
+	if err != nil {
+		return nil, err
+	}
+	lim := a.store.Limits()
+	rep.DomainsStored, rep.DomainsFolded = ds.Stored, ds.Folded
+	rep.DomainsStoredLimit, rep.DomainsTotalLimit = lim.PerIP, lim.Total
 	return rep, nil
 }
 

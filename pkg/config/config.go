@@ -89,7 +89,7 @@ func Default() *Config {
 		Listen:         DefaultListen,
 		FlushInterval:  Duration(time.Second),
 		Windows:        append([]Duration(nil), DefaultWindows...),
-		Domains:        Domains{Top: 50},
+		Domains:        Domains{Top: 50, StoredPerIP: DefaultStoredPerIP, StoredTotal: DefaultStoredTotal},
 		Retention:      Duration(30 * 24 * time.Hour),
 		Alerting:       Alerting{EvalInterval: Duration(DefaultEvalInterval), ResendInterval: Duration(DefaultResendInterval)},
 		Alerts:         DefaultAlerts(),

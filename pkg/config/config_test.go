@@ -23,7 +23,7 @@ func TestShippedExampleLoads(t *testing.T) {
 	}
 	if c.Listen != ":9797" || c.StateFile != "/var/lib/ppwatch/ppwatch.db" || c.FlushInterval != Duration(time.Second) ||
 		len(c.Inputs) != 2 || c.Inputs[1].MTA != "pmta" || len(c.Windows) != 3 || c.Windows[2] != Duration(24*time.Hour) ||
-		c.Domains.Top != 50 || c.Domains.Always[0] != "example.edu" || c.Retention != Duration(30*24*time.Hour) {
+		c.Domains.Top != 50 || c.Domains.Always[0] != "example.edu" || c.Domains.StoredPerIP != 5000 || c.Domains.StoredTotal != 20000 || c.Retention != Duration(30*24*time.Hour) {
 		t.Errorf("daemon keys: %+v", c)
 	}
 }
@@ -35,6 +35,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if d := cmp.Diff(DefaultInternalRelays, c.InternalRelays); d != "" {
 		t.Error(d)
+	}
+	if d := cmp.Diff(Domains{Top: 50, StoredPerIP: 5000, StoredTotal: 20000}, c.Domains); d != "" {
+		t.Errorf("domains (-want +got):\n%s", d)
 	}
 	c, err = Parse([]byte("internal_relays: []\ntimezone: Europe/Berlin\n"), "x.yml")
 	if err != nil {
@@ -65,6 +68,7 @@ func TestBadConfigs(t *testing.T) {
 		"bad-window.yml":       `testdata/bad-window.yml:1: windows[0]: 1m30s: windows are whole minutes, at least 1m`,
 		"bad-listen.yml":       `testdata/bad-listen.yml:1: listen: "9797" has no port (give host:port, e.g. ":9797")`,
 		"bad-twice.yml":        `testdata/bad-twice.yml:2: key "timezone" given twice in the top level`,
+		"bad-stored.yml":       `testdata/bad-stored.yml:3: domains.stored_per_ip: 0 is outside 1..1000000`,
 	}
 	files, _ := filepath.Glob("testdata/bad-*.yml")
 	if len(files) != len(want) {

@@ -25,11 +25,26 @@ type Input struct {
 	MTA  string `yaml:"mta"` // a name of the MTA table (parsers.Table) or auto (default)
 }
 
-// Domains bound the recipient_domain label.
+// Domains bound the recipient_domain label and the domains the state file
+// keeps by name.
 type Domains struct {
 	Top    int      `yaml:"top"`    // the N domains with most Proofpoint attempts get their own series
 	Always []string `yaml:"always"` // always their own series
+	// Distinct recipient domains the state file keeps by name per source IP
+	// and in all; attempts to domains past either are kept under "other"
+	// and counted in ppwatch_proofpoint_domains_folded_total.
+	StoredPerIP int `yaml:"stored_per_ip"`
+	StoredTotal int `yaml:"stored_total"`
 }
+
+// Defaults of domains.stored_per_ip and stored_total, and their upper
+// limit: past it a flood would again cost the memory the bound is there to
+// save.
+const (
+	DefaultStoredPerIP = 5000
+	DefaultStoredTotal = 20000
+	MaxStoredDomains   = 1000000
+)
 
 // Duration is a time.Duration written as "90s", "5m", "24h" or "30d".
 type Duration time.Duration
@@ -149,6 +164,12 @@ func (c *Config) validateDaemon(bad func(field, format string, args ...any)) {
 	}
 	if c.Domains.Top < 0 || c.Domains.Top > 10000 {
 		bad("domains.top", "%d is outside 0..10000", c.Domains.Top)
+	}
+	if c.Domains.StoredPerIP < 1 || c.Domains.StoredPerIP > MaxStoredDomains {
+		bad("domains.stored_per_ip", "%d is outside 1..%d", c.Domains.StoredPerIP, MaxStoredDomains)
+	}
+	if c.Domains.StoredTotal < 1 || c.Domains.StoredTotal > MaxStoredDomains {
+		bad("domains.stored_total", "%d is outside 1..%d", c.Domains.StoredTotal, MaxStoredDomains)
 	}
 	for i, d := range c.Domains.Always {
 		if d == "" || strings.ContainsAny(d, " /@[]*") {

@@ -265,15 +265,20 @@ func (in *Writer) line(input, path, text string, offset int64) {
 
 func (in *Writer) count(ev *event.Delivery) {
 	s := store.Series{MTA: ev.MTA, SourceIP: ev.SourceIP, Status: string(ev.Status), Class: string(ev.Class), Proofpoint: ev.Proofpoint}
+	folded := false
 	if ev.Proofpoint {
-		s.RecipientDomain, s.Outcome = ev.RecipientDomain, ev.Outcome()
+		// The store's bound on domains kept by name, decided here rather
+		// than at the commit: a flood's batch then holds a few series
+		// under "other" instead of a key per domain.
+		s.RecipientDomain, s.Outcome = in.st.Domain(in.batch, ev.SourceIP, ev.RecipientDomain), ev.Outcome()
+		folded = s.RecipientDomain != ev.RecipientDomain
 		if ev.Status != event.Delivered {
-			in.batch.AddReply(ev.Time, store.Reply{SourceIP: ev.SourceIP, RecipientDomain: ev.RecipientDomain, Response: ev.Response,
+			in.batch.AddReply(ev.Time, store.Reply{SourceIP: ev.SourceIP, RecipientDomain: s.RecipientDomain, Response: ev.Response,
 				EnhancedCode: ev.EnhancedCode, Class: string(ev.Class), SMTPCode: ev.SMTPCode})
 		}
 	}
 	in.batch.Add(ev.Time, s)
-	in.events = append(in.events, agg.Event{Time: ev.Time, Series: agg.Series(s)})
+	in.events = append(in.events, agg.Event{Time: ev.Time, Series: agg.Series(s), Folded: folded})
 }
 
 // flush commits the batch; it reports whether the store is up to date.

@@ -28,6 +28,14 @@ type Options struct {
 	// ProofpointDomains is how many distinct recipient domains are behind
 	// Proofpoint (0: 400).
 	ProofpointDomains int
+	// DistinctDomains sends every Proofpoint delivery to a recipient domain
+	// of its own (corp0.example, corp1.example, …), as a spam run or a
+	// list-cleaning job does; ProofpointDomains is then ignored.
+	DistinctDomains bool
+	// AttemptDelay is the time from a message's arrival to its attempt
+	// (0: 50 to 950 ms at random). The delays add up: at a million messages
+	// the random ones make the log span six days.
+	AttemptDelay time.Duration
 	// SourceIPs are the sending IPs Proofpoint names in its replies, one
 	// picked per message (nil: four documentation addresses).
 	SourceIPs []string
@@ -110,6 +118,7 @@ func Write(w io.Writer, o Options) (int64, error) {
 		lines++
 	}
 	qn := uint64(0x4C6D21A0B3F)
+	next := 0 // the next DistinctDomains domain
 	pid := 1000
 	for lines < o.Lines {
 		qn += uint64(1 + rng.IntN(977))
@@ -136,6 +145,9 @@ func Write(w io.Writer, o Options) (int64, error) {
 		table := otherReplies
 		if pp {
 			pd := rng.IntN(o.ProofpointDomains)
+			if o.DistinctDomains {
+				pd, next = next, next+1
+			}
 			domain = fmt.Sprintf("corp%d.example", pd)
 			host = fmt.Sprintf("mx0%c-00%06x01.pphosted.com", 'a'+rune(rng.IntN(2)), pd%4096)
 			ip = fmt.Sprintf("148.163.%d.%d", 128+d%32, 1+d%250)
@@ -159,7 +171,11 @@ func Write(w io.Writer, o Options) (int64, error) {
 		if r.dsn == "4.4.1" {
 			relay = "none"
 		}
-		t = t.Add(time.Duration(50+rng.IntN(900)) * time.Millisecond)
+		if o.AttemptDelay > 0 {
+			t = t.Add(o.AttemptDelay)
+		} else {
+			t = t.Add(time.Duration(50+rng.IntN(900)) * time.Millisecond)
+		}
 		text := fmt.Sprintf(r.text, qid, host, ip, o.SourceIPs[rng.IntN(len(o.SourceIPs))])
 		rcpt := fmt.Sprintf("user%d@%s", rng.IntN(100000), domain)
 		delay := 0.2 + rng.Float64()

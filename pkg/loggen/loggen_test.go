@@ -34,3 +34,20 @@ func TestDeterministic(t *testing.T) {
 		t.Errorf("proofpoint share %s", fmt.Sprintf("%.3f", ratio))
 	}
 }
+
+// DistinctDomains: one recipient domain per Proofpoint delivery, in order.
+func TestDistinctDomains(t *testing.T) {
+	var b bytes.Buffer
+	if _, err := Write(&b, Options{MTA: "pmta", Lines: 1001, Seed: 3, ProofpointShare: 1, DistinctDomains: true}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")[1:] // after the header
+	if len(lines) != 1000 {
+		t.Fatalf("%d records", len(lines))
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, fmt.Sprintf("@corp%d.example,", i)) {
+			t.Fatalf("record %d is not to corp%d.example: %s", i, i, l)
+		}
+	}
+}

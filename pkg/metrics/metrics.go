@@ -48,6 +48,9 @@ var (
 	lastBlockDesc = prometheus.NewDesc("ppwatch_proofpoint_last_block_timestamp_seconds",
 		"Event time of the latest Proofpoint block of the sending IP.",
 		[]string{"source_ip"}, nil)
+	foldedDesc = prometheus.NewDesc("ppwatch_proofpoint_domains_folded_total",
+		"Proofpoint attempts of the sending IP that the state file counts under recipient_domain \"other\" because the IP, or the file, had reached its bound of recipient domains kept by name (domains.stored_per_ip, domains.stored_total).",
+		[]string{"source_ip"}, nil)
 )
 
 // Collector exposes a Snapshotter's figures.
@@ -65,7 +68,7 @@ func NewCollector(src Snapshotter, now func() time.Time, window func(time.Durati
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{attemptsDesc, ppAttemptsDesc, ppBlocksDesc, ppDeferralsDesc, blockRatioDesc, deferralRatioDesc, windowAttemptsDesc, lastBlockDesc} {
+	for _, d := range []*prometheus.Desc{attemptsDesc, ppAttemptsDesc, ppBlocksDesc, ppDeferralsDesc, blockRatioDesc, deferralRatioDesc, windowAttemptsDesc, lastBlockDesc, foldedDesc} {
 		ch <- d
 	}
 }
@@ -96,6 +99,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for addr, t := range s.LastBlock {
 		ch <- prometheus.MustNewConstMetric(lastBlockDesc, prometheus.GaugeValue, float64(t.UnixNano())/1e9, ip(addr))
+	}
+	for addr, n := range s.Folded {
+		ch <- prometheus.MustNewConstMetric(foldedDesc, prometheus.CounterValue, float64(n), ip(addr))
 	}
 }
 

@@ -146,3 +146,28 @@ func BenchmarkCollect100kDomains(b *testing.B) {
 		}
 	}
 }
+
+// The attempts the state file folded into "other": loaded totals plus the
+// folded events committed since, per IP.
+func TestFoldedCounter(t *testing.T) {
+	a := agg.New(agg.Options{Top: 5, Windows: []time.Duration{time.Hour}})
+	a.AddFolded("192.0.2.25", 41)
+	folded := ev(time.Minute, "192.0.2.25", agg.Other, "bounced", "reputation", true, true, false)
+	folded.Folded = true
+	unknown := ev(time.Minute, "", agg.Other, "delivered", "none", true, false, false)
+	unknown.Folded = true
+	a.Add([]agg.Event{folded, unknown, ev(time.Minute, "192.0.2.25", "kept.example", "delivered", "none", true, false, false)})
+	c := NewCollector(a, func() time.Time { return now }, window)
+	want := `
+# HELP ppwatch_proofpoint_domains_folded_total Proofpoint attempts of the sending IP that the state file counts under recipient_domain "other" because the IP, or the file, had reached its bound of recipient domains kept by name (domains.stored_per_ip, domains.stored_total).
+# TYPE ppwatch_proofpoint_domains_folded_total counter
+ppwatch_proofpoint_domains_folded_total{source_ip="192.0.2.25"} 42
+ppwatch_proofpoint_domains_folded_total{source_ip="unknown"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ppwatch_proofpoint_domains_folded_total"); err != nil {
+		t.Error(err)
+	}
+	if probs, err := testutil.CollectAndLint(c); err != nil || len(probs) > 0 {
+		t.Errorf("lint: %v %v", err, probs)
+	}
+}

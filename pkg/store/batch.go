@@ -45,6 +45,26 @@ type Batch struct {
 	Figures map[string][]byte
 
 	n int
+
+	// What Store.Domain decided for this batch, so that Apply stores the
+	// domains it let in, in the order it met them, and counts its folds.
+	pairs  map[string]pairState // pair key -> decision
+	order  []pairRef            // pairs let in that the store did not hold yet
+	newIP  map[string]int       // len(order) per source IP
+	folded map[string]uint64    // source IP -> attempts Domain put under Other
+	key    []byte               // scratch pair key
+}
+
+type pairState uint8
+
+const (
+	pairKept pairState = iota + 1
+	pairFolded
+)
+
+// pairRef is one (source IP, recipient domain) pair and its key.
+type pairRef struct {
+	key, ip, domain string
 }
 
 // NewBatch returns an empty batch.
@@ -98,6 +118,10 @@ func (b *Batch) Reset() {
 	clear(b.Positions)
 	clear(b.Figures)
 	b.n = 0
+	clear(b.pairs)
+	b.order = b.order[:0]
+	clear(b.newIP)
+	clear(b.folded)
 }
 
 // Len returns the number of attempts counted with Add since NewBatch or

@@ -25,8 +25,8 @@
 //	  "format"  -> "ppwatch-store"
 //	  "schema"  -> uint64 (1); Open refuses any other version (ErrSchema)
 //	  "created" -> uint64 unix microseconds
-//	series                              one key per series ever seen, never pruned
-//	  series -> uint32 id | uint64 total   (the monotonic totals)
+//	series                              one key per series ever seen, never pruned;
+//	  series -> uint32 id | uint64 total   bounded by the domain bound (below)
 //	series_ids                          the same, by id, to decode cells
 //	  uint32 id -> series
 //	buckets_1m                          1-minute counters by event time
@@ -42,6 +42,12 @@
 //	                                    the first batch that has one)
 //	alerts                              alert state, replaced whole by SaveAlerts;
 //	  field(rule) {field(label) field(value)} -> JSON   made on the first save
+//	domains                             the (source ip, recipient domain) pairs
+//	  field(ip) field(domain) -> ""        kept by name; never pruned
+//	domains_folded                      per source ip, the attempts counted under
+//	  field(ip) -> uint64                  "other" because a bound was reached
+//	domains_migration                   only while a file from before the bound
+//	  "phase" -> byte, "after" -> key      is folded (see below)
 //
 // minute is unix seconds / 60 (rounded down) as 8 bytes with the sign bit
 // flipped, so that byte order is time order and Cursor.Seek gives range scans
@@ -54,11 +60,44 @@
 // bucket less than half the size; ids come from the series_ids sequence, in
 // key order of the new series of a batch.
 //
+// The domain buckets are made by the first SetDomainLimits or Apply, so a
+// file from before them needs no new schema version, and the series
+// encoding is unchanged: a folded attempt is an ordinary series whose
+// domain is "other".
+//
+// # The domain bound
+//
+// A recipient domain gets its own series and replies only while its source
+// IP keeps fewer than DomainLimits.PerIP domains and the store fewer than
+// DomainLimits.Total pairs (DomainLimits.Always are let in regardless); the
+// pair is then recorded in domains, in the same transaction as its first
+// counts, and kept for good. Every later attempt to a domain past the bound
+// is counted under Other, with the same MTA, IP, status, class and outcome,
+// so totals per IP and overall stay exact, and is added to the IP's
+// domains_folded counter; its replies go to the (ip, "other") pair, whose
+// per-pair bound and reply_overflow counter apply as to any pair. The
+// writer decides as it reads (Domain), so a flood's batch holds a few
+// series under "other" and not one per domain; Apply decides the pairs of
+// a batch that did not go through Domain by the same rule. The writer keeps
+// a copy of domains in memory (bounded by Total), loaded at the first use;
+// nothing else reads every series at start.
+//
+// A file from before the bound is folded by the first SetDomainLimits: the
+// pairs it holds are recorded in series id order (the order they were first
+// seen) up to the bound; the series of the others are added to the same
+// series under "other" (their ids then name it), their cells moved onto
+// its id, their ids deleted, their replies and overflow counters moved to
+// (ip, "other"). Each step reads at most migrationChunk keys in its own
+// transaction and records in domains_migration where the next starts; every
+// step leaves the counts exact, so an interrupted migration is simply
+// resumed at the next open.
+//
 // # Size and retention
 //
 // Each distinct series costs a cell per minute it occurs in, and two keys
-// forever (series, series_ids); the caller keeps series bounded (RecipientDomain "" where
-// the domain is not needed). Prune deletes old cells, replies and overflow
+// forever (series, series_ids); the domain bound keeps the series of
+// Proofpoint attempts bounded, and the caller passes RecipientDomain ""
+// where the domain is not needed. Prune deletes old cells, replies and overflow
 // counters in chunks of at most maxKeys keys per transaction. bbolt files
 // never shrink: freed pages are reused, and `bbolt compact` or "ppwatch
 // state repair" (a copy of every record) makes a smaller copy offline.

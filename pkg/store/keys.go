@@ -104,6 +104,20 @@ func appendSeries(dst []byte, s Series) []byte {
 	return append(dst, flags)
 }
 
+// seriesIP returns the source IP field of an encoded series, without
+// copying it.
+func seriesIP(src []byte) ([]byte, error) {
+	var field []byte
+	for range 2 { // the MTA, then the IP
+		n, w := binary.Uvarint(src)
+		if w <= 0 || uint64(len(src)-w) < n {
+			return nil, errCorrupt
+		}
+		field, src = src[w:w+int(n)], src[w+int(n):]
+	}
+	return field, nil
+}
+
 func decodeSeries(src []byte) (Series, error) {
 	var s Series
 	var err error
@@ -149,7 +163,12 @@ func replyPrefix(ip string) []byte {
 }
 
 func pairKey(ip, domain string) []byte {
-	return appendField(replyPrefix(ip), domain, maxFieldLen)
+	return appendPairKey(nil, ip, domain)
+}
+
+func appendPairKey(dst []byte, ip, domain string) []byte {
+	dst = appendField(dst, ip, maxFieldLen)
+	return appendField(dst, domain, maxFieldLen)
 }
 
 func replyKey(k ReplyKey) []byte {

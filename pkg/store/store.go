@@ -111,6 +111,7 @@ type Store struct {
 	wmu    sync.Mutex             // one write transaction at a time; see update
 	lastTx atomic.Uint64          // the last transaction committed or opened
 	broken atomic.Pointer[damage] // set once damage is met
+	domains domainIndex
 }
 
 // Open opens the store at path, creating it if the file does not exist. It
@@ -284,7 +285,9 @@ func (s *Store) Created() time.Time { return s.created }
 func (s *Store) Fresh() bool { return s.fresh }
 
 // Apply commits a batch in one bbolt transaction: bucket counts, totals,
-// replies and input positions. It is all-or-nothing: on any error, including
+// replies, the recipient domains it lets in (see Domain; pairs that did not
+// go through Domain are let in or folded here, under the same bound) and
+// input positions. It is all-or-nothing: on any error, including
 // a failed commit on a full disk, nothing of the batch is stored, the store
 // stays usable, and the caller keeps the batch and applies it again later.
 // Apply does not modify b.
@@ -292,11 +295,19 @@ func (s *Store) Apply(b *Batch) error {
 	if b == nil || len(b.Counts)+len(b.Replies)+len(b.Positions)+len(b.Figures) == 0 {
 		return nil
 	}
+	if err := s.loadDomains(); err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	adm := s.admit(b)
+	counts, replies := adm.apply(b)
 	err := s.update(func(tx *bolt.Tx) error {
-		if err := applyCounts(tx, b.Counts); err != nil {
+		if err := applyCounts(tx, counts); err != nil {
 			return err
 		}
-		if err := s.applyReplies(tx, b.Replies); err != nil {
+		if err := s.applyReplies(tx, replies); err != nil {
+			return err
+		}
+		if err := adm.store(tx); err != nil {
 			return err
 		}
 		if err := applyPositions(tx, b.Positions); err != nil {
@@ -307,6 +318,7 @@ func (s *Store) Apply(b *Batch) error {
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}
+	s.domains.commit(adm)
 	return nil
 }
 
@@ -551,7 +563,7 @@ func applyFigures(tx *bolt.Tx, figures map[string][]byte) error {
 // Figures returns a copy of the caller's stored figures.
 func (s *Store) Figures() (map[string][]byte, error) {
 	out := make(map[string][]byte)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		fb := tx.Bucket(figuresName)
 		if fb == nil {
 			return nil
@@ -587,6 +599,17 @@ func (s *Store) Positions() (map[string][]byte, error) {
 // survive restarts.
 func (s *Store) Totals() (map[Series]uint64, error) {
 	out := make(map[Series]uint64)
+	if err := s.EachTotal(func(series Series, n uint64) { out[series] = n }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachTotal calls fn with each series and its total, in key order, without
+// collecting them: the daemon's start then holds its aggregate and not a
+// second copy of every series. fn runs inside a read transaction and must
+// not use the store.
+func (s *Store) EachTotal(fn func(Series, uint64)) error {
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(seriesName).ForEach(func(k, v []byte) error {
 			series, err := decodeSeries(k)
@@ -597,14 +620,14 @@ func (s *Store) Totals() (map[Series]uint64, error) {
 			if err != nil {
 				return corrupt(string(seriesName), k, err)
 			}
-			out[series] = n
+			fn(series, n)
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read totals: %w", err)
+		return fmt.Errorf("read totals: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // readChunk bounds how many cells Buckets reads per read transaction.
@@ -622,6 +645,39 @@ type cell struct {
 // scan concurrent with Apply is not one snapshot, but fn may do anything,
 // including calling the store.
 func (s *Store) Buckets(from, to time.Time, fn func(minute int64, s Series, n uint64)) error {
+	return s.buckets(from, to, nil, fn)
+}
+
+// IPBuckets is Buckets for the series of one source IP ("" is the unknown
+// IP). It finds the IP's series ids first, so the cells of other IPs are
+// skipped by their id, not decoded: a page about one IP does not pay for
+// the 50,000 domains of the others.
+func (s *Store) IPBuckets(from, to time.Time, sourceIP string, fn func(minute int64, s Series, n uint64)) error {
+	ids := map[uint32]bool{}
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(seriesIDsName).ForEach(func(k, v []byte) error {
+			ip, err := seriesIP(v)
+			if err != nil || len(k) != 4 {
+				return corrupt(string(seriesIDsName), k, errCorrupt)
+			}
+			if string(ip) == sourceIP {
+				ids[binary.BigEndian.Uint32(k)] = true
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read series ids: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.buckets(from, to, ids, fn)
+}
+
+// buckets is Buckets for the cells whose series id is in only (every cell
+// when only is nil).
+func (s *Store) buckets(from, to time.Time, only map[uint32]bool, fn func(minute int64, s Series, n uint64)) error {
 	start := minuteKey(MinuteOf(from))
 	end := minuteKey(ceilMinute(to))
 	names := make(map[uint32]Series) // series by id, filled as ids are met
@@ -641,6 +697,9 @@ func (s *Store) Buckets(from, to time.Time, fn func(minute int64, s Series, n ui
 					return corrupt(string(bucketsName), k, errCorrupt)
 				}
 				id := binary.BigEndian.Uint32(k[8:])
+				if only != nil && !only[id] {
+					continue
+				}
 				series, ok := names[id]
 				if !ok {
 					enc := ib.Get(k[8:])
@@ -706,6 +765,12 @@ func (s *Store) EachReplyOfAll(fn func(Reply)) error { return s.eachReply(nil, f
 // sourceIP "" is the unknown IP here.
 func (s *Store) EachPairReply(sourceIP, domain string, fn func(Reply)) error {
 	return s.eachReply(pairKey(sourceIP, domain), fn)
+}
+
+// EachIPReply is EachReply for one source IP only; sourceIP "" is the
+// unknown IP here, not every IP.
+func (s *Store) EachIPReply(sourceIP string, fn func(Reply)) error {
+	return s.eachReply(replyPrefix(sourceIP), fn)
 }
 
 func (s *Store) eachReply(prefix []byte, fn func(Reply)) error {

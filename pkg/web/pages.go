@@ -34,6 +34,16 @@ type IPReport struct {
 	TopDomains    []DomainCounts `json:"top_domains"`
 	Replies       []ReplyView    `json:"replies"`       // the most frequent MaxPageReplies
 	RepliesTotal  int            `json:"replies_total"` // distinct replies kept for the IP
+	// Occurrences of replies not kept verbatim: their (IP, domain) pair
+	// already had its bound of distinct replies.
+	RepliesOverflow uint64 `json:"replies_overflow"`
+	// The state file's bound on recipient domains kept by name: how many
+	// it keeps for the IP, the bounds, and the attempts it counts under
+	// "other" because a bound was reached.
+	DomainsStored      int    `json:"domains_stored"`
+	DomainsStoredLimit int    `json:"domains_stored_limit"` // domains.stored_per_ip
+	DomainsTotalLimit  int    `json:"domains_stored_total_limit"`
+	DomainsFolded      uint64 `json:"domains_folded"`
 }
 
 type IPWindow struct {
@@ -196,10 +206,12 @@ var ipPage = template.Must(template.New("ip").Funcs(pageFuncs).Parse(`<!DOCTYPE 
 {{if .TopDomains}}<table><tr><th>recipient domain</th><th>attempts</th><th>blocks</th><th>deferrals</th></tr>
 {{range .TopDomains}}<tr><td>{{.Domain}}</td><td class="n">{{.Attempts}}</td><td class="n">{{.Blocks}}</td><td class="n">{{.Deferrals}}</td></tr>
 {{end}}</table>{{else}}<p>No Proofpoint attempts.</p>{{end}}
+<p>The state file keeps {{.DomainsStored}} recipient domains of this IP by name (at most {{.DomainsStoredLimit}} per IP, {{.DomainsTotalLimit}} in all).{{if .DomainsFolded}} {{.DomainsFolded}} attempts to domains first seen past that bound are counted under "other".{{end}}</p>
 <h2>Proofpoint replies, verbatim</h2>
 {{if .Replies}}<table><tr><th>count</th><th>first seen (UTC)</th><th>last seen (UTC)</th><th>recipient domain</th><th>class</th><th>reply</th></tr>
 {{range .Replies}}<tr><td class="n">{{.Count}}</td><td>{{utc .FirstSeen}}</td><td>{{utc .LastSeen}}</td><td>{{.RecipientDomain}}</td><td>{{.Class}}</td><td><pre>{{.Response}}</pre></td></tr>
 {{end}}</table>{{if gt .RepliesTotal (len .Replies)}}<p>The {{len .Replies}} most frequent of {{.RepliesTotal}} distinct replies.</p>{{end}}{{else}}<p>None kept.</p>{{end}}
+{{if .RepliesOverflow}}<p>{{.RepliesOverflow}} more replies were not kept verbatim: their recipient domain already had its bound of distinct replies.</p>{{end}}
 </body></html>
 `))
 
