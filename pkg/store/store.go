@@ -107,10 +107,10 @@ type Store struct {
 	created time.Time
 	fresh   bool
 
-	file   *os.File               // read-only, for the checks before each write
-	wmu    sync.Mutex             // one write transaction at a time; see update
-	lastTx atomic.Uint64          // the last transaction committed or opened
-	broken atomic.Pointer[damage] // set once damage is met
+	file    *os.File               // read-only, for the checks before each write
+	wmu     sync.Mutex             // one write transaction at a time; see update
+	lastTx  atomic.Uint64          // the last transaction committed or opened
+	broken  atomic.Pointer[damage] // set once damage is met
 	domains domainIndex
 }
 
