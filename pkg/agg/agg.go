@@ -18,14 +18,8 @@ import (
 // Other is the recipient_domain value of the domains outside the cap.
 const Other = "other"
 
-// Series is what one attempt is counted under. RecipientDomain is set for
-// Proofpoint attempts only: other domains are never labels. Outcome is
-// event.Delivery.Outcome.
-type Series struct {
-	MTA, SourceIP, RecipientDomain, Status, Class string
-	Proofpoint                                    bool
-	Outcome                                       string
-}
+// Series is what one attempt is counted under (the one type of it).
+type Series = event.Series
 
 // Attempt is the sample of ppwatch_attempts_total.
 type Attempt struct {

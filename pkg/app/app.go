@@ -154,7 +154,7 @@ func (a *App) load(ag *agg.Agg, cfg *config.Config) error {
 	for ip, n := range folded {
 		ag.AddFolded(ip, n)
 	}
-	if err := a.store.EachTotal(func(s store.Series, n uint64) { ag.AddTotal(agg.Series(s), n) }); err != nil {
+	if err := a.store.EachTotal(func(s store.Series, n uint64) { ag.AddTotal(s, n) }); err != nil {
 		return fmt.Errorf("loading totals: %w", err)
 	}
 	var longest time.Duration

@@ -89,6 +89,16 @@ func (d *Delivery) IsBlock() bool {
 	return d.Proofpoint && IsBlockReply(d.SMTPCode, d.Class)
 }
 
+// Series is what one attempt is counted under, in the state file and in
+// the daemon's figures alike. RecipientDomain is set for Proofpoint
+// attempts only (other domains are never labels); Outcome is
+// Delivery.Outcome.
+type Series struct {
+	MTA, SourceIP, RecipientDomain, Status, Class string
+	Proofpoint                                    bool
+	Outcome                                       string
+}
+
 // Outcomes of a Proofpoint attempt, beside the status: a block needs the
 // SMTP code and the class, which the status alone does not give (a 5xx
 // banner block is logged as deferred).

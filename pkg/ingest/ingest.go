@@ -278,7 +278,7 @@ func (in *Writer) count(ev *event.Delivery) {
 		}
 	}
 	in.batch.Add(ev.Time, s)
-	in.events = append(in.events, agg.Event{Time: ev.Time, Series: agg.Series(s), Folded: folded})
+	in.events = append(in.events, agg.Event{Time: ev.Time, Series: s, Folded: folded})
 }
 
 // flush commits the batch; it reports whether the store is up to date.

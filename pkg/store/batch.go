@@ -1,18 +1,16 @@
 package store
 
-import "time"
+import (
+	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/event"
+)
 
 // Series identifies one counter. Callers keep the set of series bounded: pass
 // RecipientDomain "" where the domain is not needed (for example for
 // non-Proofpoint attempts), since every distinct series is a key per minute in
 // the buckets and a key forever in the totals.
-type Series struct {
-	MTA, SourceIP, RecipientDomain, Status, Class string
-	Proofpoint                                    bool
-	// Outcome is "block", "deferral" or "": it depends on the SMTP code,
-	// which the status alone does not give.
-	Outcome string
-}
+type Series = event.Series
 
 // Reply is one distinct Proofpoint reply seen from one source IP for one
 // recipient domain.
