@@ -83,7 +83,7 @@ func check(f *os.File, path string, opts Options) (*Report, error) {
 		return r, nil
 	}
 	if len(metas) > 1 {
-		if pw, err := inspect(f, metas[1], size, opts, map[string]int{}); err == nil && len(pw.problems) == 0 {
+		if pw, err := inspect(f, metas[1], size, opts, nil); err == nil && len(pw.problems) == 0 {
 			r.Previous = metas[1].txid
 		}
 	}
@@ -93,9 +93,13 @@ func check(f *os.File, path string, opts Options) (*Report, error) {
 // inspect checks the commit that meta ends: the file's size, the freelist,
 // every page of the tree and every record. It returns the walker with the
 // problems found, and the meta records' error (not a store, or another
-// schema), which record problems do not get past.
+// schema), which record problems do not get past. With counts nil it only
+// asks whether the commit is whole, and stops at its first problem.
 func inspect(f io.ReaderAt, meta bboltMeta, size int64, opts Options, counts map[string]int) (*walker, error) {
-	w := &walker{f: f, meta: meta, pageSize: meta.pageSize, hwm: meta.pgid, maxProblems: maxProblems}
+	w := &walker{f: f, meta: meta, pageSize: meta.pageSize, hwm: meta.pgid, maxProblems: maxProblems, firstOnly: counts == nil}
+	if counts == nil {
+		counts = map[string]int{}
+	}
 	if msg := sizeProblem(meta, size); msg != "" {
 		w.problem(Problem{Msg: msg})
 		return w, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -325,6 +326,14 @@ func corruptions(t *testing.T, l layout) []corruption {
 			}
 		}
 	}
+	if testing.Short() {
+		// One in three, the meta pages always.
+		short := cs[:4]
+		for i := 4; i < len(cs); i += 3 {
+			short = append(short, cs[i])
+		}
+		return short
+	}
 	return cs
 }
 
@@ -351,7 +360,7 @@ func TestCorruptPagesAtOpen(t *testing.T) {
 	cs := corruptions(t, l)
 	t.Logf("file: %d pages of %d bytes, %d series, %d cells, %d replies, %d positions", len(l.kinds)+len(l.free), l.pageSize,
 		len(rf.last.Totals), len(rf.last.Cells), len(rf.last.Replies), len(rf.last.Positions))
-	if len(cs) < 40 {
+	if len(cs) < 40 && !testing.Short() {
 		t.Fatalf("%d corruptions, want at least 40", len(cs))
 	}
 	outcomes := map[string]int{}
@@ -398,7 +407,7 @@ func TestCorruptPagesAtOpen(t *testing.T) {
 			}
 			outcomes["works"]++
 			defer s.Close()
-			if diff := cmp.Diff(*want, readState(t, s)); diff != "" {
+			if diff := stateDiff(*want, readState(t, s)); diff != "" {
 				t.Fatalf("state (-want +got):\n%s", diff)
 			}
 			useStore(t, s, rf.end)
@@ -501,7 +510,7 @@ func TestRefusesCutAndZeroedFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := openTestStore(t, path, damageOpts)
-		if diff := cmp.Diff(rf.last, readState(t, s)); diff != "" {
+		if diff := stateDiff(rf.last, readState(t, s)); diff != "" {
 			t.Fatalf("state (-want +got):\n%s", diff)
 		}
 		useStore(t, s, rf.end)
@@ -767,4 +776,29 @@ func TestCallerPanicIsNotDamage(t *testing.T) {
 		t.Fatalf("Damaged() = %v after a caller's panic", err)
 	}
 	readState(t, s)
+}
+
+// stateDiff is stateDiff(want, got) for big states, which go-cmp sorts by
+// reflection: the maps are compared directly, and only a difference is
+// spelled out.
+func stateDiff(want, got state) string {
+	if sameCells(want.Cells, got.Cells) && maps.Equal(want.Totals, got.Totals) && samePositions(want.Positions, got.Positions) &&
+		sameReplies(want.Replies, got.Replies) && slices.EqualFunc(want.Overflow, got.Overflow, func(a, b Overflow) bool {
+		return a.SourceIP == b.SourceIP && a.RecipientDomain == b.RecipientDomain && a.Count == b.Count && a.LastSeen.Equal(b.LastSeen)
+	}) {
+		return ""
+	}
+	return cmp.Diff(want, got)
+}
+
+func sameCells(a, b map[BucketKey]uint64) bool { return maps.Equal(a, b) }
+
+func samePositions(a, b map[string][]byte) bool { return maps.EqualFunc(a, b, bytes.Equal) }
+
+func sameReplies(a, b []Reply) bool {
+	return slices.EqualFunc(a, b, func(x, y Reply) bool {
+		return x.SourceIP == y.SourceIP && x.RecipientDomain == y.RecipientDomain && x.Response == y.Response &&
+			x.EnhancedCode == y.EnhancedCode && x.Class == y.Class && x.SMTPCode == y.SMTPCode && x.Count == y.Count &&
+			x.FirstSeen.Equal(y.FirstSeen) && x.LastSeen.Equal(y.LastSeen)
+	})
 }

@@ -67,8 +67,8 @@ func Repair(from, to string, opts Options) (*RepairReport, error) {
 	// one is copied: its counts and positions belong together, so what
 	// the last commit read is read again and counted once, and nothing is
 	// lost. Otherwise the last commit is saved from as far as it reads.
-	if w, err := inspect(f, meta, size, opts, map[string]int{}); err == nil && len(w.problems) > 0 && len(metas) > 1 {
-		if pw, err := inspect(f, metas[1], size, opts, map[string]int{}); err == nil && len(pw.problems) == 0 {
+	if w, err := inspect(f, meta, size, opts, nil); err == nil && len(w.problems) > 0 && len(metas) > 1 {
+		if pw, err := inspect(f, metas[1], size, opts, nil); err == nil && len(pw.problems) == 0 {
 			rep.Fallback = fmt.Sprintf("the last commit (transaction %d) is damaged (%s); the one before it (transaction %d) is whole and was copied: what the last commit read is read again, once",
 				meta.txid, w.problems[0], metas[1].txid)
 			meta = metas[1]
@@ -82,6 +82,7 @@ func Repair(from, to string, opts Options) (*RepairReport, error) {
 		sv := &salvage{opts: opts, rep: rep}
 		w := sv.walker(f, meta)
 		w.record, w.bucket = sv.scan, sv.bucketSeen
+		w.skip = func(path string) bool { return path != string(metaName) && path != string(seriesName) }
 		w.walkTree(meta.root, "", 0, nil, nil)
 		return sv, w
 	}

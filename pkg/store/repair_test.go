@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,7 +44,7 @@ func TestRepairSoundFile(t *testing.T) {
 	if rep.Saved["series"] != len(rf.last.Totals) || rep.Saved["series_ids"] != len(rf.last.Totals) || rep.Saved["positions"] != len(rf.last.Positions) {
 		t.Errorf("saved %v, want %d series and ids and %d positions", rep.Saved, len(rf.last.Totals), len(rf.last.Positions))
 	}
-	if diff := cmp.Diff(rf.last, readState(t, s)); diff != "" {
+	if diff := stateDiff(rf.last, readState(t, s)); diff != "" {
 		t.Fatalf("state (-want +got):\n%s", diff)
 	}
 	gotAlerts, err := s.LoadAlerts()
@@ -64,7 +65,7 @@ func TestRepairSoundFile(t *testing.T) {
 		b.Add(rf.end, Series{MTA: "exim", SourceIP: "198.51.100.7", Status: "delivered", Class: "ok"})
 		mustApply(t, st, b)
 	}
-	if diff := cmp.Diff(readState(t, orig), readState(t, s)); diff != "" {
+	if diff := stateDiff(readState(t, orig), readState(t, s)); diff != "" {
 		t.Errorf("after the same batches (-original +repaired):\n%s", diff)
 	}
 }
@@ -92,6 +93,7 @@ func TestRepairCorruptPages(t *testing.T) {
 		newest = 1
 	}
 	whole, previous, salvaged := 0, 0, 0
+	used := map[string]bool{}
 	for _, c := range corruptions(t, l) {
 		t.Run(c.name, func(t *testing.T) {
 			path := copyFile(t, rf.path)
@@ -108,7 +110,7 @@ func TestRepairCorruptPages(t *testing.T) {
 			bucket := l.buckets[c.page]
 			if strings.Contains(rep.Fallback, "is whole and was copied") {
 				// The commit before the last one does not use the page.
-				if diff := cmp.Diff(rf.prev, got); diff != "" {
+				if diff := stateDiff(rf.prev, got); diff != "" {
 					t.Fatalf("state (-want +got):\n%s", diff)
 				}
 				if len(rep.Losses) != 0 {
@@ -121,7 +123,7 @@ func TestRepairCorruptPages(t *testing.T) {
 			case l.kinds[c.page] == kindMeta, l.kinds[c.page] == kindFree, l.kinds[c.page] == kindFreelist, bucket == "series_ids":
 				// Nothing is lost: the new file has its own freelist, and
 				// series ids are rebuilt from the series.
-				if diff := cmp.Diff(want, got); diff != "" {
+				if diff := stateDiff(want, got); diff != "" {
 					t.Fatalf("state (-want +got):\n%s", diff)
 				}
 				if len(rep.Losses) != 0 {
@@ -151,27 +153,31 @@ func TestRepairCorruptPages(t *testing.T) {
 			}
 			subset(t, "replies", replies(want.Replies), replies(got.Replies))
 			untouched := func(b string) bool { return bucket != b && bucket != "" }
-			if untouched("series") && untouched("buckets_1m") && !cmp.Equal(want.Cells, got.Cells) {
+			if untouched("series") && untouched("buckets_1m") && !sameCells(want.Cells, got.Cells) {
 				t.Error("cells lost from an untouched bucket")
 			}
-			if untouched("series") && !cmp.Equal(want.Totals, got.Totals) {
+			if untouched("series") && !maps.Equal(want.Totals, got.Totals) {
 				t.Error("totals lost from an untouched bucket")
 			}
-			if untouched("positions") && !cmp.Equal(want.Positions, got.Positions) {
+			if untouched("positions") && !samePositions(want.Positions, got.Positions) {
 				t.Error("positions lost from an untouched bucket")
 			}
-			if untouched("replies") && !cmp.Equal(want.Replies, got.Replies) {
+			if untouched("replies") && !sameReplies(want.Replies, got.Replies) {
 				t.Error("replies lost from an untouched bucket")
 			}
 			if bucket == "positions" && !slices.ContainsFunc(rep.Losses, func(s string) bool { return strings.HasPrefix(s, "positions:") }) {
 				t.Errorf("losses %q do not warn of the positions", rep.Losses)
 			}
-			salvaged++
-			useStore(t, s, rf.end)
+			// The repaired file takes commits, retention and alerts (once
+			// per bucket damaged is enough to show it).
+			if salvaged++; !used[bucket] {
+				used[bucket] = true
+				useStore(t, s, rf.end)
+			}
 		})
 	}
 	t.Logf("repaired: %d whole, %d from the commit before, %d saved in part", whole, previous, salvaged)
-	if whole == 0 || previous == 0 {
+	if !testing.Short() && (whole == 0 || previous == 0) {
 		t.Error("no corruption repaired whole, or none from the commit before")
 	}
 }
@@ -297,7 +303,7 @@ func TestRepairCutFile(t *testing.T) {
 			s := openTestStore(t, rep.To, damageOpts)
 			got := readState(t, s)
 			if lost[kindBranch]+lost[kindLeaf]+lost[kindFreelist] == 0 {
-				if diff := cmp.Diff(rf.last, got); diff != "" || len(rep.Losses) > 0 {
+				if diff := stateDiff(rf.last, got); diff != "" || len(rep.Losses) > 0 {
 					t.Errorf("only free pages cut: losses %q, state (-want +got):\n%s", rep.Losses, diff)
 				}
 				return
@@ -340,7 +346,7 @@ func TestCompactedCopyOpens(t *testing.T) {
 		t.Fatalf("compacted copy has %d pages, the original %d: nothing was compacted", after.Pages, before.Pages)
 	}
 	s := openTestStore(t, path, damageOpts)
-	if diff := cmp.Diff(rf.last, readState(t, s)); diff != "" {
+	if diff := stateDiff(rf.last, readState(t, s)); diff != "" {
 		t.Fatalf("state (-want +got):\n%s", diff)
 	}
 }

@@ -208,6 +208,12 @@ type walker struct {
 	bucket func(path string, root, seq uint64)
 	// page, when set, gets every page reached and what it is used for.
 	page func(id uint64, kind pageKind, path string)
+	// skip, when set, names buckets not to walk into (their headers still
+	// go to bucket).
+	skip func(path string) bool
+	// firstOnly stops the walk at the first problem: for asking whether a
+	// commit is whole, not what is wrong with it.
+	firstOnly bool
 
 	bufs [][]byte // one page buffer per tree level
 }
@@ -416,6 +422,9 @@ func elements(p []byte, lo, hi []byte, fn func(e element) bool) string {
 // walkTree checks the b+tree rooted at page id of the bucket at path and
 // hands its records and nested buckets on.
 func (w *walker) walkTree(id uint64, path string, depth int, lo, hi []byte) {
+	if w.firstOnly && len(w.problems) > 0 {
+		return
+	}
 	if depth >= maxTreeDepth {
 		w.problem(Problem{Page: id, Bucket: path, Msg: "tree deeper than any bbolt file"})
 		return
@@ -470,6 +479,9 @@ func (w *walker) walkBucket(id uint64, path string, v []byte, depth int) {
 	root, seq := binary.NativeEndian.Uint64(v), binary.NativeEndian.Uint64(v[8:])
 	if w.bucket != nil {
 		w.bucket(path, root, seq)
+	}
+	if w.skip != nil && w.skip(path) {
+		return
 	}
 	if root != 0 {
 		w.walkTree(root, path, depth+1, nil, nil)
