@@ -100,6 +100,9 @@ func (a *App) notReady() error {
 	if !ready {
 		return errors.New("starting")
 	}
+	if err := a.store.Damaged(); err != nil {
+		return err // it names the file and the way out
+	}
 	return a.health.notReading()
 }
 

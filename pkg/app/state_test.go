@@ -159,6 +159,10 @@ func TestDamageWhileRunning(t *testing.T) {
 		t.Errorf("attempts changed after the damage:\n%s", grep(m, "ppwatch_attempts_total"))
 	}
 	get(t, a, "/-/healthy")
+	// Not ready: the operator sees why, and the way out.
+	if code, body := ready(t, a); code != 503 || !strings.Contains(body, "damaged") || !strings.Contains(body, state) {
+		t.Errorf("/-/ready after the damage: %d %q, want 503 naming the damaged file", code, body)
+	}
 
 	done := make(chan error, 1)
 	go func() { done <- a.Stop() }()

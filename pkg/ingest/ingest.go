@@ -141,8 +141,10 @@ func (in *Writer) Run(lines chan tailer.Batch, jlines chan JournalLine, tailerDo
 	defer prune.Stop()
 	for {
 		src, jsrc := lines, jlines
-		if in.failing && in.full() {
-			src, jsrc = nil, nil // commits fail: stop reading until one succeeds
+		if in.failing && in.full() || in.st.Damaged() != nil {
+			// Commits fail: stop reading until one succeeds. A damaged
+			// file never mends while running: stop at once.
+			src, jsrc = nil, nil
 		}
 		select {
 		case b := <-src:
@@ -195,7 +197,7 @@ func (in *Writer) full() bool {
 // flushUntilDone commits the last batch, retrying a failing store for a
 // short while: what is not committed is read again after the restart.
 func (in *Writer) flushUntilDone() {
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 5 && in.st.Damaged() == nil; i++ {
 		if in.flush() {
 			return
 		}
@@ -302,7 +304,12 @@ func (in *Writer) flush() bool {
 	err := in.st.Apply(in.batch)
 	in.self.CommitDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		if !in.failing {
+		switch {
+		case errors.Is(err, store.ErrDamaged):
+			if !in.failing {
+				in.log.Error().Err(err).Msg("state file damaged: reading stopped; what was not committed is read again after the file is repaired (ppwatch state repair)")
+			}
+		case !in.failing:
 			in.log.Error().Err(err).Msg("store commit failed; keeping the batch and retrying")
 		}
 		in.failing = true
