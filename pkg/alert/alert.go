@@ -117,12 +117,7 @@ func (c *Counts) add(o Counts) {
 }
 
 // Reply is one distinct Proofpoint reply, verbatim, as the store keeps it.
-type Reply struct {
-	SourceIP, RecipientDomain, Response, EnhancedCode, Class string
-	SMTPCode                                                 int
-	Count                                                    uint64
-	FirstSeen, LastSeen                                      time.Time
-}
+type Reply = event.Reply
 
 // Source gives the evaluator its figures.
 type Source interface {

@@ -86,7 +86,7 @@ func TestRender(t *testing.T) {
 
 	// No reply of the kind: a template that needs one says so, the page stays.
 	res, _ = e.Eval(t0, source{counts: counts}, nil)
-	if g := res.Alerts.Sorted()[0].Annotations["broken"]; g != `<error expanding template: template: ProofpointBlockRatioHigh.broken:1:11: executing "ProofpointBlockRatioHigh.broken" at <.TopReply.Response>: nil pointer evaluating *alert.Reply.Response>` {
+	if g := res.Alerts.Sorted()[0].Annotations["broken"]; g != `<error expanding template: template: ProofpointBlockRatioHigh.broken:1:11: executing "ProofpointBlockRatioHigh.broken" at <.TopReply.Response>: nil pointer evaluating *event.Reply.Response>` {
 		t.Errorf("broken = %q", g)
 	}
 }

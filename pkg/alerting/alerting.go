@@ -461,19 +461,14 @@ func (s StoreSource) Counts(now time.Time, windows []time.Duration) (map[time.Du
 func (s StoreSource) EachReply(ip string, all bool, fn func(alert.Reply)) error {
 	return s.Store.EachReply(ip, func(r store.Reply) {
 		if all || r.SourceIP == ip { // the store's "" is every IP
-			fn(alertReply(r))
+			fn(r)
 		}
 	})
 }
 
 // EachPairReply implements alert.Source.
 func (s StoreSource) EachPairReply(ip, domain string, fn func(alert.Reply)) error {
-	return s.Store.EachPairReply(ip, domain, func(r store.Reply) { fn(alertReply(r)) })
-}
-
-func alertReply(r store.Reply) alert.Reply {
-	return alert.Reply{SourceIP: r.SourceIP, RecipientDomain: r.RecipientDomain, Response: r.Response,
-		EnhancedCode: r.EnhancedCode, Class: r.Class, SMTPCode: r.SMTPCode, Count: r.Count, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen}
+	return s.Store.EachPairReply(ip, domain, fn)
 }
 
 // Evaluations is how many evaluations have run (ppwatch_alert_evaluations_total).

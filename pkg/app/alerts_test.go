@@ -255,7 +255,7 @@ func TestAlertsEndToEnd(t *testing.T) {
 			ActiveAt: time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC), FiredAt: t1, Report: "http://mta1.example.net:9797/ip/192.0.2.25"}},
 		DomainsWindow: "24h",
 		TopDomains:    []web.DomainCounts{{Domain: "acme-corp.example", Attempts: 3, Blocks: 2}, {Domain: "wayne.example", Attempts: 1}},
-		Replies: []web.ReplyView{{RecipientDomain: "acme-corp.example", Response: reply, SMTPCode: 554, EnhancedCode: "5.7.1",
+		Replies: []web.ReplyView{{SourceIP: "192.0.2.25", RecipientDomain: "acme-corp.example", Response: reply, SMTPCode: 554, EnhancedCode: "5.7.1",
 			Class: "reputation", Count: 2, FirstSeen: first, LastSeen: last}},
 		RepliesTotal:  1,
 		DomainsStored: 2, DomainsStoredLimit: 5000, DomainsTotalLimit: 20000,

@@ -79,8 +79,8 @@ func (a *App) IPReport(ip, label string) (*web.IPReport, error) {
 	})
 	rep.RepliesTotal = len(replies)
 	for _, r := range replies[:min(len(replies), web.MaxPageReplies)] {
-		rep.Replies = append(rep.Replies, web.ReplyView{RecipientDomain: r.RecipientDomain, Response: r.Response, SMTPCode: r.SMTPCode,
-			EnhancedCode: r.EnhancedCode, Class: r.Class, Count: r.Count, FirstSeen: r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC()})
+		r.FirstSeen, r.LastSeen = r.FirstSeen.UTC(), r.LastSeen.UTC()
+		rep.Replies = append(rep.Replies, r)
 	}
 	overflow, err := a.store.ReplyOverflow(ip)
 	if err != nil {

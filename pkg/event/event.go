@@ -99,6 +99,22 @@ type Series struct {
 	Outcome                                       string
 }
 
+// Reply is one distinct Proofpoint reply, verbatim, seen from one source
+// IP for one recipient domain: as the state file keeps it, the alert
+// rules read it and the IP API shows it (field names are a public
+// contract there).
+type Reply struct {
+	SourceIP        string    `json:"source_ip"`
+	RecipientDomain string    `json:"recipient_domain"`
+	Response        string    `json:"response"`
+	SMTPCode        int       `json:"smtp_code"`
+	EnhancedCode    string    `json:"enhanced_code"`
+	Class           string    `json:"class"`
+	Count           uint64    `json:"count"`
+	FirstSeen       time.Time `json:"first_seen"` // UTC
+	LastSeen        time.Time `json:"last_seen"`
+}
+
 // Outcomes of a Proofpoint attempt, beside the status: a block needs the
 // SMTP code and the class, which the status alone does not give (a 5xx
 // banner block is logged as deferred).

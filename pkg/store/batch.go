@@ -12,14 +12,8 @@ import (
 // the buckets and a key forever in the totals.
 type Series = event.Series
 
-// Reply is one distinct Proofpoint reply seen from one source IP for one
-// recipient domain.
-type Reply struct {
-	SourceIP, RecipientDomain, Response, EnhancedCode, Class string
-	SMTPCode                                                 int
-	Count                                                    uint64
-	FirstSeen, LastSeen                                      time.Time // UTC
-}
+// Reply is one distinct Proofpoint reply (the one type of it).
+type Reply = event.Reply
 
 // BucketKey is one counter cell: a series in one minute of event time.
 type BucketKey struct {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/alert"
+	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
 // MaxPageDomains bounds the recipient domains a page lists.
@@ -77,16 +78,8 @@ type DomainCounts struct {
 	Deferrals uint64 `json:"deferrals"`
 }
 
-type ReplyView struct {
-	RecipientDomain string    `json:"recipient_domain"`
-	Response        string    `json:"response"`
-	SMTPCode        int       `json:"smtp_code"`
-	EnhancedCode    string    `json:"enhanced_code"`
-	Class           string    `json:"class"`
-	Count           uint64    `json:"count"`
-	FirstSeen       time.Time `json:"first_seen"`
-	LastSeen        time.Time `json:"last_seen"`
-}
+// ReplyView is a reply as the IP page and API show it.
+type ReplyView = event.Reply
 
 // Source is what the pages show; the daemon implements it over its store
 // and alert state, so that this package reads no storage.
