@@ -12,6 +12,7 @@
 package alert
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"text/template"
@@ -279,4 +280,46 @@ func (as Alerts) Sorted() []Alert {
 type Transition struct {
 	Alert    Alert // as it is after the change
 	From, To State
+}
+
+// stored is an Alert as the state file keeps it: the names, the state as
+// a word and the counts inline, as they were written before the store
+// kept alert state as opaque bytes, so that files from then load as they
+// are.
+type stored struct {
+	Rule        string            `json:"rule"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	State       string            `json:"state"` // pending, firing, or inactive (resolved, not yet sent)
+	Value       float64           `json:"value"`
+	Attempts    uint64            `json:"attempts"`
+	Blocks      uint64            `json:"blocks"`
+	Deferrals   uint64            `json:"deferrals"`
+	ActiveAt    time.Time         `json:"active_at"`
+	FiredAt     time.Time         `json:"fired_at,omitzero"`
+	ResolvedAt  time.Time         `json:"resolved_at,omitzero"`
+	LastSentAt  time.Time         `json:"last_sent_at,omitzero"`
+	ValidUntil  time.Time         `json:"valid_until,omitzero"`
+	Generator   string            `json:"generator_url,omitempty"`
+}
+
+// MarshalJSON writes the alert as the state file keeps it.
+func (a Alert) MarshalJSON() ([]byte, error) {
+	return json.Marshal(stored{Rule: a.Rule, Labels: a.Labels, Annotations: a.Annotations, State: a.State.String(), Value: a.Value,
+		Attempts: a.Counts.Attempts, Blocks: a.Counts.Blocks, Deferrals: a.Counts.Deferrals,
+		ActiveAt: a.ActiveAt, FiredAt: a.FiredAt, ResolvedAt: a.ResolvedAt, LastSentAt: a.LastSentAt, ValidUntil: a.ValidUntil,
+		Generator: a.GeneratorURL})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (a *Alert) UnmarshalJSON(b []byte) error {
+	var s stored
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*a = Alert{Rule: s.Rule, Labels: s.Labels, Annotations: s.Annotations, State: ParseState(s.State), Value: s.Value,
+		Counts:   Counts{Attempts: s.Attempts, Blocks: s.Blocks, Deferrals: s.Deferrals},
+		ActiveAt: s.ActiveAt, FiredAt: s.FiredAt, ResolvedAt: s.ResolvedAt, LastSentAt: s.LastSentAt, ValidUntil: s.ValidUntil,
+		GeneratorURL: s.Generator}
+	return nil
 }

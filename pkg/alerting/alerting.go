@@ -5,6 +5,7 @@
 package alerting
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
@@ -96,8 +97,14 @@ func New(log zerolog.Logger, st *store.Store, now func() time.Time, reg promethe
 		return nil, err
 	}
 	al.alerts = alert.Alerts{}
-	for _, s := range saved {
-		a := fromStored(s)
+	for _, b := range saved {
+		var a alert.Alert
+		if err := json.Unmarshal(b, &a); err != nil {
+			// Alert state is evaluated again from the counts: dropping an
+			// unreadable one costs at most a "for" started anew.
+			log.Warn().Err(err).Msg("saved alert state unreadable; that alert is evaluated afresh")
+			continue
+		}
 		al.alerts[a.Key()] = a
 	}
 	al.savedSig = signature(al.alerts)
@@ -329,9 +336,14 @@ func (al *Runner) evaluate() {
 		al.notifier.Send(out)
 	}
 	if sig := signature(next); sig != al.savedSig {
-		var saved []store.Alert
-		for _, a := range next.Sorted() {
-			saved = append(saved, toStored(a))
+		saved := make(map[string][]byte, len(next))
+		for k, a := range next {
+			b, err := json.Marshal(a)
+			if err != nil {
+				al.log.Error().Err(err).Msg("saving alert state failed")
+				return
+			}
+			saved[k] = b
 		}
 		if err := al.st.SaveAlerts(saved); err != nil {
 			al.log.Error().Err(err).Msg("saving alert state failed")
@@ -364,20 +376,6 @@ func signature(as alert.Alerts) string {
 			a.ResolvedAt.UnixNano(), a.LastSentAt.UnixNano(), a.ValidUntil.UnixNano())
 	}
 	return b.String()
-}
-
-func toStored(a alert.Alert) store.Alert {
-	return store.Alert{Rule: a.Rule, Labels: a.Labels, Annotations: a.Annotations, State: a.State.String(), Value: a.Value,
-		Attempts: a.Counts.Attempts, Blocks: a.Counts.Blocks, Deferrals: a.Counts.Deferrals,
-		ActiveAt: a.ActiveAt, FiredAt: a.FiredAt, ResolvedAt: a.ResolvedAt, LastSentAt: a.LastSentAt, ValidUntil: a.ValidUntil,
-		Generator: a.GeneratorURL}
-}
-
-func fromStored(s store.Alert) alert.Alert {
-	return alert.Alert{Rule: s.Rule, Labels: s.Labels, Annotations: s.Annotations, State: alert.ParseState(s.State), Value: s.Value,
-		Counts:   alert.Counts{Attempts: s.Attempts, Blocks: s.Blocks, Deferrals: s.Deferrals},
-		ActiveAt: s.ActiveAt, FiredAt: s.FiredAt, ResolvedAt: s.ResolvedAt, LastSentAt: s.LastSentAt, ValidUntil: s.ValidUntil,
-		GeneratorURL: s.Generator}
 }
 
 // PageWindows are the configured ratio windows.

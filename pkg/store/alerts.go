@@ -1,10 +1,11 @@
 package store
 
 import (
-	"encoding/json"
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -13,47 +14,15 @@ import (
 // so state files from before it need no new schema version.
 var alertsName = []byte("alerts")
 
-// Alert is the saved state of one alert instance, so that pending and
-// firing alerts survive a restart: a firing one keeps its start time and
-// last send (no second page), a pending one the time its condition began
-// (its "for" goes on).
-type Alert struct {
-	Rule        string            `json:"rule"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	State       string            `json:"state"` // pending, firing, or inactive (resolved, not yet sent)
-	Value       float64           `json:"value"`
-	Attempts    uint64            `json:"attempts"`
-	Blocks      uint64            `json:"blocks"`
-	Deferrals   uint64            `json:"deferrals"`
-	ActiveAt    time.Time         `json:"active_at"`
-	FiredAt     time.Time         `json:"fired_at,omitzero"`
-	ResolvedAt  time.Time         `json:"resolved_at,omitzero"`
-	LastSentAt  time.Time         `json:"last_sent_at,omitzero"`
-	ValidUntil  time.Time         `json:"valid_until,omitzero"`
-	Generator   string            `json:"generator_url,omitempty"`
-}
-
-// alertKey is field(rule) and then field(name) field(value) per label in
-// name order: one key per instance, whatever the map order.
-func alertKey(a *Alert) []byte {
-	names := make([]string, 0, len(a.Labels))
-	for n := range a.Labels {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	k := appendField(nil, a.Rule, maxFieldLen)
-	for _, n := range names {
-		k = appendField(k, n, maxFieldLen)
-		k = appendField(k, a.Labels[n], maxFieldLen)
-	}
-	return k
-}
-
-// SaveAlerts replaces the saved alert state with alerts, in one
-// transaction. It touches nothing but the alerts bucket, so it may run
-// beside the writer goroutine (bbolt serialises the two).
-func (s *Store) SaveAlerts(alerts []Alert) error {
+// SaveAlerts replaces the saved alert state with alerts (the caller's key
+// of each instance → its state, opaque here, as positions are), in one
+// transaction, so that pending and firing alerts survive a restart. It
+// touches nothing but the alerts bucket, so it may run beside the writer
+// goroutine (bbolt serialises the two). The bucket's keys are numbers in
+// the order of the caller's keys: those may be longer than bbolt's bound,
+// and the state holds them anyway.
+func (s *Store) SaveAlerts(alerts map[string][]byte) error {
+	keys := slices.Sorted(maps.Keys(alerts))
 	err := s.update(func(tx *bolt.Tx) error {
 		if tx.Bucket(alertsName) != nil {
 			if err := tx.DeleteBucket(alertsName); err != nil {
@@ -64,12 +33,8 @@ func (s *Store) SaveAlerts(alerts []Alert) error {
 		if err != nil {
 			return err
 		}
-		for i := range alerts {
-			v, err := json.Marshal(&alerts[i])
-			if err != nil {
-				return err
-			}
-			if err := b.Put(alertKey(&alerts[i]), v); err != nil {
+		for i, k := range keys {
+			if err := b.Put(binary.BigEndian.AppendUint32(nil, uint32(i)), bytes.Clone(alerts[k])); err != nil {
 				return err
 			}
 		}
@@ -81,21 +46,17 @@ func (s *Store) SaveAlerts(alerts []Alert) error {
 	return nil
 }
 
-// LoadAlerts returns the saved alert state in key order; none if nothing
-// was saved yet.
-func (s *Store) LoadAlerts() ([]Alert, error) {
-	var out []Alert
+// LoadAlerts returns the saved alert states in the order of their keys;
+// none if nothing was saved yet.
+func (s *Store) LoadAlerts() ([][]byte, error) {
+	var out [][]byte
 	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(alertsName)
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(k, v []byte) error {
-			var a Alert
-			if err := json.Unmarshal(v, &a); err != nil {
-				return corrupt(string(alertsName), k, err)
-			}
-			out = append(out, a)
+		return b.ForEach(func(_, v []byte) error {
+			out = append(out, bytes.Clone(v))
 			return nil
 		})
 	})

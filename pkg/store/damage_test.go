@@ -133,10 +133,11 @@ func buildRealFile(path string) error {
 			}
 		}
 	}
-	var alerts []Alert
+	alerts := map[string][]byte{}
 	for i := range 12 {
-		alerts = append(alerts, Alert{Rule: "ProofpointIPBlocked", Labels: map[string]string{"source_ip": fmt.Sprintf("192.0.2.%d", 10+i)},
-			State: "firing", Value: 0.4, Attempts: 100, Blocks: 40, ActiveAt: t0, FiredAt: t0.Add(5 * time.Minute)})
+		ip := fmt.Sprintf("192.0.2.%d", 10+i)
+		alerts["ProofpointIPBlocked "+ip] = fmt.Appendf(nil, `{"rule":"ProofpointIPBlocked","labels":{"source_ip":%q},"state":"firing","value":0.4,"attempts":100,"blocks":40,"active_at":%q}`,
+			ip, t0.Format(time.RFC3339))
 	}
 	if err := s.SaveAlerts(alerts); err != nil {
 		return err

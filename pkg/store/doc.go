@@ -41,7 +41,9 @@
 //	figures                             the caller's key -> opaque bytes (made by
 //	                                    the first batch that has one)
 //	alerts                              alert state, replaced whole by SaveAlerts;
-//	  field(rule) {field(label) field(value)} -> JSON   made on the first save
+//	  uint32 n -> the caller's opaque state  made on the first save (files
+//	                                    before had field(rule) {field(label)
+//	                                    field(value)} keys; only values are read)
 //	domains                             the (source ip, recipient domain) pairs
 //	  field(ip) field(domain) -> ""        kept by name; never pruned
 //	domains_folded                      per source ip, the attempts counted under
