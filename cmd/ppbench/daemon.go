@@ -39,8 +39,12 @@ func benchDaemon(bin, dir string, lines, runs int, scanSeconds float64) {
 			catchup = s
 		}
 	}
-	fmt.Printf("catch-up: %d lines in %.2f s = %.0f lines/s (%.0f%% of scan's %.0f lines/s; target >= 50%%)\n",
-		lines, catchup, float64(lines)/catchup, 100*scanSeconds/catchup, float64(lines)/scanSeconds)
+	if scanSeconds > 0 {
+		fmt.Printf("catch-up: %d lines in %.2f s = %.0f lines/s (%.0f%% of scan's %.0f lines/s; target >= 50%%)\n",
+			lines, catchup, float64(lines)/catchup, 100*scanSeconds/catchup, float64(lines)/scanSeconds)
+	} else {
+		fmt.Printf("catch-up: %d lines in %.2f s = %.0f lines/s\n", lines, catchup, float64(lines)/catchup)
+	}
 
 	// Steady state: 1,000 lines/s for 20 s, CPU time of the daemon.
 	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)

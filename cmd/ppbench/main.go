@@ -27,6 +27,7 @@ func main() {
 	daemonBench := flag.Bool("daemon", true, "also measure ppwatch run (catch-up, steady-state CPU, RSS, scrape)")
 	domains := flag.Int("domains", 0, "also measure ppwatch run over a flood of this many Proofpoint attempts, each to a recipient domain of its own (catch-up, RSS, state file, exact counts, /api/v1/ip, restart); 0: not")
 	floodOnly := flag.Bool("flood-only", false, "measure the -domains flood only")
+	scan := flag.Bool("scan", true, "time ppwatch scan beside grep (false: the daemon figures only, for repeated runs)")
 	floodConfig := flag.String("flood-config", "", "config lines added for the -domains flood's daemon, e.g. 'domains: {stored_total: 20000}'")
 	keep := flag.Bool("keep", false, "keep the daemon benchmarks' logs and state files in -dir")
 	pgo := flag.String("pgo", "", "only write a CPU profile of scan over the three generated logs to this `file` and exit (make pgo: cmd/ppwatch/default.pgo)")
@@ -53,6 +54,8 @@ func main() {
 
 	if *floodOnly {
 		*daemonBench = false
+	}
+	if *floodOnly || !*scan {
 		scanBenches = nil
 	}
 	var postfixScan time.Duration
