@@ -34,7 +34,7 @@ var ErrStateInUse = store.ErrLocked
 // ErrNoInputs means there is nothing to read: no inputs in the config, and
 // none of the usual log files exists.
 var ErrNoInputs = errors.New("no inputs: the config names none and none of " + strings.Join(config.DefaultPaths(), ", ") +
-	" exists; list your logs under inputs:")
+	" exists; list your logs under inputs: in the config")
 
 // Options start an App.
 type Options struct {
