@@ -523,77 +523,6 @@ func addOverflow(ob *bolt.Bucket, pair []byte, d *Reply) error {
 	return ob.Put(pair, encodeOverflow(n+d.Count, last))
 }
 
-func applyPositions(tx *bolt.Tx, positions map[string][]byte) error {
-	pb := tx.Bucket(positionsName)
-	for k, v := range positions {
-		var err error
-		if v == nil {
-			err = pb.Delete([]byte(k))
-		} else {
-			err = pb.Put([]byte(k), bytes.Clone(v))
-		}
-		if err != nil {
-			return fmt.Errorf("position %q: %w", k, err)
-		}
-	}
-	return nil
-}
-
-func applyFigures(tx *bolt.Tx, figures map[string][]byte) error {
-	if len(figures) == 0 {
-		return nil
-	}
-	fb, err := tx.CreateBucketIfNotExists(figuresName)
-	if err != nil {
-		return fmt.Errorf("figures: %w", err)
-	}
-	for k, v := range figures {
-		if v == nil {
-			err = fb.Delete([]byte(k))
-		} else {
-			err = fb.Put([]byte(k), bytes.Clone(v))
-		}
-		if err != nil {
-			return fmt.Errorf("figure %q: %w", k, err)
-		}
-	}
-	return nil
-}
-
-// Figures returns a copy of the caller's stored figures.
-func (s *Store) Figures() (map[string][]byte, error) {
-	out := make(map[string][]byte)
-	err := s.view(func(tx *bolt.Tx) error {
-		fb := tx.Bucket(figuresName)
-		if fb == nil {
-			return nil
-		}
-		return fb.ForEach(func(k, v []byte) error {
-			out[string(k)] = bytes.Clone(v)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read figures: %w", err)
-	}
-	return out, nil
-}
-
-// Positions returns a copy of all stored input positions.
-func (s *Store) Positions() (map[string][]byte, error) {
-	out := make(map[string][]byte)
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(positionsName).ForEach(func(k, v []byte) error {
-			out[string(k)] = bytes.Clone(v)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read positions: %w", err)
-	}
-	return out, nil
-}
-
 // Totals returns the count of every series since the store was created.
 // Retention does not touch them, so they can back Prometheus counters that
 // survive restarts.
@@ -953,4 +882,62 @@ func (s *Store) Size() (int64, error) {
 // before the file grows.
 func (s *Store) FreeBytes() int64 {
 	return int64(s.db.Stats().FreeAlloc)
+}
+
+// applyPositions and applyFigures put a batch's keys (nil deletes one);
+// the figures bucket is made by the first batch that has one.
+func applyPositions(tx *bolt.Tx, positions map[string][]byte) error {
+	return putKeys(tx.Bucket(positionsName), "position", positions)
+}
+
+func applyFigures(tx *bolt.Tx, figures map[string][]byte) error {
+	if len(figures) == 0 {
+		return nil
+	}
+	fb, err := tx.CreateBucketIfNotExists(figuresName)
+	if err != nil {
+		return fmt.Errorf("figures: %w", err)
+	}
+	return putKeys(fb, "figure", figures)
+}
+
+func putKeys(b *bolt.Bucket, what string, kv map[string][]byte) error {
+	for k, v := range kv {
+		var err error
+		if v == nil {
+			err = b.Delete([]byte(k))
+		} else {
+			err = b.Put([]byte(k), bytes.Clone(v))
+		}
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", what, k, err)
+		}
+	}
+	return nil
+}
+
+// Positions returns a copy of all stored input positions.
+func (s *Store) Positions() (map[string][]byte, error) { return s.copyBucket(positionsName) }
+
+// Figures returns a copy of the caller's stored figures.
+func (s *Store) Figures() (map[string][]byte, error) { return s.copyBucket(figuresName) }
+
+// copyBucket returns a copy of a bucket of opaque values; none when it
+// does not exist yet.
+func (s *Store) copyBucket(name []byte) (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(name)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			out[string(k)] = bytes.Clone(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return out, nil
 }
