@@ -5,9 +5,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X github.com/ppwatch/ppwatch/pkg/version.Version=$(VERSION) -X github.com/ppwatch/ppwatch/pkg/version.Revision=$(REVISION)
 FUZZTIME  ?= 10s
+DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 SAMPLES   := testdata/postfix/sample.log testdata/exim/sample.log testdata/pmta/sample.log
 
-.PHONY: all build test test-short lint golden fuzz bench pgo run check-unit check-rules clean
+.PHONY: all build test test-short lint golden fuzz bench pgo run check-unit check-rules deb check-deb clean
 
 all: build
 
@@ -125,4 +126,21 @@ check-rules: $(PROMTOOL) $(AMTOOL) $(ALERTMANAGER) $(PROMETHEUS) $(AMTEMPLATE)
 	$(AMTOOL) config routes test --config.file=$(AMCONFIG) --verify.receivers=mail-team severity=warning alertname=PpwatchDown
 
 clean:
-	rm -rf bin
+	rm -rf bin build
+
+# The Debian package, build/ppwatch_<version>_<arch>.deb (nfpm, pinned in
+# go.mod): the unit runs /usr/bin/ppwatch, the man page is the CLI's own
+# help (ppwatch man), so neither can drift from the source.
+deb: build
+	mkdir -p build/deb
+	sed 's#/usr/local/bin/ppwatch#/usr/bin/ppwatch#g' systemd/ppwatch.service > build/deb/ppwatch.service
+	$(BIN) man | gzip -9n > build/deb/ppwatch.1.gz
+	rm -f build/ppwatch_*.deb
+	@# A Debian version starts with a digit: untagged builds are 0.0.0~git<date>.<hash>.
+	v='$(VERSION)'; case "$$v" in [0-9]*.*|v[0-9]*.*) ;; *) v="0.0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || date +%Y%m%d).$$v";; esac; \
+	DEB_VERSION=$$(echo "$${v#v}" | tr - .) DEB_ARCH='$(DEB_ARCH)' $(GO) tool nfpm package --config configs/deb/nfpm.yaml --packager deb --target build/
+
+# Install the package on this machine (root), check it, purge it and
+# check that nothing is left: what CI does.
+check-deb: deb
+	.ci/check-deb build/ppwatch_*_$(DEB_ARCH).deb

@@ -54,6 +54,8 @@ Usage:
       Copy every readable record of a damaged state file into NEW (default STATE_FILE.repaired)
       and say what could not be saved and what that means. The damaged file is only read.
   ppwatch version
+  ppwatch man
+      This text as a man page (roff), the one the Debian package installs as ppwatch(1).
 
 Exit codes: 0 ok, 1 runtime error, 2 usage or config error, or a state file ppwatch would refuse.
 `
@@ -80,6 +82,8 @@ func Main(args []string, env Env) int {
 		fmt.Fprintf(env.Stdout, "ppwatch %s (revision %s, %s)\n", v, r, g)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(env.Stdout, usage)
+	case "man":
+		manPage(env.Stdout)
 	default:
 		err = usagef("unknown command %q (run \"ppwatch help\")", args[0])
 	}
