@@ -222,6 +222,7 @@ func newEnv(t *testing.T, extra string) env {
 	dir := t.TempDir()
 	e := env{dir: dir, log: filepath.Join(dir, "mail.log"), state: filepath.Join(dir, "state", "ppwatch.db"), cfg: filepath.Join(dir, "ppwatch.yml")}
 	os.WriteFile(e.cfg, []byte(fmt.Sprintf("flush_interval: 100ms\ninputs:\n  - path: %s\n    mta: postfix\n%s", e.log, extra)), 0o644)
+	os.Mkdir(filepath.Dir(e.state), 0o750) // a configured state directory must exist
 	return e
 }
 
@@ -415,7 +416,7 @@ func TestStartupErrors(t *testing.T) {
 		t.Errorf("no inputs: %d %s", code, out)
 	}
 	// A state path under a file can be created by nobody, root included.
-	if code, out := runExit(t, "run", "--config", e.cfg, "--state", "/dev/null/sub/x.db", "--listen", "127.0.0.1:0"); code != 1 || !strings.Contains(out, "state directory") {
+	if code, out := runExit(t, "run", "--config", e.cfg, "--state", "/dev/null/sub/x.db", "--listen", "127.0.0.1:0"); code != 2 || !strings.Contains(out, "no such directory: /dev/null/sub") {
 		t.Errorf("unwritable state dir: %d %s", code, out)
 	}
 }

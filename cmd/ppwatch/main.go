@@ -34,6 +34,7 @@ func run(args []string, stderr io.Writer) int {
 	listen := fs.String("listen", "", "address to serve metrics on (overrides the config's listen)")
 	state := fs.String("state", "", "state `file` (overrides the config's state_file)")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config `file` for TLS and basic auth")
+	pprof := fs.Bool("web.enable-pprof", false, "serve Go profiles under /debug/pprof/")
 	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log.format", "json", "log format: json or console")
 	if err := fs.Parse(args); err != nil {
@@ -84,7 +85,7 @@ func run(args []string, stderr io.Writer) int {
 			reload <- struct{}{}
 		}
 	}()
-	err = app.Run(ctx, app.Options{Config: cfg, WebConfigFile: *webConfig, Logger: log, Load: load}, reload)
+	err = app.Run(ctx, app.Options{Config: cfg, WebConfigFile: *webConfig, Logger: log, Load: load, EnablePprof: *pprof}, reload)
 	switch {
 	case err == nil:
 		return cli.ExitOK

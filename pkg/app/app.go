@@ -31,6 +31,9 @@ import (
 // store.ErrLocked, so that errors.Is works with either name.
 var ErrStateInUse = store.ErrLocked
 
+// ErrNoStateDir means the configured state file's directory does not exist.
+var ErrNoStateDir = errors.New("no such directory")
+
 // ErrNoInputs means there is nothing to read: no inputs in the config, and
 // none of the usual log files exists.
 var ErrNoInputs = errors.New("no inputs: the config names none and none of " + strings.Join(config.DefaultPaths(), ", ") +
@@ -43,6 +46,7 @@ type Options struct {
 	Logger        zerolog.Logger
 	Now           func() time.Time // nil: time.Now
 	HTTP          web.Limits       // zero values: the defaults
+	EnablePprof   bool             // serve /debug/pprof/ (--web.enable-pprof)
 	// Load reads the configuration again for ReloadConfig (SIGHUP); nil
 	// makes ReloadConfig reload Config unchanged.
 	Load func() (*config.Config, error)
@@ -84,8 +88,15 @@ func New(opts Options) (*App, error) {
 	if path == "" {
 		path = config.DefaultStateFile()
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("state directory: %w", err)
+	if cfg.StateFile == "" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
+	} else if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		// A typo in a path must not grow a tree of its own and start
+		// counting from zero there.
+		return nil, fmt.Errorf("state file %s: %w: %s (create it, or leave state_file and --state out for %s)",
+			path, ErrNoStateDir, filepath.Dir(path), config.DefaultStateFile())
 	}
 	st, err := store.Open(path, store.Options{Timeout: time.Second, Retention: time.Duration(cfg.Retention),
 		CheckPosition: ingest.CheckPosition, OnDamage: a.storeDamaged})

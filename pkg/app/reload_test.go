@@ -379,3 +379,52 @@ func TestJournalInputHealth(t *testing.T) {
 		t.Errorf("files of %s = %v, want 1", input, v)
 	}
 }
+
+// Profiles are served only when asked for.
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	for _, enabled := range []bool{false, true} {
+		dir := t.TempDir()
+		log := filepath.Join(dir, "mail.log")
+		writeLog(t, log)
+		cfg, err := config.Parse(reloadConfig(dir, "", "", fmt.Sprintf("inputs: [{path: %s, mta: postfix}]\n", log)), "test.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t)), EnablePprof: enabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get("http://" + a.Addr() + "/debug/pprof/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		served := resp.StatusCode == 200 && strings.Contains(string(body), "goroutine")
+		if served != enabled {
+			t.Errorf("EnablePprof %v: /debug/pprof/ answered %s (profiles served: %v)", enabled, resp.Status, served)
+		}
+		a.Stop()
+	}
+}
+
+// A configured state file in a directory that does not exist is refused
+// (exit 2), and no directory is made for it.
+func TestStateDirMustExist(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse(reloadConfig(dir, "127.0.0.1:0", "{dir}/typo/ppwatch.db", "inputs: [{path: {dir}/mail.log, mta: postfix}]\n"), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	want := "state file " + dir + "/typo/ppwatch.db: no such directory: " + dir + "/typo (create it, or leave state_file and --state out for "
+	if !errors.Is(err, ErrNoStateDir) || !NeedsAdmin(err) || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("New = %v, want %q…", err, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "typo")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the directory was made: %v", err)
+	}
+}

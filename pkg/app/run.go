@@ -20,10 +20,10 @@ import (
 )
 
 // NeedsAdmin tells whether err is one a restart cannot mend: another
-// ppwatch on the state file, nothing to read, a damaged or foreign state
-// file. The unit does not restart on them (exit 2).
+// ppwatch on the state file, nothing to read, a state directory that does
+// not exist, a damaged or foreign state file. The unit does not restart on them (exit 2).
 func NeedsAdmin(err error) bool {
-	for _, e := range []error{ErrStateInUse, ErrNoInputs, store.ErrDamaged, store.ErrNotStore, store.ErrSchema} {
+	for _, e := range []error{ErrStateInUse, ErrNoInputs, ErrNoStateDir, store.ErrDamaged, store.ErrNotStore, store.ErrSchema} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -83,7 +83,7 @@ func (a *App) Addr() string { return a.web.Addr() }
 
 func (a *App) serve() error {
 	srv, err := web.Start(web.Options{Listen: a.cfg.Listen, WebConfigFile: a.opts.WebConfigFile, Limits: a.opts.HTTP,
-		Logger: a.log, Gatherer: a.reg, Source: a, Ready: a.notReady})
+		Logger: a.log, Gatherer: a.reg, Source: a, Ready: a.notReady, EnablePprof: a.opts.EnablePprof})
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ Usage:
   ppwatch scan [--mta auto|` + parsers.Names("|") + `] [--config FILE] [--json] [--since DUR] [--jobs N] FILE...
       One-shot report over historical logs: per source IP, per Proofpoint recipient domain, replies verbatim.
       Files are read in parallel, one per core; the report is the same for any --jobs.
-  ppwatch run [--config FILE] [--listen ADDR] [--state FILE] [--web.config.file FILE] [--log.level L] [--log.format json|console]
+  ppwatch run [--config FILE] [--listen ADDR] [--state FILE] [--web.config.file FILE] [--web.enable-pprof] [--log.level L] [--log.format json|console]
       The daemon: tails the logs, keeps counts in the state file, serves Prometheus metrics.
   ppwatch check-config FILE
       Validate a configuration file: exit 0 when it is good, 2 with the reasons when not.

@@ -59,6 +59,7 @@ type Options struct {
 	Logger        zerolog.Logger
 	Gatherer      prometheus.Gatherer
 	Source        Source
+	EnablePprof   bool // serve /debug/pprof/
 	// Ready says why the daemon is not ready (starting, an input that
 	// reads nothing); nil when it is.
 	Ready func() error
@@ -82,9 +83,13 @@ func Start(o Options) (*Server, error) {
 	s := &Server{opts: o}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
-	// Profiles, as Prometheus itself serves them (behind the same auth).
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	if o.EnablePprof {
+		// Profiles, as Prometheus itself serves them (behind the same
+		// auth), only when asked for: they tell much of the process to
+		// anyone who reaches the port.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if err := o.Ready(); err != nil {
