@@ -103,6 +103,10 @@ func Main(args []string, env Env) int {
 }
 
 func runCheckConfig(args []string, env Env) error {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		fmt.Fprintln(env.Stdout, "Usage of ppwatch check-config: ppwatch check-config FILE\n  Validate a configuration file: exit 0 when it is good, 2 with the reasons when not.")
+		return nil
+	}
 	if len(args) != 1 {
 		return usagef("check-config: give one configuration file")
 	}
@@ -117,16 +121,36 @@ func runCheckConfig(args []string, env Env) error {
 	return nil
 }
 
+// newFlagSet is a command's flags: parse errors are returned, not printed,
+// and the help goes to stdout, as a user piping it to less expects.
+func newFlagSet(name string, env Env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stdout, "Usage of ppwatch %s:\n", name)
+		fs.SetOutput(env.Stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
 // parseFlags lets flags come before or after the file names, as users type
 // them ("ppwatch scan maillog --json").
+// A help request prints the command's help on stdout; a bad flag is one
+// error, printed once by Main.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	help := fs.Usage
+	fs.Usage = func() {} // the flag package calls it on errors too
+	defer func() { fs.Usage = help }()
 	var files []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				help()
 				return nil, err
 			}
-			return nil, usagef("%s: %v", fs.Name(), err)
+			return nil, usagef("%s: %v (see ppwatch %s --help)", fs.Name(), err, fs.Name())
 		}
 		rest := fs.Args()
 		i := 0

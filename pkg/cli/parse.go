@@ -3,15 +3,13 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
-	"flag"
 
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
 )
 
 func runParse(args []string, env Env) error {
-	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlagSet("parse", env)
 	var c common
 	c.register(fs)
 	files, err := parseFlags(fs, args)

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"runtime"
 	"strings"
@@ -17,8 +16,7 @@ import (
 )
 
 func runScan(args []string, env Env) error {
-	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlagSet("scan", env)
 	c := common{noSenders: true}
 	c.register(fs)
 	asJSON := fs.Bool("json", false, "write the report as JSON (schema in README)")

@@ -62,8 +62,7 @@ func unusable(err error) error {
 }
 
 func runStateCheck(args []string, env Env) error {
-	fs := flag.NewFlagSet("state check", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlagSet("state check", env)
 	configFile := fs.String("config", "", "configuration `file` whose state_file to check")
 	path, err := stateFile(fs, args, configFile)
 	if err != nil {
@@ -81,8 +80,7 @@ func runStateCheck(args []string, env Env) error {
 }
 
 func runStateRepair(args []string, env Env) error {
-	fs := flag.NewFlagSet("state repair", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlagSet("state repair", env)
 	configFile := fs.String("config", "", "configuration `file` whose state_file to repair")
 	out := fs.String("out", "", "the new state `file` (default: FILE.repaired)")
 	path, err := stateFile(fs, args, configFile)
