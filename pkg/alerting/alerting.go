@@ -49,10 +49,11 @@ type Setup struct {
 // keeps their state (saved in the store, so a restart neither re-pages nor
 // forgets), exposes it as metrics and hands what is due to the notifier.
 type Runner struct {
-	log zerolog.Logger
-	st  *store.Store
-	now func() time.Time
-	reg prometheus.Registerer
+	log  zerolog.Logger
+	base zerolog.Logger // without the component, for the notifier
+	st   *store.Store
+	now  func() time.Time
+	reg  prometheus.Registerer
 
 	// runMu serialises evaluations and reloads; the fields below it are
 	// the running setup.
@@ -87,7 +88,10 @@ type Runner struct {
 }
 
 func New(log zerolog.Logger, st *store.Store, now func() time.Time, reg prometheus.Registerer, cfg *config.Config) (*Runner, error) {
-	al := &Runner{log: log, st: st, now: now, reg: reg, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	// Each package names itself in its log lines: the notifier gets the
+	// logger without this one's component, so no line has the key twice.
+	al := &Runner{log: log.With().Str("component", "alert").Logger(), base: log, st: st, now: now, reg: reg,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	setup, err := al.Prepare(cfg)
 	if err != nil {
 		return nil, err
@@ -155,7 +159,7 @@ func (al *Runner) Prepare(cfg *config.Config) (*Setup, error) {
 	same := al.notifier != nil && reflect.DeepEqual(s.targets, al.targets)
 	al.runMu.Unlock()
 	if !same {
-		n, err := notify.New(notify.Options{Targets: s.targets, Logger: al.log, Registerer: al.reg})
+		n, err := notify.New(notify.Options{Targets: s.targets, Logger: al.base, Registerer: al.reg})
 		if err != nil {
 			return nil, err
 		}

@@ -115,7 +115,7 @@ func New(opts Options) (*App, error) {
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.reg.MustRegister(a.health)
 	a.reg.MustRegister(metrics.NewCollector(a, a.now, func(d time.Duration) string { return config.Duration(d).String() }))
-	if a.alerts, err = alerting.New(a.log.With().Str("component", "alert").Logger(), st, a.now, a.reg, cfg); err != nil {
+	if a.alerts, err = alerting.New(a.log, st, a.now, a.reg, cfg); err != nil {
 		st.Close()
 		return nil, err
 	}

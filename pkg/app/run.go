@@ -203,7 +203,7 @@ func (a *App) startIngest(s *ingestSetup, ag *agg.Agg) error {
 	}
 	var t *tailer.Tailer
 	if len(s.paths) > 0 {
-		if t, err = tailer.New(tailer.Config{Inputs: s.paths, PollInterval: time.Second, Now: a.now, Logger: a.log.With().Str("component", "tailer").Logger()}, pos); err != nil {
+		if t, err = tailer.New(tailer.Config{Inputs: s.paths, PollInterval: time.Second, Now: a.now, Logger: a.log}, pos); err != nil {
 			return err
 		}
 	}
