@@ -257,6 +257,14 @@ func (a *App) startIngest(s *ingestSetup, ag *agg.Agg) error {
 		in.Run(lines, jlines, sourcesDone)
 	}()
 	a.ingest, a.cancel, a.done = in, cancel, done
+	if t != nil {
+		// Started means reading: the first look at the files is done, so
+		// that readiness and the input metrics tell about this setup.
+		select {
+		case <-t.Looked():
+		case <-time.After(5 * time.Second):
+		}
+	}
 	return nil
 }
 

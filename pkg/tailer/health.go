@@ -169,6 +169,7 @@ func (t *Tailer) updateHealth() {
 		t.setProblem(ih, problem, now)
 	}
 	clear(h.failed)
+	t.lookedOnce.Do(func() { close(t.looked) })
 	t.healthMu.Lock()
 	t.published = t.published[:0]
 	for _, in := range t.inputs {
@@ -222,3 +223,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Looked is closed once Run has looked at every input a first time: from
+// then on Health tells what each one reads.
+func (t *Tailer) Looked() <-chan struct{} { return t.looked }

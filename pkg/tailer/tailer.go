@@ -171,8 +171,10 @@ type Tailer struct {
 	files     scanResult
 	health    healthState
 
-	healthMu  sync.Mutex
-	published []InputHealth // the inputs' health after the last poll
+	healthMu   sync.Mutex
+	published  []InputHealth // the inputs' health after the last poll
+	looked     chan struct{}
+	lookedOnce sync.Once
 }
 
 type input struct {
@@ -209,6 +211,7 @@ func New(cfg Config, saved map[string]Position) (*Tailer, error) {
 		deferred:  map[string]int{},
 		warned:    map[string]string{},
 		free:      make(chan *buffer, maxFree),
+		looked:    make(chan struct{}),
 	}
 	seen := map[string]bool{}
 	for _, in := range cfg.Inputs {
