@@ -16,7 +16,7 @@ import (
 )
 
 // Other is the recipient_domain value of the domains outside the cap.
-const Other = "other"
+const Other = event.OtherDomain
 
 // Series is what one attempt is counted under (the one type of it).
 type Series = event.Series

@@ -402,3 +402,36 @@ func TestTopReplies(t *testing.T) {
 		})
 	}
 }
+
+// "other" is many domains at once: a per-domain rule never names it, while
+// a per-IP rule counts its attempts like any.
+func TestOtherDomainIsNoDomain(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	counts := map[Key]Counts{
+		{SourceIP: "192.0.2.25", RecipientDomain: "other"}:     {Attempts: 100, Blocks: 90},
+		{SourceIP: "192.0.2.25", RecipientDomain: "a.example"}: {Attempts: 100, Blocks: 10},
+	}
+	byDomain := &Rule{Name: "ProofpointDomainBlocked", Measure: BlockRatio, BySourceIP: true, ByDomain: true, Window: time.Hour,
+		Threshold: 0.5, MinAttempts: 10, Severity: "warning"}
+	byIP := &Rule{Name: "ProofpointBlockRatioHigh", Measure: BlockRatio, BySourceIP: true, Window: time.Hour,
+		Threshold: 0.4, MinAttempts: 10, Severity: "page"}
+	for _, r := range []*Rule{byDomain, byIP} {
+		if err := r.Compile(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := (&Evaluator{Rules: []*Rule{byDomain, byIP}}).Eval(t0, source{counts: counts}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range res.Alerts.Sorted() {
+		if a.State != Inactive {
+			got = append(got, fmt.Sprintf("%s %s %s %.2f", a.Rule, a.Labels[LabelSourceIP], a.Labels[LabelRecipientDomain], a.Value))
+		}
+	}
+	want := []string{"ProofpointBlockRatioHigh 192.0.2.25  0.50"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("alerts %q, want %q", got, want)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/event"
 )
 
 // Evaluator holds the rules and what the annotations link to.
@@ -58,6 +60,9 @@ func (e *Evaluator) Eval(now time.Time, src Source, prev Alerts) (Result, error)
 	for _, r := range e.Rules {
 		groups := map[Key]*group{}
 		for k, c := range data[r.Window] {
+			if r.ByDomain && k.RecipientDomain == event.OtherDomain {
+				continue // many domains together: no domain to name in an alert
+			}
 			gk := r.group(k)
 			g := groups[gk]
 			if g == nil {

@@ -89,6 +89,11 @@ func (d *Delivery) IsBlock() bool {
 	return d.Proofpoint && IsBlockReply(d.SMTPCode, d.Class)
 }
 
+// OtherDomain is the recipient_domain of the attempts counted without
+// their domain's name: outside the metrics' top N, or past the state
+// file's bound. It has no dot, so no real domain is named so.
+const OtherDomain = "other"
+
 // Series is what one attempt is counted under, in the state file and in
 // the daemon's figures alike. RecipientDomain is set for Proofpoint
 // attempts only (other domains are never labels); Outcome is

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/ppwatch/ppwatch/pkg/event"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -17,7 +18,7 @@ import (
 // outside the metrics' top N, so that a flood reads as one "other"
 // everywhere. A recipient domain literally named "other" (no dot, so no
 // domain of the public DNS) is counted with them.
-const Other = "other"
+const Other = event.OtherDomain
 
 // Defaults of DomainLimits. A kept pair costs the daemon about 0.8 KiB of
 // memory and the state file about 0.5 KiB (measured with make bench's
