@@ -24,16 +24,15 @@ import (
 // sample returns the value of one series ("name{labels}") in a scrape.
 func sample(t *testing.T, a *App, series string) (float64, bool) {
 	t.Helper()
-	for _, l := range strings.Split(get(t, a, "/metrics"), "\n") {
-		if v, ok := strings.CutPrefix(l, series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", l, err)
-			}
-			return f, true
-		}
+	v := sampleText(get(t, a, "/metrics"), series)
+	if v == "" {
+		return 0, false
 	}
-	return 0, false
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		t.Fatalf("%s %s: %v", series, v, err)
+	}
+	return f, true
 }
 
 func parsedLines(t *testing.T, a *App, input string) float64 {
