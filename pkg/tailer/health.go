@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -44,6 +45,11 @@ func ReasonOf(err error) string {
 	return ReasonReadError
 }
 
+var (
+	errNoFile  = errors.New("no such file")
+	errNoMatch = errors.New("the pattern matches no file")
+)
+
 // InputError is an input that cannot be read now.
 type InputError struct {
 	Input  string // as configured
@@ -69,7 +75,7 @@ func Check(in string) error {
 			return &InputError{Input: in, Path: in, Reason: ReasonReadError, Err: err}
 		}
 		if paths = readableMatches(m); len(paths) == 0 {
-			return &InputError{Input: in, Path: in, Reason: ReasonNotFound, Err: errors.New("the pattern matches no file")}
+			return &InputError{Input: in, Path: in, Reason: ReasonNotFound, Err: errNoMatch}
 		}
 	}
 	for _, p := range paths {
@@ -146,6 +152,14 @@ func (t *Tailer) updateHealth() {
 			files[f.input]++
 		}
 	}
+	// Each input's first failure in path order, its owner looked up once.
+	failed := map[string]*InputError{}
+	for _, p := range sortedKeys(h.failed) {
+		if owner, ok := t.inputFor(p); ok && failed[owner.pattern] == nil {
+			err := h.failed[p]
+			failed[owner.pattern] = &InputError{Input: owner.pattern, Path: p, Reason: ReasonOf(err), Err: err}
+		}
+	}
 	for _, in := range t.inputs {
 		ih := h.inputs[in.pattern]
 		if ih == nil {
@@ -153,17 +167,11 @@ func (t *Tailer) updateHealth() {
 			h.inputs[in.pattern] = ih
 		}
 		ih.Files, ih.Looked = files[in.pattern], true
-		var problem *InputError
-		for _, p := range sortedKeys(h.failed) {
-			if owner, ok := t.inputFor(p); ok && owner.pattern == in.pattern {
-				problem = &InputError{Input: in.pattern, Path: p, Reason: ReasonOf(h.failed[p]), Err: h.failed[p]}
-				break
-			}
-		}
+		problem := failed[in.pattern]
 		if problem == nil && ih.Files == 0 {
-			problem = &InputError{Input: in.pattern, Path: in.pattern, Reason: ReasonNotFound, Err: errors.New("no such file")}
+			problem = &InputError{Input: in.pattern, Path: in.pattern, Reason: ReasonNotFound, Err: errNoFile}
 			if in.glob {
-				problem.Err = errors.New("the pattern matches no file")
+				problem.Err = errNoMatch
 			}
 		}
 		t.setProblem(ih, problem, now)
@@ -174,10 +182,7 @@ func (t *Tailer) updateHealth() {
 	t.published = t.published[:0]
 	for _, in := range t.inputs {
 		ih := *h.inputs[in.pattern]
-		ih.Errors = make(map[string]uint64, len(ih.Errors))
-		for k, v := range h.inputs[in.pattern].Errors {
-			ih.Errors[k] = v
-		}
+		ih.Errors = maps.Clone(ih.Errors) // the Run goroutine goes on counting in its own
 		t.published = append(t.published, ih)
 	}
 	t.healthMu.Unlock()
