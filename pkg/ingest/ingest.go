@@ -334,17 +334,15 @@ func (in *Writer) flush() bool {
 	in.keptSaved = in.keptPending
 	lineTime := float64(now.UnixNano()) / 1e9
 	for input, st := range in.inputs {
-		read := false
 		for res, n := range st.lines {
 			if n > 0 {
 				in.self.Lines.WithLabelValues(input, pipeline.Result(res).String()).Add(n)
-				read = true
 			}
 		}
 		if st.hasOffset {
 			in.self.Offset.WithLabelValues(input).Set(st.offset)
 		}
-		if read { // read during this flush interval: "now" is within it
+		if st.read() { // read during this flush interval: "now" is within it
 			in.self.LastLine.WithLabelValues(input).Set(lineTime)
 		}
 	}
@@ -376,11 +374,8 @@ func (in *Writer) saveFigures(now time.Time) {
 		in.keptPending = v
 	}
 	for input, st := range in.inputs {
-		for _, n := range st.lines {
-			if n > 0 {
-				in.batch.Figures[figureLastLine+input] = binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
-				break
-			}
+		if st.read() {
+			in.batch.Figures[figureLastLine+input] = binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
 		}
 	}
 }
@@ -412,6 +407,16 @@ type inputStats struct {
 	lines     [3]float64 // by pipeline.Result
 	offset    float64
 	hasOffset bool
+}
+
+// read tells whether the input had lines since the last commit.
+func (st *inputStats) read() bool {
+	for _, n := range st.lines {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (in *Writer) stats(input string) *inputStats {
