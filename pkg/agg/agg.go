@@ -289,10 +289,7 @@ func (a *Agg) Snapshot(now time.Time) *Snapshot {
 	if !a.folding || now.Sub(a.foldedAt) >= refold || now.Before(a.foldedAt) {
 		var changed bool
 		a.keptTop, changed = a.chooseKept()
-		a.folded = map[PPAttempt]uint64{}
-		for k, n := range a.pp {
-			a.folded[a.foldedKey(k)] += n
-		}
+		a.fold()
 		if changed || !a.folding {
 			a.keptVersion++
 		}
@@ -410,11 +407,17 @@ func (a *Agg) Keep(k Kept) {
 			a.keptTop++
 		}
 	}
-	a.folded = map[PPAttempt]uint64{}
-	for pk, n := range a.pp {
-		a.folded[a.foldedKey(pk)] += n
-	}
+	a.fold()
 	a.folding, a.foldedAt = true, k.At
+}
+
+// fold counts every series again under the kept domains (the others as
+// Other), after the kept set was chosen.
+func (a *Agg) fold() {
+	a.folded = map[PPAttempt]uint64{}
+	for k, n := range a.pp {
+		a.folded[a.foldedKey(k)] += n
+	}
 }
 
 // chooseKept marks the domains that keep their name: the configured ones
