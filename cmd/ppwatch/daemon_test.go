@@ -544,3 +544,53 @@ func TestCommitWhenCaughtUp(t *testing.T) {
 	}
 	d.stop()
 }
+
+// check-config makes the checks run makes before it serves: whatever it
+// refuses, run refuses too, with the same words and exit 2 (which the unit
+// does not restart), and what it passes starts.
+func TestCheckConfigIsRunsCheck(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "mail.log")
+	os.WriteFile(log, nil, 0o644)
+	badWeb := filepath.Join(dir, "web.yml")
+	os.WriteFile(badWeb, []byte("tls_server_config:\n  cert_file: "+filepath.Join(dir, "nope.pem")+"\n  key_file: "+filepath.Join(dir, "nope.key")+"\n"), 0o644)
+	base := "inputs: [{path: " + log + ", mta: postfix}]\nstate_file: " + filepath.Join(dir, "s.db") + "\n"
+	for _, c := range []struct {
+		name, yml string
+		args      []string
+		want      string
+	}{
+		{"listen", base + "listen: \"999.0.0.1:80\"\n", nil, `c.yml:3: listen: "999.0.0.1:80": "999.0.0.1" is not an IP address`},
+		{"state dir", "inputs: [{path: " + log + "}]\nlisten: \"127.0.0.1:0\"\nstate_file: " + filepath.Join(dir, "nodir", "s.db") + "\n", nil,
+			"c.yml:3: state_file: " + filepath.Join(dir, "nodir", "s.db") + ": no such directory: " + filepath.Join(dir, "nodir")},
+		{"web config", base + "listen: \"127.0.0.1:0\"\n", []string{"--web.config.file", badWeb}, "--web.config.file " + badWeb + ": "},
+		{"alert target tls", base + "listen: \"127.0.0.1:0\"\nalerting:\n  alertmanagers:\n    - url: https://127.0.0.1:9093\n      tls_config: {ca_file: " + filepath.Join(dir, "ca.pem") + "}\n", nil,
+			`notify: target "https://127.0.0.1:9093": `},
+		{"two at once", base + "listen: \"127.0.0.1:http\"\n", []string{"--web.config.file", badWeb}, `c.yml:3: listen: "127.0.0.1:http": the port "http" is not a number in 0..65535` + "\n--web.config.file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "c.yml")
+			os.WriteFile(cfg, []byte(c.yml), 0o644)
+			code, out := runExit(t, append([]string{"check-config"}, append(c.args, cfg)...)...)
+			if code != 2 || !strings.Contains(out, c.want) {
+				t.Errorf("check-config: exit %d, want 2 and %q in:\n%s", code, c.want, out)
+			}
+			// run stops at the file's errors before it looks at the host.
+			code, out = runExit(t, append([]string{"run", "--config", cfg}, c.args...)...)
+			var line struct{ Error string }
+			json.Unmarshal([]byte(out), &line)
+			if first, _, _ := strings.Cut(c.want, "\n"); code != 2 || !strings.Contains(line.Error, first) {
+				t.Errorf("run: exit %d, want 2 and %q in:\n%s", code, first, out)
+			}
+		})
+	}
+	good := filepath.Join(dir, "good.yml")
+	os.WriteFile(good, []byte(base+"listen: \"127.0.0.1:0\"\n"), 0o644)
+	if code, out := runExit(t, "check-config", good); code != 0 || out != good+": ok\n" {
+		t.Errorf("good config: exit %d %q", code, out)
+	}
+	if code, out := runExit(t, "run", "--config", good, "--listen", "999.0.0.1:80"); code != 2 ||
+		!strings.Contains(out, `--listen: \"999.0.0.1:80\": \"999.0.0.1\" is not an IP address`) {
+		t.Errorf("bad --listen: exit %d %s", code, out)
+	}
+}

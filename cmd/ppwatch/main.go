@@ -63,9 +63,11 @@ func run(args []string, stderr io.Writer) int {
 		}
 		if *listen != "" {
 			cfg.Listen = *listen
+			cfg.SetByFlag("listen", "--listen")
 		}
 		if *state != "" {
 			cfg.StateFile = *state
+			cfg.SetByFlag("state_file", "--state")
 		}
 		return cfg, nil
 	}

@@ -168,6 +168,13 @@ func (al *Runner) Prepare(cfg *config.Config) (*Setup, error) {
 	return s, nil
 }
 
+// Check builds a configuration's alerting as Prepare does, and drops it:
+// the rules' templates compile, the targets' URLs, auth and TLS files load.
+func Check(cfg *config.Config) error {
+	_, err := (&Runner{base: zerolog.Nop(), reg: prometheus.NewRegistry()}).Prepare(cfg)
+	return err
+}
+
 // Rule compiles a configured alert rule.
 func Rule(r config.AlertRule) (*alert.Rule, error) {
 	ar := &alert.Rule{Name: r.Name, Measure: alert.Measure(r.Measure), BySourceIP: r.BySourceIP(), ByDomain: r.ByDomain(),

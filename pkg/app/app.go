@@ -84,19 +84,14 @@ func New(opts Options) (*App, error) {
 	}
 	cfg := opts.Config
 	a := &App{opts: opts, log: opts.Logger, now: opts.Now, cfg: cfg, reg: prometheus.NewRegistry(), health: newInputHealth()}
-	path := cfg.StateFile
-	if path == "" {
-		path = config.DefaultStateFile()
+	path, err := stateFile(cfg)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.StateFile == "" {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("state directory: %w", err)
 		}
-	} else if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
-		// A typo in a path must not grow a tree of its own and start
-		// counting from zero there.
-		return nil, fmt.Errorf("state file %s: %w: %s (create it, or leave state_file and --state out for %s)",
-			path, ErrNoStateDir, filepath.Dir(path), config.DefaultStateFile())
 	}
 	st, err := store.Open(path, store.Options{Timeout: time.Second, Retention: time.Duration(cfg.Retention),
 		CheckPosition: ingest.CheckPosition, OnDamage: a.storeDamaged})
@@ -124,6 +119,21 @@ func New(opts Options) (*App, error) {
 	a.self.StoreHealthy.Set(1)
 	a.log.Info().Str("path", path).Msg("state file opened")
 	return a, nil
+}
+
+// stateFile is the state file's path. Only the default's directory is
+// created (by New): a typo in a configured path must not grow a tree of its
+// own and start counting from zero there.
+func stateFile(cfg *config.Config) (string, error) {
+	if cfg.StateFile == "" {
+		return config.DefaultStateFile(), nil
+	}
+	dir := filepath.Dir(cfg.StateFile)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("%s: %s: %w: %s (create it, or leave state_file and --state out for %s)",
+			cfg.Where("state_file"), cfg.StateFile, ErrNoStateDir, dir, config.DefaultStateFile())
+	}
+	return cfg.StateFile, nil
 }
 
 // storeDamaged runs once, in the goroutine that met the damage: from then

@@ -32,7 +32,7 @@ func TestImportDirection(t *testing.T) {
 		"pkg/loggen":       {},
 		"pkg/version":      {},
 		"pkg/internal/...": {},
-		"pkg/cli":          {"parsers", "pkg/config", "pkg/event", "pkg/ingest", "pkg/pipeline", "pkg/report", "pkg/store", "pkg/version"},
+		"pkg/cli":          {"parsers", "pkg/app", "pkg/config", "pkg/event", "pkg/ingest", "pkg/pipeline", "pkg/report", "pkg/store", "pkg/version"},
 		"pkg/ingest":       {"parsers", "pkg/agg", "pkg/classify", "pkg/config", "pkg/event", "pkg/journal", "pkg/metrics", "pkg/pipeline", "pkg/store", "pkg/tailer"},
 		"pkg/web":          {"pkg/alert", "pkg/event"},
 		"pkg/alerting":     {"pkg/agg", "pkg/alert", "pkg/config", "pkg/event", "pkg/notify", "pkg/store"},

@@ -419,7 +419,7 @@ func TestStateDirMustExist(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t))})
-	want := "state file " + dir + "/typo/ppwatch.db: no such directory: " + dir + "/typo (create it, or leave state_file and --state out for "
+	want := "test.yml:2: state_file: " + dir + "/typo/ppwatch.db: no such directory: " + dir + "/typo (create it, or leave state_file and --state out for "
 	if !errors.Is(err, ErrNoStateDir) || !NeedsAdmin(err) || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("New = %v, want %q…", err, want)
 	}

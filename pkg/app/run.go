@@ -23,7 +23,7 @@ import (
 // ppwatch on the state file, nothing to read, a state directory that does
 // not exist, a damaged or foreign state file. The unit does not restart on them (exit 2).
 func NeedsAdmin(err error) bool {
-	for _, e := range []error{ErrStateInUse, ErrNoInputs, ErrNoStateDir, store.ErrDamaged, store.ErrNotStore, store.ErrSchema} {
+	for _, e := range []error{ErrConfig, ErrStateInUse, ErrNoInputs, ErrNoStateDir, store.ErrDamaged, store.ErrNotStore, store.ErrSchema} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -36,6 +36,9 @@ func NeedsAdmin(err error) bool {
 // not start or stop cleanly; NeedsAdmin tells the admin's to fix from the
 // rest.
 func Run(ctx context.Context, opts Options, reload <-chan struct{}) error {
+	if err := Check(opts.Config, opts.WebConfigFile); err != nil {
+		return err
+	}
 	a, err := New(opts)
 	if err != nil {
 		return err

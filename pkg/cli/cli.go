@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ppwatch/ppwatch/parsers"
+	"github.com/ppwatch/ppwatch/pkg/app"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/version"
 )
@@ -45,8 +46,9 @@ Usage:
       Files are read in parallel, one per core; the report is the same for any --jobs.
   ppwatch run [--config FILE] [--listen ADDR] [--state FILE] [--web.config.file FILE] [--web.enable-pprof] [--log.level L] [--log.format json|console]
       The daemon: tails the logs, keeps counts in the state file, serves Prometheus metrics.
-  ppwatch check-config FILE
-      Validate a configuration file: exit 0 when it is good, 2 with the reasons when not.
+  ppwatch check-config [--web.config.file FILE] FILE
+      Validate a configuration file with every check run makes before it serves (all problems at once,
+      in line order): exit 0 when it is good, 2 with the reasons when not.
   ppwatch state check [--config FILE] [STATE_FILE]
       Check all of a state file (ppwatch run does the same at start): exit 0 when it is sound,
       2 with what is wrong when ppwatch would refuse it. Default: the config's state_file.
@@ -103,21 +105,27 @@ func Main(args []string, env Env) int {
 }
 
 func runCheckConfig(args []string, env Env) error {
-	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-		fmt.Fprintln(env.Stdout, "Usage of ppwatch check-config: ppwatch check-config FILE\n  Validate a configuration file: exit 0 when it is good, 2 with the reasons when not.")
-		return nil
+	fs := newFlagSet("check-config", env)
+	webConfig := fs.String("web.config.file", "", "also check this exporter-toolkit web config `file`, as run would")
+	files, err := parseFlags(fs, args)
+	if err != nil {
+		return err
 	}
-	if len(args) != 1 {
-		return usagef("check-config: give one configuration file")
+	if len(files) != 1 {
+		return usagef("check-config: give one configuration file (see ppwatch check-config --help)")
 	}
-	cfg, err := config.Load(args[0])
-	if err == nil {
-		_, err = cfg.NewClassifier()
+	// The file's own errors in line order, then what the host lacks.
+	cfg, err := config.Inspect(files[0])
+	switch {
+	case err == nil:
+		err = app.Check(cfg, *webConfig)
+	case cfg != nil:
+		err = errors.Join(err, app.CheckHost(cfg, *webConfig))
 	}
 	if err != nil {
 		return usagef("%v", err)
 	}
-	fmt.Fprintf(env.Stdout, "%s: ok\n", args[0])
+	fmt.Fprintf(env.Stdout, "%s: ok\n", files[0])
 	return nil
 }
 

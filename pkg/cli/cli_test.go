@@ -212,3 +212,20 @@ func TestTooLongLine(t *testing.T) {
 		t.Errorf("stderr %q", errs)
 	}
 }
+
+// check-config says everything at once: the file's problems in line
+// order, then what the host lacks (here the state file's directory).
+func TestCheckConfigEverythingAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yml")
+	os.WriteFile(cfg, []byte("listen: \"999.0.0.1:80\"\nstate_file: "+dir+"/nodir/s.db\nretention: 1x\nrules: [{id: a, match: x, class: blocked}]\n"), 0o644)
+	code, out, errs := run(t, "", "check-config", cfg)
+	want := "ppwatch: " + cfg + `:1: listen: "999.0.0.1:80": "999.0.0.1" is not an IP address
+` + cfg + `:3: retention: invalid duration "1x" (use e.g. 90s, 5m, 24h, 30d)
+` + cfg + `:4: rules[0].class: unknown class "blocked" (use one of reputation, rate_limit, content, policy, auth, recipient, connection, other)
+` + cfg + `:2: state_file: ` + dir + `/nodir/s.db: no such directory: ` + dir + `/nodir (create it, or leave state_file and --state out for /var/lib/ppwatch/ppwatch.db)
+`
+	if code != 2 || out != "" || errs != want {
+		t.Errorf("exit %d, stdout %q, stderr\n%s\nwant\n%s", code, out, errs, want)
+	}
+}

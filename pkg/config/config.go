@@ -54,6 +54,38 @@ type Config struct {
 
 	Location *time.Location `yaml:"-"`
 	File     string         `yaml:"-"`
+
+	lines map[string]int    // key → its line in File
+	flags map[string]string // key → the flag that set it
+}
+
+// Where names a key for an error found after loading, as loading names
+// them: "file:line: key", or the flag that overrode it.
+func (c *Config) Where(key string) string {
+	if f, ok := c.Flag(key); ok {
+		return f
+	}
+	if l, ok := c.lines[key]; ok {
+		return fmt.Sprintf("%s:%d: %s", c.File, l, key)
+	}
+	if c.File != "" {
+		return c.File + ": " + key
+	}
+	return key
+}
+
+// Flag is the flag that set key, if one did.
+func (c *Config) Flag(key string) (string, bool) {
+	f, ok := c.flags[key]
+	return f, ok
+}
+
+// SetByFlag records that a command-line flag set key, for Where.
+func (c *Config) SetByFlag(key, flag string) {
+	if c.flags == nil {
+		c.flags = map[string]string{}
+	}
+	c.flags[key] = flag
 }
 
 // SourceIP maps an instance (Postfix syslog name, Exim transport, PowerMTA
@@ -107,41 +139,114 @@ func Load(path string) (*Config, error) {
 	return Parse(data, path)
 }
 
-// Parse decodes and validates data; name is used in error messages.
+// Parse decodes and validates data; name is used in error messages. All
+// the file's errors come back at once, in line order, so that one round of
+// fixes is enough; only a YAML syntax error stops the reading early.
 func Parse(data []byte, name string) (*Config, error) {
-	c := Default()
-	c.File = name
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(name, err, nil)
-	}
-	if len(root.Content) == 0 { // empty file: all defaults
-		return c, c.validate(nil)
-	}
-	doc := root.Content[0]
-	lines := map[string]int{}
-	if err := checkKeys(doc, reflect.TypeOf(*c), "", name, lines); err != nil {
+	c, err := parse(data, name)
+	if err != nil {
 		return nil, err
 	}
-	if err := doc.Decode(c); err != nil {
-		return nil, yamlError(name, err, lines)
+	return c, nil
+}
+
+// Inspect reads the file at path as Load does, and returns what it could
+// read along with the file's errors (nil only on a syntax error), so that
+// check-config can check that further and report everything in one run. A
+// config with errors is never one to run with.
+func Inspect(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
 	}
-	return c, c.validate(lines)
+	return parse(data, path)
+}
+
+func parse(data []byte, name string) (*Config, error) {
+	c := Default()
+	c.File = name
+	p := &problems{file: name}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		p.yaml(err, nil)
+		return nil, p.err()
+	}
+	lines := map[string]int{}
+	if len(root.Content) > 0 { // else an empty file: all defaults
+		doc := root.Content[0]
+		checkKeys(doc, reflect.TypeOf(*c), "", lines, p)
+		if err := doc.Decode(c); err != nil {
+			p.yaml(err, lines)
+		}
+	}
+	c.validate(lines, p)
+	c.lines = lines
+	return c, p.err()
+}
+
+// problems collects a file's errors with their lines.
+type problems struct {
+	file string
+	list []problem
+}
+
+type problem struct {
+	line int // 0: the file as a whole
+	msg  string
+	kind int // keyProblem, decodeProblem or valueProblem
+}
+
+// A line's problems of the first kind found hide its later kinds: a key
+// the key check refused is refused again by the decoder in its own words,
+// and a value the decoder could not read is no value to validate.
+const (
+	keyProblem = iota
+	decodeProblem
+	valueProblem
+)
+
+func (p *problems) add(kind, line int, format string, args ...any) {
+	p.list = append(p.list, problem{line: line, msg: fmt.Sprintf(format, args...), kind: kind})
+}
+
+// err is every problem in line order ("file:line: msg", those without a
+// line last).
+func (p *problems) err() error {
+	first := map[int]int{} // line → its first kind
+	for _, e := range p.list {
+		if k, ok := first[e.line]; !ok || e.kind < k {
+			first[e.line] = e.kind
+		}
+	}
+	sort.SliceStable(p.list, func(i, j int) bool {
+		a, b := p.list[i].line, p.list[j].line
+		return a != 0 && (b == 0 || a < b)
+	})
+	var errs []error
+	for _, e := range p.list {
+		switch {
+		case e.line == 0:
+			errs = append(errs, fmt.Errorf("%s: %s", p.file, e.msg))
+		case e.kind == first[e.line]:
+			errs = append(errs, fmt.Errorf("%s:%d: %s", p.file, e.line, e.msg))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
 
-// yamlError rewrites yaml.v3's "yaml: line N: msg" as "file:N: msg", and
-// as "file:N: key: msg" when lines (key → line) names the key of line N: a
-// value's own error ("invalid duration") does not say whose value it is.
-func yamlError(file string, err error, lines map[string]int) error {
-	keyAt := func(line string) string {
+// yaml adds yaml.v3's "yaml: line N: msg" errors as msg at line N, as
+// "key: msg" when lines (key → line) names the key of line N: a value's
+// own error ("invalid duration") does not say whose value it is.
+func (p *problems) yaml(err error, lines map[string]int) {
+	keyAt := func(line int) string {
 		// The deepest key of the line; items of a flow list ("[5m, 1x]")
 		// share one line, so their list is named instead.
 		var best []string
 		for k, l := range lines {
 			switch {
-			case strconv.Itoa(l) != line:
+			case l != line:
 			case len(best) == 0 || len(k) > len(best[0]):
 				best = []string{k}
 			case len(k) == len(best[0]):
@@ -165,20 +270,20 @@ func yamlError(file string, err error, lines map[string]int) error {
 	} else {
 		msgs = []string{err.Error()}
 	}
-	var errs []error
 	for _, m := range msgs {
 		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
-			errs = append(errs, fmt.Errorf("%s:%s: %s%s", file, sm[1], keyAt(sm[1]), m[len(sm[0]):]))
+			line, _ := strconv.Atoi(sm[1])
+			p.add(decodeProblem, line, "%s%s", keyAt(line), m[len(sm[0]):])
 		} else {
-			errs = append(errs, fmt.Errorf("%s: %s", file, strings.TrimPrefix(m, "yaml: ")))
+			p.add(decodeProblem, 0, "%s", strings.TrimPrefix(m, "yaml: "))
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // checkKeys walks the YAML tree beside the Go type, so an unknown key is
-// reported with its line and path, and records each field's line.
-func checkKeys(n *yaml.Node, t reflect.Type, path, file string, lines map[string]int) error {
+// reported with its line and path, and records each field's line. It goes
+// on past a wrong key, to report the file's other ones too.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, lines map[string]int, p *problems) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -188,10 +293,10 @@ func checkKeys(n *yaml.Node, t reflect.Type, path, file string, lines map[string
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-				return nil
+			if n.Kind != yaml.ScalarNode || n.Tag != "!!null" {
+				p.add(keyProblem, n.Line, "%s: expected a mapping of keys", orTop(path))
 			}
-			return fmt.Errorf("%s:%d: %s: expected a mapping of keys", file, n.Line, orTop(path))
+			return
 		}
 		known := map[string]reflect.Type{}
 		var names []string
@@ -205,40 +310,39 @@ func checkKeys(n *yaml.Node, t reflect.Type, path, file string, lines map[string
 		}
 		sort.Strings(names)
 		seen := map[string]bool{}
+		kept := n.Content[:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			ft, ok := known[k.Value]
-			if !ok {
-				return fmt.Errorf("%s:%d: unknown key %q in %s (known keys: %s)", file, k.Line, k.Value, orTop(path), strings.Join(names, ", "))
-			}
-			if seen[k.Value] {
-				return fmt.Errorf("%s:%d: key %q given twice in %s", file, k.Line, k.Value, orTop(path))
-			}
-			seen[k.Value] = true
-			if err := checkKeys(v, ft, join(path, k.Value), file, lines); err != nil {
-				return err
+			switch {
+			case !ok:
+				p.add(keyProblem, k.Line, "unknown key %q in %s (known keys: %s)", k.Value, orTop(path), strings.Join(names, ", "))
+			case seen[k.Value]:
+				p.add(keyProblem, k.Line, "key %q given twice in %s", k.Value, orTop(path))
+			default:
+				seen[k.Value] = true
+				checkKeys(v, ft, join(path, k.Value), lines, p)
+				kept = append(kept, k, v)
 			}
 		}
+		// The decoder gets the known keys only, once each: it stops at a
+		// key given twice, and the values after it would go unchecked.
+		n.Content = kept
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode && n.Tag != "!!null" {
-			return fmt.Errorf("%s:%d: %s: expected a list", file, n.Line, path)
+			p.add(keyProblem, n.Line, "%s: expected a list", path)
+			return
 		}
-		if n.Kind == yaml.SequenceNode {
-			for i, item := range n.Content {
-				if err := checkKeys(item, t.Elem(), path+"["+strconv.Itoa(i)+"]", file, lines); err != nil {
-					return err
-				}
-			}
+		for i, item := range n.Content {
+			checkKeys(item, t.Elem(), path+"["+strconv.Itoa(i)+"]", lines, p)
 		}
 	case reflect.String, reflect.Bool:
 		if n.Kind != yaml.ScalarNode {
-			return fmt.Errorf("%s:%d: %s: expected a single value, not a list or mapping", file, n.Line, path)
-		}
-		if t.Kind() == reflect.Bool && n.Value != "true" && n.Value != "false" {
-			return fmt.Errorf("%s:%d: %s: expected true or false, not %q", file, n.Line, path, n.Value)
+			p.add(keyProblem, n.Line, "%s: expected a single value, not a list or mapping", path)
+		} else if t.Kind() == reflect.Bool && n.Value != "true" && n.Value != "false" {
+			p.add(keyProblem, n.Line, "%s: expected true or false, not %q", path, n.Value)
 		}
 	}
-	return nil
 }
 
 func join(path, key string) string {
@@ -258,8 +362,7 @@ func orTop(path string) string {
 var ruleID = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
 // validate checks values; errors name file:line: field.
-func (c *Config) validate(lines map[string]int) error {
-	var errs []error
+func (c *Config) validate(lines map[string]int, p *problems) {
 	bad := func(field, format string, args ...any) {
 		line := lines[field]
 		for line == 0 && strings.Contains(field, ".") { // fall back to the parent's line
@@ -270,7 +373,7 @@ func (c *Config) validate(lines map[string]int) error {
 			}
 			field = field2
 		}
-		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", c.File, line, field, fmt.Sprintf(format, args...)))
+		p.add(valueProblem, line, "%s: %s", field, fmt.Sprintf(format, args...))
 	}
 	switch c.Timezone {
 	case "", "Local", "local":
@@ -333,7 +436,6 @@ func (c *Config) validate(lines map[string]int) error {
 	}
 	c.validateDaemon(bad)
 	c.validateAlerts(bad, lines)
-	return errors.Join(errs...)
 }
 
 func classList() string {

@@ -69,6 +69,7 @@ func TestBadConfigs(t *testing.T) {
 		"bad-listen.yml":       `testdata/bad-listen.yml:1: listen: "9797" has no port (give host:port, e.g. ":9797")`,
 		"bad-twice.yml":        `testdata/bad-twice.yml:2: key "timezone" given twice in the top level`,
 		"bad-stored.yml":       `testdata/bad-stored.yml:3: domains.stored_per_ip: 0 is outside 1..1000000`,
+		"bad-tab.yml":          `testdata/bad-tab.yml:4: found character that cannot start any token`,
 	}
 	files, _ := filepath.Glob("testdata/bad-*.yml")
 	if len(files) != len(want) {
@@ -116,4 +117,53 @@ func FuzzLoad(f *testing.F) {
 			t.Error("valid config without location")
 		}
 	})
+}
+
+// All of a file's errors come in one run, in line order: the key check,
+// the decoder and the value checks do not take turns.
+func TestAllErrorsInLineOrder(t *testing.T) {
+	_, err := Load("testdata/many-errors.yml")
+	want := `testdata/many-errors.yml:3: listen: "999.0.0.1:80": "999.0.0.1" is not an IP address
+testdata/many-errors.yml:4: timezone: unknown zone "Mars/Olympus" (use Local, UTC or an IANA name like Europe/Berlin)
+testdata/many-errors.yml:5: unknown key "listen_adress" in the top level (known keys: alerting, alerts, domains, external_url, flush_interval, inputs, internal_relays, listen, proofpoint, retention, rules, source_ips, state_file, timezone, windows)
+testdata/many-errors.yml:6: windows: invalid duration "1x" (use e.g. 90s, 5m, 24h, 30d)
+testdata/many-errors.yml:8: source_ips[0].mta: unknown MTA "sendmail" (use postfix, exim, pmta)
+testdata/many-errors.yml:9: source_ips[0].ip: "192.0.2.300" is not an IP address
+testdata/many-errors.yml:11: key "retention" given twice in the top level
+testdata/many-errors.yml:13: rules[0].id: "Bad": use lower-case letters, digits, '-', '_' and '.'
+testdata/many-errors.yml:14: rules[0].match: error parsing regexp: missing closing ): ` + "`(`" + `
+testdata/many-errors.yml:15: rules[0].class: unknown class "blocked" (use one of reputation, rate_limit, content, policy, auth, recipient, connection, other)
+testdata/many-errors.yml:16: rules[0].proofpoint: expected true or false, not "yes"
+testdata/many-errors.yml:18: domains.top: -1 is outside 0..10000
+testdata/many-errors.yml:19: unknown key "stored_totl" in domains (known keys: always, stored_per_ip, stored_total, top)
+testdata/many-errors.yml:22: alerting.alertmanagers[0].url: "ftp://am" is not an http or https URL`
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+}
+
+func TestCheckListen(t *testing.T) {
+	for addr, want := range map[string]string{
+		":9797":                 "",
+		"127.0.0.1:9797":        "",
+		"[::1]:9797":            "",
+		"localhost:0":           "",
+		"mta1.example.net:9797": "",
+		"":                      `empty (give host:port, e.g. "127.0.0.1:9797" or ":9797")`,
+		"9797":                  `"9797" has no port (give host:port, e.g. ":9797")`,
+		"999.0.0.1:80":          `"999.0.0.1:80": "999.0.0.1" is not an IP address`,
+		"::1:9797":              `"::1:9797" is not host:port (an IPv6 address goes in brackets: "[::1]:9797")`,
+		"[::g]:9797":            `"[::g]:9797": "::g" is not an IP address`,
+		"127.0.0.1:http":        `"127.0.0.1:http": the port "http" is not a number in 0..65535`,
+		"127.0.0.1:65536":       `"127.0.0.1:65536": the port "65536" is not a number in 0..65535`,
+		"mta_1.example:9797":    `"mta_1.example:9797": "mta_1.example" is not a host name or an IP address`,
+	} {
+		got := ""
+		if err := CheckListen(addr); err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("CheckListen(%q) = %q, want %q", addr, got, want)
+		}
+	}
 }

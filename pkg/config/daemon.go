@@ -1,9 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +57,9 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %v", n.Line, err)
+		// A TypeError, so the decoder goes on with the other values
+		// (any other error stops it there).
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -121,10 +127,8 @@ func DefaultStateFile() string {
 }
 
 func (c *Config) validateDaemon(bad func(field, format string, args ...any)) {
-	if c.Listen == "" {
-		bad("listen", "empty (give host:port, e.g. \"127.0.0.1:9797\" or \":9797\")")
-	} else if !strings.Contains(c.Listen, ":") {
-		bad("listen", "%q has no port (give host:port, e.g. \":9797\")", c.Listen)
+	if err := CheckListen(c.Listen); err != nil {
+		bad("listen", "%v", err)
 	}
 	if c.FlushInterval < Duration(10*time.Millisecond) || c.FlushInterval > Duration(time.Minute) {
 		bad("flush_interval", "%s is outside 10ms..1m", time.Duration(c.FlushInterval))
@@ -184,4 +188,36 @@ func (c *Config) validateDaemon(bad func(field, format string, args ...any)) {
 			bad(fmt.Sprintf("windows[%d]", i), "%s is longer than retention %s", w, c.Retention)
 		}
 	}
+}
+
+var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$`)
+
+// CheckListen checks a listen address the way listening would use it,
+// without listening: host:port with a port number and, for the host,
+// nothing (every interface), an IP address or a host name. A host of
+// digits and dots must be an IP address: "999.0.0.1" is no name either.
+func CheckListen(addr string) error {
+	if addr == "" {
+		return errors.New(`empty (give host:port, e.g. "127.0.0.1:9797" or ":9797")`)
+	}
+	if !strings.Contains(addr, ":") {
+		return fmt.Errorf(`%q has no port (give host:port, e.g. ":9797")`, addr)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf(`%q is not host:port (an IPv6 address goes in brackets: "[::1]:9797")`, addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: the port %q is not a number in 0..65535", addr, port)
+	}
+	switch {
+	case host == "":
+	case strings.Contains(host, ":") || strings.Trim(host, "0123456789.") == "":
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("%q: %q is not an IP address", addr, host)
+		}
+	case !hostName.MatchString(host):
+		return fmt.Errorf("%q: %q is not a host name or an IP address", addr, host)
+	}
+	return nil
 }

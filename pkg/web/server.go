@@ -73,12 +73,22 @@ type Server struct {
 	done chan error
 }
 
+// CheckConfigFile loads an exporter-toolkit web config file (TLS
+// certificates and keys, basic auth users) as serving would; "" is none.
+func CheckConfigFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := web.Validate(path); err != nil {
+		return fmt.Errorf("--web.config.file %s: %w", path, err)
+	}
+	return nil
+}
+
 // Start checks the web config, listens and serves in the background.
 func Start(o Options) (*Server, error) {
-	if o.WebConfigFile != "" {
-		if err := web.Validate(o.WebConfigFile); err != nil {
-			return nil, fmt.Errorf("--web.config.file %s: %w", o.WebConfigFile, err)
-		}
+	if err := CheckConfigFile(o.WebConfigFile); err != nil {
+		return nil, err
 	}
 	s := &Server{opts: o}
 	mux := http.NewServeMux()
