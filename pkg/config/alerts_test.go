@@ -2,9 +2,7 @@ package config
 
 import (
 	"maps"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -177,45 +175,5 @@ func TestAlertsBadConfigs(t *testing.T) {
 		if got := err.Error(); got != want[filepath.Base(f)] {
 			t.Errorf("%s:\n got %s\nwant %s", f, got, want[filepath.Base(f)])
 		}
-	}
-}
-
-// The shipped example's alerting keys load, and so does its commented-out
-// example rule once uncommented.
-func TestShippedExampleAlerts(t *testing.T) {
-	c, err := Load("../../configs/ppwatch.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Alerting{EvalInterval: Duration(15 * time.Second), ResendInterval: Duration(time.Minute),
-		Alertmanagers: []AlertTarget{{URL: "http://127.0.0.1:9093", Timeout: Duration(10 * time.Second)}}, Webhooks: []AlertTarget{}}
-	if d := cmp.Diff(want, c.Alerting); d != "" {
-		t.Error(d)
-	}
-	if c.ExternalURL != "http://mta1.example.net:9797" {
-		t.Errorf("external_url %q", c.ExternalURL)
-	}
-	if d := cmp.Diff(DefaultAlerts(), c.Alerts); d != "" {
-		t.Errorf("without alerts: the defaults: %s", d)
-	}
-
-	data, err := os.ReadFile("../../configs/ppwatch.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, example, ok := strings.Cut(string(data), "\n# alerts:\n")
-	if !ok {
-		t.Fatal("no commented alerts: example")
-	}
-	doc := "alerts:\n"
-	for _, l := range strings.Split(strings.TrimSpace(example), "\n") {
-		doc += strings.TrimPrefix(strings.TrimPrefix(l, "#"), " ") + "\n"
-	}
-	c, err = Parse([]byte(doc), "example")
-	if err != nil {
-		t.Fatalf("%v\n%s", err, doc)
-	}
-	if len(c.Alerts) != 1 || c.Alerts[0].Name != "ProofpointBlockRatioHigh" || c.Alerts[0].Labels["team"] != "mail" {
-		t.Errorf("example rule: %+v", c.Alerts)
 	}
 }

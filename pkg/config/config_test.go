@@ -5,28 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
-
-func TestShippedExampleLoads(t *testing.T) {
-	c, err := Load("../../configs/ppwatch.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(c.SourceIPs) != 3 || c.SourceIPs[0].IP != "192.0.2.10" || len(c.Rules) != 2 || !c.Rules[1].Proofpoint {
-		t.Errorf("unexpected content: %+v", c)
-	}
-	if c.Location != time.Local {
-		t.Errorf("location %v", c.Location)
-	}
-	if c.Listen != ":9797" || c.StateFile != "/var/lib/ppwatch/ppwatch.db" || c.FlushInterval != Duration(time.Second) ||
-		len(c.Inputs) != 2 || c.Inputs[1].MTA != "pmta" || len(c.Windows) != 3 || c.Windows[2] != Duration(24*time.Hour) ||
-		c.Domains.Top != 50 || c.Domains.Always[0] != "example.edu" || c.Domains.StoredPerIP != 5000 || c.Domains.StoredTotal != 20000 || c.Retention != Duration(30*24*time.Hour) {
-		t.Errorf("daemon keys: %+v", c)
-	}
-}
 
 func TestDefaults(t *testing.T) {
 	c, err := Parse([]byte("# nothing\n"), "empty.yml")
