@@ -3,7 +3,11 @@ GO        ?= go
 BIN       := bin/ppwatch
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-LDFLAGS   := -s -w -X github.com/ppwatch/ppwatch/pkg/version.Version=$(VERSION) -X github.com/ppwatch/ppwatch/pkg/version.Revision=$(REVISION)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+# Prometheus's build information (ppwatch_build_info, ppwatch version).
+PV        := github.com/prometheus/common/version
+LDFLAGS   := -s -w -X $(PV).Version=$(VERSION) -X $(PV).Revision=$(REVISION) -X $(PV).Branch=$(BRANCH) \
+	-X $(PV).BuildUser=$(shell id -un 2>/dev/null)@$(shell hostname 2>/dev/null) -X $(PV).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 FUZZTIME  ?= 10s
 DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 SAMPLES   := testdata/postfix/sample.log testdata/exim/sample.log testdata/pmta/sample.log

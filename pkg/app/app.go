@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/rs/zerolog"
 
 	"github.com/ppwatch/ppwatch/pkg/agg"
@@ -47,6 +48,10 @@ type Options struct {
 	Now           func() time.Time // nil: time.Now
 	HTTP          web.Limits       // zero values: the defaults
 	EnablePprof   bool             // serve /debug/pprof/ (--web.enable-pprof)
+	// ListenAddresses, when given (--web.listen-address), are served on
+	// instead of the config's listen.
+	ListenAddresses []string
+	TelemetryPath   string // where the metrics are served; "" is /metrics
 	// Load reads the configuration again for ReloadConfig (SIGHUP); nil
 	// makes ReloadConfig reload Config unchanged.
 	Load func() (*config.Config, error)
@@ -105,9 +110,7 @@ func New(opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	v, r, g := version.Info()
-	metrics.RegisterBuildInfo(a.reg, v, r, g)
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(versioncollector.NewCollector(version.Program), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.reg.MustRegister(a.health)
 	a.reg.MustRegister(metrics.NewCollector(a, a.now, func(d time.Duration) string { return config.Duration(d).String() }))
 	if a.alerts, err = alerting.New(a.log, st, a.now, a.reg, cfg); err != nil {
@@ -165,7 +168,7 @@ func (a *App) load(ag *agg.Agg, cfg *config.Config) error {
 	}
 	if mig != (store.MigrationStats{}) {
 		a.log.Warn().Int("series", mig.Series).Int("cells", mig.Cells).Int("replies", mig.Replies).Int("overflow", mig.Overflow).
-			Dur("took", time.Since(start)).Int("stored_per_ip", cfg.Domains.StoredPerIP).Int("stored_total", cfg.Domains.StoredTotal).
+			Float64("took_seconds", time.Since(start).Seconds()).Int("stored_per_ip", cfg.Domains.StoredPerIP).Int("stored_total", cfg.Domains.StoredTotal).
 			Msg("state file held more recipient domains than domains.stored_per_ip/stored_total allow: those past the bound are now counted under \"other\" (once; totals unchanged)")
 	}
 	folded, err := a.store.Folded()

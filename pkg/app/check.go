@@ -2,7 +2,6 @@ package app
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/config"
@@ -13,7 +12,8 @@ import (
 var ErrConfig = errors.New("configuration")
 
 // Check makes every check of a loaded cfg that Run makes before it
-// serves, without opening the state file, listening or reading: those of
+// serves, without opening the state file, listening or reading (the
+// listen address was checked with the file, and flags by main): those of
 // CheckHost, then that the classification rules and the alert rules and
 // targets build. check-config runs it, so a config it passes does not fail
 // at start. It reports every problem, not the first.
@@ -28,17 +28,11 @@ func Check(cfg *config.Config, webConfigFile string) error {
 	return asConfigError(errors.Join(errs...))
 }
 
-// CheckHost makes the checks of cfg against this host: a --listen address
-// (the file's was checked at loading), the state file's directory and the
-// web config file. Unlike Check, it holds for a cfg with errors of its
+// CheckHost makes the checks of cfg against this host: the state file's
+// directory and the web config file. Unlike Check, it holds for a cfg with errors of its
 // own (config.Inspect's), so check-config reports these beside them.
 func CheckHost(cfg *config.Config, webConfigFile string) error {
 	var errs []error
-	if _, ok := cfg.Flag("listen"); ok {
-		if err := config.CheckListen(cfg.Listen); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", cfg.Where("listen"), err))
-		}
-	}
 	if _, err := stateFile(cfg); err != nil {
 		errs = append(errs, err)
 	}

@@ -1,17 +1,22 @@
 package app
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
+
+	"github.com/go-logfmt/logfmt"
 
 	"github.com/rs/zerolog"
 )
 
 // NewLogger is the daemon's logger on w: level one of debug, info, warn,
-// error; format json (for the journal and log shippers) or console (for
-// people).
+// error; format json (for the journal and log shippers), logfmt (as
+// Prometheus and its exporters log) or console (for people).
 func NewLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
@@ -19,12 +24,66 @@ func NewLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	}
 	switch format {
 	case "json":
+	case "logfmt":
+		w = logfmtWriter{w}
 	case "console":
 		w = zerolog.ConsoleWriter{Out: w}
 	default:
-		return zerolog.Logger{}, fmt.Errorf("--log.format: unknown format %q (use json or console)", format)
+		return zerolog.Logger{}, fmt.Errorf("--log.format: unknown format %q (use json, logfmt or console)", format)
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// logfmtWriter writes zerolog's JSON entries, one per Write, as logfmt
+// lines: time, level and message first, then the fields in their order.
+// Strings are quoted where logfmt needs it; objects and lists stay JSON.
+type logfmtWriter struct{ w io.Writer }
+
+func (l logfmtWriter) Write(p []byte) (int, error) {
+	dec := json.NewDecoder(bytes.NewReader(p))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return l.w.Write(p) // not an entry: as it is
+	}
+	var keys []string
+	vals := map[string]any{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return l.w.Write(p)
+		}
+		k, _ := t.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return l.w.Write(p)
+		}
+		var v any = string(raw)
+		var str string
+		if raw[0] == '"' && json.Unmarshal(raw, &str) == nil {
+			v = str
+		}
+		if _, dup := vals[k]; !dup {
+			keys = append(keys, k)
+		}
+		vals[k] = v
+	}
+	var buf bytes.Buffer
+	enc := logfmt.NewEncoder(&buf)
+	first := []string{zerolog.TimestampFieldName, zerolog.LevelFieldName, zerolog.MessageFieldName}
+	for _, k := range first {
+		if v, ok := vals[k]; ok {
+			enc.EncodeKeyval(k, v)
+		}
+	}
+	for _, k := range keys {
+		if !slices.Contains(first, k) {
+			enc.EncodeKeyval(k, vals[k])
+		}
+	}
+	enc.EndRecord()
+	if _, err := l.w.Write(buf.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // defaultMemoryLimit is the daemon's soft Go memory limit.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -108,6 +109,50 @@ func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
 	for _, c := range []string{"tailer", "ingest", "alert", "notify", "web"} {
 		if !components[c] {
 			t.Errorf("no log line of component %s: the test did not see it", c)
+		}
+	}
+}
+
+// --log.format logfmt writes what json writes, as Prometheus's own logfmt
+// lines: time, level and message first, strings quoted where needed.
+func TestLogFormatLogfmt(t *testing.T) {
+	defer func(f func() time.Time) { zerolog.TimestampFunc = f }(zerolog.TimestampFunc)
+	zerolog.TimestampFunc = func() time.Time { return time.Date(2026, 12, 2, 3, 4, 5, 0, time.UTC) }
+	var b bytes.Buffer
+	log, err := NewLogger(&b, "info", "logfmt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Warn().Str("input", "/var/log/mail.log").Int("lines", 3).Float64("retry_in_seconds", 1.5).Bool("ok", false).
+		Err(fmt.Errorf(`open "x": permission denied`)).Msg("cannot read")
+	log.Debug().Msg("not shown")
+	log.Info().Msg("plain")
+	want := `time=2026-12-02T03:04:05Z level=warn message="cannot read" input=/var/log/mail.log lines=3 retry_in_seconds=1.5 ok=false error="open \"x\": permission denied"
+time=2026-12-02T03:04:05Z level=info message=plain
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	if _, err := NewLogger(&b, "info", "text"); err == nil || err.Error() != `--log.format: unknown format "text" (use json, logfmt or console)` {
+		t.Errorf("bad format: %v", err)
+	}
+}
+
+// A duration in a log line says its unit in its key (retry_in_seconds):
+// zerolog's Dur writes milliseconds under the bare name.
+func TestLogDurationsNameTheirUnit(t *testing.T) {
+	files, _ := filepath.Glob("../../pkg/*/*.go")
+	more, _ := filepath.Glob("../../cmd/*/*.go")
+	for _, f := range append(files, more...) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), ".Dur(") {
+			t.Errorf("%s logs a duration with Dur: use Float64(\"<name>_seconds\", d.Seconds())", f)
 		}
 	}
 }

@@ -85,7 +85,11 @@ func (a *App) Start() error {
 func (a *App) Addr() string { return a.web.Addr() }
 
 func (a *App) serve() error {
-	srv, err := web.Start(web.Options{Listen: a.cfg.Listen, WebConfigFile: a.opts.WebConfigFile, Limits: a.opts.HTTP,
+	listen := a.opts.ListenAddresses
+	if len(listen) == 0 {
+		listen = []string{a.cfg.Listen}
+	}
+	srv, err := web.Start(web.Options{Listen: listen, TelemetryPath: a.opts.TelemetryPath, WebConfigFile: a.opts.WebConfigFile, Limits: a.opts.HTTP,
 		Logger: a.log, Gatherer: a.reg, Source: a, Ready: a.notReady, EnablePprof: a.opts.EnablePprof})
 	if err != nil {
 		return err

@@ -44,8 +44,10 @@ Usage:
   ppwatch scan [--mta auto|` + parsers.Names("|") + `] [--config FILE] [--json] [--since DUR] [--jobs N] FILE...
       One-shot report over historical logs: per source IP, per Proofpoint recipient domain, replies verbatim.
       Files are read in parallel, one per core; the report is the same for any --jobs.
-  ppwatch run [--config FILE] [--listen ADDR] [--state FILE] [--web.config.file FILE] [--web.enable-pprof] [--log.level L] [--log.format json|console]
+  ppwatch run [--config.file FILE] [--web.listen-address ADDR]... [--web.telemetry-path PATH] [--state FILE]
+              [--web.config.file FILE] [--web.enable-pprof] [--log.level L] [--log.format json|logfmt|console] [--version]
       The daemon: tails the logs, keeps counts in the state file, serves Prometheus metrics.
+      --config and --listen are aliases of --config.file and --web.listen-address.
   ppwatch check-config [--web.config.file FILE] FILE
       Validate a configuration file with every check run makes before it serves (all problems at once,
       in line order): exit 0 when it is good, 2 with the reasons when not.
@@ -55,7 +57,7 @@ Usage:
   ppwatch state repair [--config FILE] [--out NEW] [STATE_FILE]
       Copy every readable record of a damaged state file into NEW (default STATE_FILE.repaired)
       and say what could not be saved and what that means. The damaged file is only read.
-  ppwatch version
+  ppwatch version (or --version)
   ppwatch man
       This text as a man page (roff), the one the Debian package installs as ppwatch(1).
 
@@ -80,8 +82,7 @@ func Main(args []string, env Env) int {
 	case "state":
 		err = runState(args[1:], env)
 	case "version", "--version", "-version":
-		v, r, g := version.Info()
-		fmt.Fprintf(env.Stdout, "ppwatch %s (revision %s, %s)\n", v, r, g)
+		fmt.Fprintln(env.Stdout, version.Print())
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(env.Stdout, usage)
 	case "man":

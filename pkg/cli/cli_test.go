@@ -189,7 +189,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	_, out, _ := run(t, "", "version")
-	if !strings.HasPrefix(out, "ppwatch ") || !strings.Contains(out, "go1.") {
+	if !strings.HasPrefix(out, "ppwatch, version devel (branch: unknown, revision: ") || !strings.Contains(out, "\n  go version:       go1.") {
 		t.Errorf("version %q", out)
 	}
 }

@@ -62,7 +62,7 @@ type Config struct {
 // Where names a key for an error found after loading, as loading names
 // them: "file:line: key", or the flag that overrode it.
 func (c *Config) Where(key string) string {
-	if f, ok := c.Flag(key); ok {
+	if f, ok := c.flags[key]; ok {
 		return f
 	}
 	if l, ok := c.lines[key]; ok {
@@ -72,12 +72,6 @@ func (c *Config) Where(key string) string {
 		return c.File + ": " + key
 	}
 	return key
-}
-
-// Flag is the flag that set key, if one did.
-func (c *Config) Flag(key string) (string, bool) {
-	f, ok := c.flags[key]
-	return f, ok
 }
 
 // SetByFlag records that a command-line flag set key, for Where.

@@ -81,7 +81,7 @@ func Run(ctx context.Context, cfg Config, out chan<- Entry) error {
 		if time.Since(start) > time.Minute {
 			pause = time.Second
 		}
-		cfg.Logger.Warn().Err(err).Dur("retry_in", pause).Msg("journalctl stopped; restarting")
+		cfg.Logger.Warn().Err(err).Float64("retry_in_seconds", pause.Seconds()).Msg("journalctl stopped; restarting")
 		select {
 		case <-ctx.Done():
 			return nil

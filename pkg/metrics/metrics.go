@@ -161,11 +161,3 @@ func NewSelf(reg prometheus.Registerer) *Self {
 			Help: "Attempts read but not yet committed to the store."}),
 	}
 }
-
-// RegisterBuildInfo registers ppwatch_build_info.
-func RegisterBuildInfo(reg prometheus.Registerer, version, revision, goVersion string) {
-	promauto.With(reg).NewGaugeFunc(prometheus.GaugeOpts{Name: "ppwatch_build_info",
-		Help:        "Build information; the value is 1.",
-		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion}},
-		func() float64 { return 1 })
-}

@@ -130,7 +130,7 @@ func (s *sender) deliver(batch []Alert, stop <-chan struct{}) bool {
 		} else {
 			ev = ev.Int("status", status).Str("body", body)
 		}
-		ev.Int("alerts", len(batch)).Int("attempt", s.failures).Dur("retry_in", wait).Msg("alert delivery failed, will retry")
+		ev.Int("alerts", len(batch)).Int("attempt", s.failures).Float64("retry_in_seconds", wait.Seconds()).Msg("alert delivery failed, will retry")
 		t := time.NewTimer(wait)
 		select {
 		case <-stop:

@@ -1,36 +1,36 @@
-// Package version holds build information, set at link time by the
-// Makefile (-X) and otherwise read from the Go build info.
+// Package version is ppwatch's build information. It is Prometheus's
+// (github.com/prometheus/common/version), so that ppwatch_build_info and
+// "ppwatch version" read like every exporter's: the Makefile sets its
+// variables at link time (-X), and what a plain "go build" leaves empty is
+// filled in here from the Go build info.
 package version
 
 import (
-	"runtime"
 	"runtime/debug"
+
+	"github.com/prometheus/common/version"
 )
 
-// Set with -ldflags "-X github.com/ppwatch/ppwatch/pkg/version.Version=…".
-var (
-	Version  = ""
-	Revision = ""
-)
+// Program is the name in ppwatch_build_info and the version text.
+const Program = "ppwatch"
+
+func init() {
+	if version.Version == "" {
+		version.Version = "devel"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			version.Version = bi.Main.Version
+		}
+	}
+	if version.Branch == "" {
+		version.Branch = "unknown"
+	}
+}
 
 // Info returns version, revision and Go version.
 func Info() (ver, rev, goVersion string) {
-	ver, rev = Version, Revision
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if ver == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			ver = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && rev == "" {
-				rev = s.Value
-			}
-		}
-	}
-	if ver == "" {
-		ver = "devel"
-	}
-	if rev == "" {
-		rev = "unknown"
-	}
-	return ver, rev, runtime.Version()
+	return version.Version, version.GetRevision(), version.GoVersion
 }
+
+// Print is the text of "ppwatch version", as every exporter's --version
+// prints it.
+func Print() string { return version.Print(Program) }

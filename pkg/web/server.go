@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,7 +52,10 @@ func (l Limits) withDefaults() Limits {
 
 // Options make a Server.
 type Options struct {
-	Listen        string
+	// Listen are the addresses to serve on, each host:port; the first
+	// is Addr's.
+	Listen        []string
+	TelemetryPath string // where the metrics are; "" is /metrics
 	WebConfigFile string // exporter-toolkit web config (TLS, basic auth); "" for none
 	Limits        Limits
 	Logger        zerolog.Logger
@@ -68,7 +70,7 @@ type Options struct {
 // Server serves the daemon's HTTP endpoints.
 type Server struct {
 	opts Options
-	ln   net.Listener
+	lns  []net.Listener
 	srv  *http.Server
 	done chan error
 }
@@ -92,7 +94,11 @@ func Start(o Options) (*Server, error) {
 	}
 	s := &Server{opts: o}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	metricsPath := o.TelemetryPath
+	if metricsPath == "" {
+		metricsPath = "/metrics"
+	}
+	mux.Handle(metricsPath, promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	if o.EnablePprof {
 		// Profiles, as Prometheus itself serves them (behind the same
 		// auth), only when asked for: they tell much of the process to
@@ -112,7 +118,7 @@ func Start(o Options) (*Server, error) {
 		Name:        "ppwatch",
 		Description: "Proofpoint blocks and deferrals seen in this host's MTA logs",
 		Links: []web.LandingLinks{
-			{Address: "/metrics", Text: "Metrics"},
+			{Address: metricsPath, Text: "Metrics"},
 			{Address: "/alerts", Text: "Alerts"},
 			{Address: "/-/healthy", Text: "Health"},
 			{Address: "/-/ready", Text: "Readiness"},
@@ -124,25 +130,45 @@ func Start(o Options) (*Server, error) {
 	mux.Handle("/", landing)
 	s.mountPages(mux)
 
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", o.Listen, err)
+	if len(o.Listen) == 0 {
+		return nil, errors.New("no address to listen on")
 	}
 	lim := o.Limits.withDefaults()
-	s.ln = netutil.LimitListener(ln, lim.MaxConnections)
+	for _, addr := range o.Listen {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range s.lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listen %s: %w", addr, err)
+		}
+		s.lns = append(s.lns, netutil.LimitListener(ln, lim.MaxConnections))
+	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: lim.ReadHeaderTimeout, ReadTimeout: lim.ReadTimeout,
 		WriteTimeout: lim.WriteTimeout, IdleTimeout: lim.IdleTimeout}
 	s.done = make(chan error, 1)
 	webCfg := o.WebConfigFile
 	flags := &web.FlagConfig{WebConfigFile: &webCfg}
-	logger := slog.New(slog.NewTextHandler(zerologWriter{o.Logger}, nil))
-	go func() { s.done <- web.Serve(s.ln, s.srv, flags, logger) }()
-	o.Logger.Info().Str("address", ln.Addr().String()).Msg("serving metrics")
+	go func() {
+		s.done <- web.ServeMultiple(s.lns, s.srv, flags, slog.New(slogHandler{log: o.Logger.With().Str("component", "web").Logger()}))
+	}()
+	for _, l := range s.lns {
+		o.Logger.Info().Str("address", l.Addr().String()).Str("metrics_path", metricsPath).Msg("serving metrics")
+	}
 	return s, nil
 }
 
 // Addr is the address the server listens on (useful with port 0).
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string { return s.lns[0].Addr().String() }
+
+// Addrs are the addresses the server listens on, in Listen's order.
+func (s *Server) Addrs() []string {
+	var a []string
+	for _, l := range s.lns {
+		a = append(a, l.Addr().String())
+	}
+	return a
+}
 
 // Close stops the server at once.
 func (s *Server) Close() error { return s.srv.Close() }
@@ -155,12 +181,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, serr)
 	}
 	return err
-}
-
-// zerologWriter carries exporter-toolkit's slog lines into zerolog.
-type zerologWriter struct{ log zerolog.Logger }
-
-func (w zerologWriter) Write(p []byte) (int, error) {
-	w.log.Info().Str("component", "web").Msg(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
