@@ -20,8 +20,8 @@ import (
 type noSource struct{}
 
 func (noSource) IPReport(string, string) (*IPReport, error) { return nil, nil }
-func (noSource) Alerts() []alert.Alert                    { return nil }
-func (noSource) Now() time.Time                           { return time.Now() }
+func (noSource) Alerts() []alert.Alert                      { return nil }
+func (noSource) Now() time.Time                             { return time.Now() }
 
 type lockedBuffer struct {
 	mu sync.Mutex
