@@ -24,9 +24,10 @@ type UserRule struct {
 
 // Options extend the built-in knowledge.
 type Options struct {
-	Hosts   []string // extra Proofpoint host patterns: "pps1.example.edu", "*.pps.example.net"
-	Domains []string // recipient domains known to be behind Proofpoint ("example.edu", "*.example.edu")
-	Rules   []UserRule
+	Hosts    []string // extra Proofpoint host patterns: "pps1.example.edu", "*.pps.example.net"
+	Domains  []string // recipient domains known to be behind Proofpoint ("example.edu", "*.example.edu")
+	Networks []string // extra Proofpoint relay address ranges ("192.0.2.0/24", "2001:db8::/32")
+	Rules    []UserRule
 }
 
 // Classifier holds compiled rules. It is not safe for concurrent use (it
@@ -52,6 +53,11 @@ type Classifier struct {
 	lastHost   [64]byte
 	lastHostN  int
 	lastHostPP bool
+
+	networks []netip.Prefix
+	lastIP   [45]byte // the longest IPv6 text
+	lastIPN  int
+	lastIPPP bool
 }
 
 const cacheSize = 4096
@@ -84,6 +90,14 @@ func New(opts Options) (*Classifier, error) {
 			c.textHosts = append(c.textHosts, h)
 		}
 	}
+	c.networks = append(c.networks, DefaultNetworks...)
+	for i, n := range opts.Networks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			return nil, fmt.Errorf("network %d: %q is not a CIDR prefix", i+1, n)
+		}
+		c.networks = append(c.networks, p.Masked())
+	}
 	for _, d := range opts.Domains {
 		d = strings.ToLower(strings.TrimSuffix(d, "."))
 		if rest, ok := strings.CutPrefix(d, "*."); ok {
@@ -107,7 +121,7 @@ func New(opts Options) (*Classifier, error) {
 
 // Classify sets ev.Proofpoint, ev.Class and ev.Rule.
 func (c *Classifier) Classify(ev *event.Delivery) {
-	pp := c.isProofpointHost(ev.RelayHost) || c.isProofpointDomain(ev.RecipientDomain)
+	pp := c.isProofpointHost(ev.RelayHost) || c.isProofpointDomain(ev.RecipientDomain) || c.inNetworks(ev.RelayIP)
 	if ev.Status == event.Delivered {
 		ev.Class, ev.Rule = event.ClassNone, "delivered"
 		ev.Proofpoint = pp || c.hasMarker(ev.Response)

@@ -332,3 +332,48 @@ func TestTextPairsRuleOutOnlyAbsentWords(t *testing.T) {
 		}
 	}
 }
+
+// A relay address in Proofpoint's networks makes the attempt a Proofpoint
+// one whatever the relay's name (a customer's own MX name in front of
+// Proofpoint on Demand, or none: a connection that failed before a name was
+// logged); the configured networks add to the built-in ones; the memo of
+// the last address never answers for another.
+func TestProofpointNetworks(t *testing.T) {
+	c := mustNew(t, Options{Networks: []string{"192.0.2.128/25", "2001:db8:7::/48"}})
+	for i, tt := range []struct {
+		host, ip string
+		want     bool
+	}{
+		{"mx.campus.example.edu", "148.163.150.12", true}, // 148.163.128.0/19
+		{"mx.campus.example.edu", "148.163.150.12", true}, // the memo
+		{"mx.campus.example.edu", "148.163.160.1", false}, // just past it
+		{"", "67.231.149.25", true},                       // 67.231.144.0/20
+		{"", "67.231.160.0", false},                       // past it
+		{"", "205.220.165.32", true},                      // 205.220.160.0/19
+		{"", "185.132.182.7", true},                       // 185.132.180.0/22
+		{"", "209.66.100.127", true},                      // the last of 209.66.100.64/26
+		{"", "209.66.100.128", false},                     // past it
+		{"", "::ffff:148.163.150.12", true},               // IPv4-mapped
+		{"mx.example", "192.0.2.200", true},               // configured
+		{"mx.example", "192.0.2.100", false},              // beside it
+		{"mx.example", "2001:db8:7:1::25", true},          // configured IPv6
+		{"mx.example", "2001:db8:8::25", false},           // beside it
+		{"gmail-smtp-in.l.google.com", "142.250.13.14", false},
+		{"mx.example", "not-an-ip", false},
+		{"mx.example", "", false},
+	} {
+		ev := &event.Delivery{RelayHost: tt.host, RelayIP: tt.ip, Status: event.Deferred, SMTPCode: 421, Response: "421 try again later"}
+		c.Classify(ev)
+		if ev.Proofpoint != tt.want {
+			t.Errorf("%d: relay %s[%s]: proofpoint %v, want %v", i, tt.host, tt.ip, ev.Proofpoint, tt.want)
+		}
+	}
+	if _, err := New(Options{Networks: []string{"192.0.2.0/24", "192.0.2.300/24"}}); err == nil || err.Error() != `network 2: "192.0.2.300/24" is not a CIDR prefix` {
+		t.Errorf("bad network: %v", err)
+	}
+	for _, p := range DefaultNetworks {
+		if p != p.Masked() {
+			t.Errorf("built-in network %s has host bits set", p)
+		}
+	}
+}

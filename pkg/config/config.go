@@ -94,6 +94,9 @@ type SourceIP struct {
 type Proofpoint struct {
 	Hosts            []string `yaml:"hosts"`
 	RecipientDomains []string `yaml:"recipient_domains"`
+	// Networks add to classify.DefaultNetworks: relay addresses that are
+	// Proofpoint receivers whatever their names.
+	Networks []string `yaml:"networks"`
 }
 
 // Rule is a user classification rule.
@@ -402,6 +405,11 @@ func (c *Config) validate(lines map[string]int, p *problems) {
 			bad(fmt.Sprintf("proofpoint.hosts[%d]", i), "%q is not a host name or a \"*.domain\" pattern", h)
 		}
 	}
+	for i, n := range c.Proofpoint.Networks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			bad(fmt.Sprintf("proofpoint.networks[%d]", i), "%q is not a CIDR prefix (e.g. 192.0.2.0/24 or 2001:db8::/32)", n)
+		}
+	}
 	for i, d := range c.Proofpoint.RecipientDomains {
 		if d == "" || strings.ContainsAny(d, " /@[]") || (strings.Contains(d, "*") && !strings.HasPrefix(d, "*.")) {
 			bad(fmt.Sprintf("proofpoint.recipient_domains[%d]", i), "%q is not a domain or a \"*.domain\" pattern", d)
@@ -456,7 +464,7 @@ func (c *Config) SourceIPOf(mta, instance string) string {
 
 // NewClassifier builds the classifier the configuration describes.
 func (c *Config) NewClassifier() (*classify.Classifier, error) {
-	opts := classify.Options{Hosts: c.Proofpoint.Hosts, Domains: c.Proofpoint.RecipientDomains}
+	opts := classify.Options{Hosts: c.Proofpoint.Hosts, Domains: c.Proofpoint.RecipientDomains, Networks: c.Proofpoint.Networks}
 	for _, r := range c.Rules {
 		opts.Rules = append(opts.Rules, classify.UserRule{ID: r.ID, Match: r.Match, Class: event.Class(r.Class), Proofpoint: r.Proofpoint})
 	}

@@ -33,7 +33,7 @@ func TestDefaults(t *testing.T) {
 func TestBadConfigs(t *testing.T) {
 	want := map[string]string{
 		"bad-unknown-key.yml":  `testdata/bad-unknown-key.yml:2: unknown key "listen_address" in the top level (known keys: alerting, alerts, domains, external_url, flush_interval, inputs, internal_relays, listen, proofpoint, retention, rules, source_ips, state_file, timezone, windows)`,
-		"bad-nested-key.yml":   `testdata/bad-nested-key.yml:3: unknown key "hostz" in proofpoint (known keys: hosts, recipient_domains)`,
+		"bad-nested-key.yml":   `testdata/bad-nested-key.yml:3: unknown key "hostz" in proofpoint (known keys: hosts, networks, recipient_domains)`,
 		"bad-timezone.yml":     `testdata/bad-timezone.yml:1: timezone: unknown zone "Mars/Olympus" (use Local, UTC or an IANA name like Europe/Berlin)`,
 		"bad-source-ip.yml":    `testdata/bad-source-ip.yml:3: source_ips[0].ip: "192.0.2.300" is not an IP address`,
 		"bad-mta.yml":          `testdata/bad-mta.yml:2: source_ips[0].mta: unknown MTA "sendmail" (use postfix, exim, pmta)`,
@@ -50,6 +50,7 @@ func TestBadConfigs(t *testing.T) {
 		"bad-listen.yml":       `testdata/bad-listen.yml:1: listen: "9797" has no port (give host:port, e.g. ":9797")`,
 		"bad-twice.yml":        `testdata/bad-twice.yml:2: key "timezone" given twice in the top level`,
 		"bad-stored.yml":       `testdata/bad-stored.yml:3: domains.stored_per_ip: 0 is outside 1..1000000`,
+		"bad-network.yml":      `testdata/bad-network.yml:3: proofpoint.networks[0]: "192.0.2.0/33" is not a CIDR prefix (e.g. 192.0.2.0/24 or 2001:db8::/32)`,
 		"bad-tab.yml":          `testdata/bad-tab.yml:4: found character that cannot start any token`,
 	}
 	files, _ := filepath.Glob("testdata/bad-*.yml")
