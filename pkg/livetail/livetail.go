@@ -28,6 +28,7 @@ package livetail
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -71,7 +72,8 @@ type Options struct {
 }
 
 // Start follows every path until ctx is done, then closes the channel. A
-// file that exists is followed from its current end, a path with no file
+// file that exists is followed from the end of its last complete line, a
+// path with no file
 // yet from the start of the file that appears there, so every line written
 // after Start returns is sent (unless a rotation races past it). A path
 // that names a directory is an error.
@@ -96,8 +98,10 @@ func Start(ctx context.Context, paths []string, o Options) (<-chan Line, error) 
 		switch {
 		case err == nil && st.IsDir():
 			return nil, fmt.Errorf("%s: is a directory, not a log file", p)
+		case err == nil && st.Size() == 0:
+			f.file = st
 		case err == nil:
-			f.file, f.offset = st, st.Size()
+			f.file, f.offset = st, lineEnd(p, st.Size(), o.MaxLine)
 		case errors.Is(err, os.ErrNotExist):
 			f.note = "does not exist yet; waiting for it"
 		default:
@@ -264,6 +268,34 @@ func firstLine(path string, max int) (string, bool) {
 		return "", false
 	}
 	return strings.TrimSuffix(line, "\n"), true
+}
+
+// lineEnd returns where the last complete line of the file at path ends,
+// looked for in its last limit bytes (else size): a line being written
+// when following starts is then sent whole once its newline comes, not its
+// second half as a line of its own.
+func lineEnd(path string, size int64, limit int) int64 {
+	file, err := os.Open(path)
+	if err != nil {
+		return size
+	}
+	defer file.Close()
+	last := make([]byte, 1)
+	if _, err := file.ReadAt(last, size-1); err != nil || last[0] == '\n' {
+		return size
+	}
+	from := max(0, size-int64(limit))
+	b := make([]byte, size-from)
+	if _, err := file.ReadAt(b, from); err != nil {
+		return size
+	}
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		return from + int64(i) + 1
+	}
+	if from == 0 {
+		return 0 // all one partial line: the first, to come whole
+	}
+	return size
 }
 
 var catchFatal sync.Once

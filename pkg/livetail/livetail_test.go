@@ -153,6 +153,22 @@ func TestWaitsForAMissingFile(t *testing.T) {
 	c.waitFor(t, want)
 }
 
+// A line still being written when following starts comes whole once its
+// newline is written, not its second half alone.
+func TestAPartialLastLineComesWhole(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	appendTo(t, a, "old\npart")
+	appendTo(t, b, "only part")
+	c := start(t, []string{a, b}, Options{})
+	appendTo(t, a, "ial\n")
+	appendTo(t, b, "ial\n")
+	waitForPaths(t, c, map[string][]Line{
+		a: {{a, Header, "old"}, {a, Text, "partial"}},
+		b: {{b, Text, "only partial"}},
+	})
+}
+
 // A line longer than MaxLine comes without its text; the lines around it
 // come as usual, and so does a line of exactly MaxLine bytes.
 func TestCapsLineLength(t *testing.T) {
