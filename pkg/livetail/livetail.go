@@ -73,10 +73,9 @@ type Options struct {
 
 // Start follows every path until ctx is done, then closes the channel. A
 // file that exists is followed from the end of its last complete line, a
-// path with no file
-// yet from the start of the file that appears there, so every line written
-// after Start returns is sent (unless a rotation races past it). A path
-// that names a directory is an error.
+// path with no file yet from the start of the file that appears there, so
+// every line written after Start returns is sent (unless a rotation races
+// past it). A path that names a directory is an error.
 func Start(ctx context.Context, paths []string, o Options) (<-chan Line, error) {
 	if o.MaxLine <= 0 {
 		o.MaxLine = 1 << 20
@@ -256,14 +255,14 @@ func (f *follower) send(ctx context.Context, k Kind, text string) bool {
 }
 
 // firstLine returns the first line of the file at path when it is complete
-// and at most max bytes long.
-func firstLine(path string, max int) (string, bool) {
+// and at most limit bytes long.
+func firstLine(path string, limit int) (string, bool) {
 	file, err := os.Open(path)
 	if err != nil {
 		return "", false
 	}
 	defer file.Close()
-	line, err := bufio.NewReader(io.LimitReader(file, int64(max)+1)).ReadString('\n')
+	line, err := bufio.NewReader(io.LimitReader(file, int64(limit)+1)).ReadString('\n')
 	if err != nil {
 		return "", false
 	}
