@@ -44,6 +44,11 @@ Usage:
   ppwatch scan [--mta auto|` + parsers.Names("|") + `] [--config FILE] [--json] [--since DUR] [--jobs N] FILE...
       One-shot report over historical logs: per source IP, per Proofpoint recipient domain, replies verbatim.
       Files are read in parallel, one per core; the report is the same for any --jobs.
+  ppwatch tail [--mta auto|` + parsers.Names("|") + `] [--config FILE] [--all] [--json] FILE...
+      Live view of the attempts as they are written, from the files' ends, through rotation (like tail -F):
+      one line per Proofpoint block or deferral (time, sending IP, recipient domain, block|deferral,
+      class, the reply), red and yellow on a terminal; --all for every attempt, --json for parse's JSON.
+      A missing file is waited for. Ctrl-C stops it.
   ppwatch run [--config.file FILE] [--web.listen-address ADDR]... [--web.telemetry-path PATH] [--state FILE]
               [--web.config.file FILE] [--web.enable-pprof] [--log.level L] [--log.format json|logfmt|console] [--version]
       The daemon: tails the logs, keeps counts in the state file, serves Prometheus metrics.
@@ -77,6 +82,8 @@ func Main(args []string, env Env) int {
 		err = runParse(args[1:], env)
 	case "scan":
 		err = runScan(args[1:], env)
+	case "tail":
+		err = runTail(args[1:], env)
 	case "check-config":
 		err = runCheckConfig(args[1:], env)
 	case "state":

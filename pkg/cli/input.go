@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -78,25 +79,14 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 	}
 	f.MTA = mta
 	ref := reference(name)
-	// A classifier per file: scan reads files in parallel, and a
-	// classifier's cache is not safe for concurrent use.
-	cls, err := c.cfg.NewClassifier()
+	p, err := c.newPipeline(mta, func() time.Time { return ref })
 	if err != nil {
-		return f, usagef("%v", err)
+		return f, err
 	}
-	o := c.cfg.PipelineOptions(mta, cls)
-	o.Reference, o.NoSenders, o.Transient = func() time.Time { return ref }, c.noSenders, true
-	p, err := pipeline.New(mta, o)
-	if err != nil {
-		return f, usagef("%v", err)
-	}
-	shown := 0
+	notes := malformedNotes{w: env.Stderr, display: display}
 	malformed := func(n int, msg string) {
 		f.Malformed++
-		if shown < maxMalformedShown {
-			fmt.Fprintf(env.Stderr, "ppwatch: %s:%d: malformed: %s\n", display, n, msg)
-		}
-		shown++
+		notes.add(n, msg)
 	}
 	// One event for the whole file: emit's callers use it before the next
 	// line, and a fresh one per line would be a heap allocation each.
@@ -104,7 +94,7 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 	err = log.Lines(func(n int, line string, tooLong bool) error {
 		f.Read++
 		if tooLong {
-			malformed(n, fmt.Sprintf("line longer than %d bytes skipped", pipeline.MaxLineBytes))
+			malformed(n, tooLongNote)
 			emit(nil, pipeline.Malformed, fmt.Errorf("line longer than %d bytes", pipeline.MaxLineBytes))
 			return nil
 		}
@@ -124,13 +114,58 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 		}
 		return nil
 	})
-	if shown > maxMalformedShown {
-		fmt.Fprintf(env.Stderr, "ppwatch: %s: %d more malformed lines not shown\n", display, shown-maxMalformedShown)
-	}
+	notes.summary()
 	if err != nil {
 		return f, fmt.Errorf("%s: line %d: %w", display, f.Read+1, err)
 	}
 	return f, nil
+}
+
+// newPipeline returns a pipeline for one stream of mta's log; ref gives the
+// instant no year-less timestamp may lie after.
+func (c *common) newPipeline(mta string, ref func() time.Time) (*pipeline.Pipeline, error) {
+	// A classifier per stream: scan reads files in parallel, and a
+	// classifier's cache is not safe for concurrent use.
+	cls, err := c.cfg.NewClassifier()
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	o := c.cfg.PipelineOptions(mta, cls)
+	o.Reference, o.NoSenders, o.Transient = ref, c.noSenders, true
+	p, err := pipeline.New(mta, o)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return p, nil
+}
+
+var tooLongNote = fmt.Sprintf("line longer than %d bytes skipped", pipeline.MaxLineBytes)
+
+// malformedNotes reports an input's malformed lines on stderr: the first
+// maxMalformedShown, then how many more there were.
+type malformedNotes struct {
+	w       io.Writer
+	display string
+	n       int
+}
+
+// add reports one; line is its number in the input, 0 when unknown (a
+// file followed from its middle).
+func (m *malformedNotes) add(line int, msg string) {
+	m.n++
+	switch {
+	case m.n > maxMalformedShown:
+	case line > 0:
+		fmt.Fprintf(m.w, "ppwatch: %s:%d: malformed: %s\n", m.display, line, msg)
+	default:
+		fmt.Fprintf(m.w, "ppwatch: %s: malformed: %s\n", m.display, msg)
+	}
+}
+
+func (m *malformedNotes) summary() {
+	if m.n > maxMalformedShown {
+		fmt.Fprintf(m.w, "ppwatch: %s: %d more malformed lines not shown\n", m.display, m.n-maxMalformedShown)
+	}
 }
 
 // reference is the instant no year-less timestamp may lie after: the file's

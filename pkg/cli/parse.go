@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
@@ -23,8 +24,7 @@ func runParse(args []string, env Env) error {
 		files = []string{"-"}
 	}
 	out := bufio.NewWriterSize(env.Stdout, 64<<10)
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false) // replies hold <addresses> and & in URLs: keep them readable
+	enc := newEventEncoder(out)
 	var werr error
 	for _, name := range files {
 		_, err := c.readInput(name, env, func(ev *event.Delivery, res pipeline.Result, _ error) {
@@ -41,4 +41,12 @@ func runParse(args []string, env Env) error {
 		}
 	}
 	return out.Flush()
+}
+
+// newEventEncoder writes delivery events as ppwatch parse does, one JSON
+// object per line.
+func newEventEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // replies hold <addresses> and & in URLs: keep them readable
+	return enc
 }

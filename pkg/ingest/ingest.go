@@ -44,9 +44,10 @@ const maxBatch = 25000
 // and is not cut by this.
 const MaxKeys = 1024
 
-// yearSlack lets a year-less timestamp lie a little after now (clock steps,
-// a daylight-saving hour) before it is taken for last year's.
-const yearSlack = time.Hour
+// YearSlack lets a year-less timestamp read as it is written lie a little
+// after now (clock steps, a daylight-saving hour) before it is taken for
+// last year's; ppwatch tail's live view uses it too.
+const YearSlack = time.Hour
 
 // Writer is the one writer: it reads lines from the tailer, runs them
 // through the pipelines and commits counts and positions in one store
@@ -449,7 +450,7 @@ func (in *Writer) pipe(input, path string) *pipeline.Pipeline {
 	// work thrown away; the evidence packet will want them.
 	o := in.cfg.PipelineOptions(mta, in.cls)
 	o.NoSenders = true
-	o.Reference = func() time.Time { return in.now().Add(yearSlack) }
+	o.Reference = func() time.Time { return in.now().Add(YearSlack) }
 	p, err := pipeline.New(mta, o)
 	if err != nil { // the config was validated: only an unknown MTA gets here
 		panic(err)

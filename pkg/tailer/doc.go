@@ -112,8 +112,9 @@
 //
 // # Why not nxadm/tail
 //
-// nxadm/tail was meant to follow the current file. It is not used, because
-// its problems are in that part too (v1.4.11):
+// nxadm/tail was meant to follow the current file. It is not used here
+// (only by the best-effort live view, pkg/livetail, which wraps the exits),
+// because its problems are in that part too (v1.4.11):
 //
 //   - Memory is not bounded. readLine uses bufio.Reader.ReadString, and
 //     CompleteLines adds a strings.Builder. Both grow without limit on a line

@@ -1,0 +1,296 @@
+package livetail
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nxadm/tail/util"
+)
+
+// collector gathers what Start sends, for the test to wait on.
+type collector struct {
+	mu    sync.Mutex
+	lines []Line
+	done  chan struct{}
+}
+
+func start(t *testing.T, paths []string, o Options) *collector {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := Start(ctx, paths, o)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	c := &collector{done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for l := range ch {
+			c.mu.Lock()
+			c.lines = append(c.lines, l)
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-c.done:
+		case <-time.After(10 * time.Second):
+			t.Error("the channel was not closed after the context was done")
+		}
+	})
+	return c
+}
+
+func (c *collector) got() []Line {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Line(nil), c.lines...)
+}
+
+// waitFor waits until exactly want has been sent: the library polls every
+// 250 ms, so the deadline is generous, and a test that fails shows the
+// difference.
+func (c *collector) waitFor(t *testing.T, want []Line) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := c.got()
+		d := cmp.Diff(want, got)
+		if d == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s (-want +got)\n%s", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func appendTo(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An existing file is followed from its end (its first line comes as the
+// header), through a rename rotation and a copytruncate: every line
+// written after the start arrives once, in order.
+func TestFollowsFromTheEndThroughRotations(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	appendTo(t, path, "old 1\nold 2\n")
+	c := start(t, []string{path}, Options{})
+	want := []Line{{path, Header, "old 1"}}
+
+	appendTo(t, path, "new 1\nnew 2\n")
+	want = append(want, Line{path, Text, "new 1"}, Line{path, Text, "new 2"})
+	c.waitFor(t, want)
+
+	// logrotate's create: the old file renamed, a new one at the path.
+	// Lines written to the old file after the rename but before the
+	// library's next poll would be lost (hpcloud/tail#127): a writer
+	// reopens at once here.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, "renamed 1\n")
+	want = append(want, Line{path, Text, "renamed 1"})
+	c.waitFor(t, want)
+	appendTo(t, path, "renamed 2\n")
+	want = append(want, Line{path, Text, "renamed 2"})
+	c.waitFor(t, want)
+
+	// copytruncate. The library tells a truncation by the size alone, so
+	// the file must not regrow past its old size before its next poll
+	// (nxadm/tail#62); one shorter line does not.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".2", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, "cut 1\n")
+	want = append(want, Line{path, Text, "cut 1"})
+	c.waitFor(t, want)
+	appendTo(t, path, "cut 2\ncut 3\n")
+	want = append(want, Line{path, Text, "cut 2"}, Line{path, Text, "cut 3"})
+	c.waitFor(t, want)
+}
+
+// A path with no file is waited for, with a note, and the file that
+// appears is read from its start; a partial line waits for its newline.
+func TestWaitsForAMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "later.log")
+	c := start(t, []string{path}, Options{})
+	want := []Line{{path, Note, "does not exist yet; waiting for it"}}
+	c.waitFor(t, want)
+
+	appendTo(t, path, "first\nsecond\npart")
+	want = append(want, Line{path, Text, "first"}, Line{path, Text, "second"})
+	c.waitFor(t, want)
+	appendTo(t, path, "ial\n")
+	want = append(want, Line{path, Text, "partial"})
+	c.waitFor(t, want)
+}
+
+// A line still being written when following starts comes whole once its
+// newline is written, not its second half alone.
+func TestAPartialLastLineComesWhole(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	appendTo(t, a, "old\npart")
+	appendTo(t, b, "only part")
+	c := start(t, []string{a, b}, Options{})
+	appendTo(t, a, "ial\n")
+	appendTo(t, b, "ial\n")
+	waitForPaths(t, c, map[string][]Line{
+		a: {{a, Header, "old"}, {a, Text, "partial"}},
+		b: {{b, Text, "only partial"}},
+	})
+}
+
+// A line longer than MaxLine comes without its text; the lines around it
+// come as usual, and so does a line of exactly MaxLine bytes.
+func TestCapsLineLength(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mail.log")
+	appendTo(t, path, "")
+	c := start(t, []string{path}, Options{MaxLine: 16})
+	appendTo(t, path, "before\n"+strings.Repeat("x", 17)+"\n"+strings.Repeat("y", 16)+"\nafter\n")
+	c.waitFor(t, []Line{{path, Text, "before"}, {path, TooLong, ""}, {path, Text, strings.Repeat("y", 16)}, {path, Text, "after"}})
+}
+
+// A stat failure other than "not exist" makes the library's watcher call
+// util.Fatal, which exits the process; here the path's directory turns
+// into a file (ENOTDIR, what EACCES is for a non-root user), atomically
+// through a symlink. The process lives on, the note says what failed, and
+// once the path works again the same file is read on from where it was:
+// the line written meanwhile arrives, none twice.
+func TestSurvivesAStatFailure(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, filepath.Join(real, "mail.log"), "header\n")
+	appendTo(t, filepath.Join(dir, "plain"), "")
+	link := filepath.Join(dir, "logs")
+	swap := func(target string) {
+		t.Helper()
+		tmp := filepath.Join(dir, "tmp")
+		if err := os.Symlink(target, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	swap(real)
+	path := filepath.Join(link, "mail.log")
+	c := start(t, []string{path}, Options{Retry: 20 * time.Millisecond})
+
+	appendTo(t, path, "one\n")
+	want := []Line{{path, Header, "header"}, {path, Text, "one"}}
+	c.waitFor(t, want)
+
+	swap(filepath.Join(dir, "plain"))
+	want = append(want, Line{path, Note, "stat " + path + ": not a directory; trying again"})
+	c.waitFor(t, want)
+	appendTo(t, filepath.Join(real, "mail.log"), "two\n")
+	swap(real)
+	appendTo(t, path, "three\n")
+	want = append(want, Line{path, Text, "two"}, Line{path, Text, "three"})
+	c.waitFor(t, want)
+}
+
+// util.Fatal, wherever it is called from, ends its goroutine instead of
+// the process, and the follower of the path it names follows it again;
+// one that names no path is told to every follower.
+func TestFatalDoesNotExit(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	appendTo(t, a, "")
+	appendTo(t, b, "")
+	c := start(t, []string{a, b}, Options{Retry: 20 * time.Millisecond})
+
+	fatal := func(format string, v ...any) {
+		t.Helper()
+		ended := make(chan struct{})
+		go func() {
+			defer close(ended)
+			util.Fatal(format, v...)
+			t.Error("util.Fatal returned")
+		}()
+		<-ended
+	}
+	// Lines read show that each follower has its tail running.
+	appendTo(t, a, "a 1\n")
+	appendTo(t, b, "b 1\n")
+	want := map[string][]Line{a: {{a, Text, "a 1"}}, b: {{b, Text, "b 1"}}}
+	waitForPaths(t, c, want)
+
+	fatal("Failed to stat file %v: %v", a, errors.New("stat "+a+": input/output error"))
+	want[a] = append(want[a], Line{a, Note, "stat " + a + ": input/output error; trying again"})
+	waitForPaths(t, c, want)
+	appendTo(t, a, "a 2\n")
+	want[a] = append(want[a], Line{a, Text, "a 2"})
+	waitForPaths(t, c, want)
+
+	fatal("failed to create Watcher")
+	want[a] = append(want[a], Line{a, Note, "nxadm/tail: failed to create Watcher; trying again"})
+	want[b] = append(want[b], Line{b, Note, "nxadm/tail: failed to create Watcher; trying again"})
+	waitForPaths(t, c, want)
+	appendTo(t, a, "a 3\n")
+	appendTo(t, b, "b 2\n")
+	want[a] = append(want[a], Line{a, Text, "a 3"})
+	want[b] = append(want[b], Line{b, Text, "b 2"})
+	waitForPaths(t, c, want)
+}
+
+// waitForPaths is waitFor for several paths, whose lines interleave as
+// they come.
+func waitForPaths(t *testing.T, c *collector, want map[string][]Line) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := map[string][]Line{}
+		for _, l := range c.got() {
+			got[l.Path] = append(got[l.Path], l)
+		}
+		d := cmp.Diff(want, got)
+		if d == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s (-want +got)\n%s", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRefusesADirectory(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Start(context.Background(), []string{filepath.Join(dir, "x.log"), dir}, Options{})
+	if err == nil || err.Error() != dir+": is a directory, not a log file" {
+		t.Errorf("err = %v", err)
+	}
+}
