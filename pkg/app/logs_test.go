@@ -8,32 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/internal/testkit"
 )
-
-// syncBuffer is a log sink the daemon's goroutines share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // duplicateKeys returns the keys an object line has more than once.
 func duplicateKeys(line string) ([]string, error) {
@@ -74,7 +56,7 @@ func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
 	}
 	// A missing input, so that the tailer has something to say.
 	cfg.Inputs = append(cfg.Inputs, config.Input{Path: filepath.Join(dir, "exim", "mainlog"), MTA: "exim"})
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	a, err := New(Options{Config: cfg, Logger: zerolog.New(io.MultiWriter(&logs, zerolog.NewTestWriter(t))).Level(zerolog.DebugLevel), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

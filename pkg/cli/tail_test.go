@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,29 +12,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/internal/testkit"
 )
-
-// syncBuffer is written by the running command while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // tailRun is ppwatch tail running in-process.
 type tailRun struct {
-	out, errs syncBuffer
+	out, errs testkit.SyncBuffer
 	code      chan int
 }
 
@@ -113,36 +95,6 @@ func sample(t *testing.T, name string, from, to int) (text string, events []stri
 	return text, events
 }
 
-func appendFile(t *testing.T, path, s string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// copytruncate copies path aside and empties it, as logrotate's
-// copytruncate does.
-func copytruncate(t *testing.T, path string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path+".2", b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // By default: the Proofpoint blocks and deferrals written after the start,
 // one readable line each, named by file when there are several; a file
 // that is not there yet is waited for and its MTA told from its lines; a
@@ -152,7 +104,7 @@ func TestTailBlocksAndDeferralsThroughRotations(t *testing.T) {
 	dir := t.TempDir()
 	mail, exim := filepath.Join(dir, "mail.log"), filepath.Join(dir, "mainlog")
 	head, _ := sample(t, "postfix/rfc3339", 1, 2) // a PDR block, written before the start
-	appendFile(t, mail, head)
+	testkit.AppendFile(t, mail, head)
 	r := startTail(t, "--config", "../../testdata/golden-config.yml", mail, exim)
 	errs := "ppwatch: " + exim + ": does not exist yet; waiting for it\n"
 	r.waitFor(t, "", errs)
@@ -163,14 +115,14 @@ func TestTailBlocksAndDeferralsThroughRotations(t *testing.T) {
 	)
 	// Two deliveries, a deferral and a non-Proofpoint block: the deferral.
 	rest, _ := sample(t, "postfix/rfc3339", 3, 7)
-	appendFile(t, mail, rest)
+	testkit.AppendFile(t, mail, rest)
 	out := mail + ": " + deferral
 	r.waitFor(t, out, errs)
 
 	// A host's deferral (no attempt), two deferred attempts, a delivery to
 	// Gmail, another deferral.
 	eximLines, _ := sample(t, "exim/sample", 24, 28)
-	appendFile(t, exim, eximLines)
+	testkit.AppendFile(t, exim, eximLines)
 	out += exim + ": 2026-11-22T09:41:04Z 192.0.2.10 acme-corp.example deferral reputation 421 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10\n" +
 		exim + ": 2026-11-22T09:41:04Z 192.0.2.10 acme-corp.example deferral reputation 421 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10\n" +
 		exim + ": 2026-11-22T09:41:06Z 192.0.2.10 globex.example deferral reputation 421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10\n"
@@ -179,15 +131,15 @@ func TestTailBlocksAndDeferralsThroughRotations(t *testing.T) {
 	if err := os.Rename(mail, mail+".1"); err != nil {
 		t.Fatal(err)
 	}
-	appendFile(t, mail, head)
+	testkit.AppendFile(t, mail, head)
 	out += mail + ": " + block
 	r.waitFor(t, out, errs)
 
 	// The library sees a truncation by the size alone: what follows it is
 	// shorter than what was there (nxadm/tail#62).
-	copytruncate(t, mail)
+	testkit.CopyTruncate(t, mail)
 	line5, _ := sample(t, "postfix/rfc3339", 5, 5)
-	appendFile(t, mail, line5)
+	testkit.AppendFile(t, mail, line5)
 	out += mail + ": " + deferral
 	r.waitFor(t, out, errs)
 
@@ -206,7 +158,7 @@ func TestTailAll(t *testing.T) {
 	errs := "ppwatch: " + mail + ": does not exist yet; waiting for it\n"
 	r.waitFor(t, "", errs)
 	all, _ := sample(t, "postfix/rfc3339", 1, 7)
-	appendFile(t, mail, all)
+	testkit.AppendFile(t, mail, all)
 	r.waitFor(t, "2026-11-22T10:02:12Z 192.0.2.26 wayne.example block reputation 554 5.7.1 Service unavailable; Client host [192.0.2.26] blocked using Proofpoint Dynamic Reputation; see https://support.proofpoint.com/dnsbl-lookup.cgi?ip=192.0.2.26\n"+
 		"2026-11-22T10:30:00Z 192.0.2.25 oscorp.example delivered none 250 2.0.0 4b1x9rj0ep-1 Message accepted for delivery\n"+
 		"2026-11-22T10:31:07Z 192.0.2.25 cyberdyne.example deferral rate_limit 421 4.7.1 Too many connections from your IP, try again later\n"+
@@ -225,13 +177,13 @@ func TestTailJSONWithTheFilesHeader(t *testing.T) {
 	dir := t.TempDir()
 	acct, absent := filepath.Join(dir, "acct.csv"), filepath.Join(dir, "absent.csv")
 	head, _ := sample(t, "pmta/reordered", 1, 2)
-	appendFile(t, acct, head)
+	testkit.AppendFile(t, acct, head)
 	r := startTail(t, "--json", "--all", "--config", "../../testdata/golden-config.yml", acct, absent)
 	errs := "ppwatch: " + absent + ": does not exist yet; waiting for it\n"
 	r.waitFor(t, "", errs)
 
 	records, events := sample(t, "pmta/reordered", 3, 6)
-	appendFile(t, acct, records)
+	testkit.AppendFile(t, acct, records)
 	out := strings.Join(events, "")
 	r.waitFor(t, out, errs)
 
@@ -239,13 +191,13 @@ func TestTailJSONWithTheFilesHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	whole, events := sample(t, "pmta/reordered", 1, 6)
-	appendFile(t, acct, whole)
+	testkit.AppendFile(t, acct, whole)
 	out += strings.Join(events, "")
 	r.waitFor(t, out, errs)
 
-	copytruncate(t, acct)
+	testkit.CopyTruncate(t, acct)
 	short, events := sample(t, "pmta/reordered", 1, 3)
-	appendFile(t, acct, short)
+	testkit.AppendFile(t, acct, short)
 	out += strings.Join(events, "")
 	r.waitFor(t, out, errs)
 
@@ -267,7 +219,7 @@ func TestTailSkipsOverlongLines(t *testing.T) {
 	errs := "ppwatch: " + mail + ": does not exist yet; waiting for it\n"
 	r.waitFor(t, "", errs)
 	block, _ := sample(t, "postfix/rfc3339", 2, 2)
-	appendFile(t, mail, strings.Repeat("x", 1<<20+1)+"\n"+block)
+	testkit.AppendFile(t, mail, strings.Repeat("x", 1<<20+1)+"\n"+block)
 	errs += "ppwatch: " + mail + ": malformed: line longer than 1048576 bytes skipped\n"
 	r.waitFor(t, "2026-11-22T10:02:12Z 192.0.2.26 wayne.example block reputation 554 5.7.1 Service unavailable; Client host [192.0.2.26] blocked using Proofpoint Dynamic Reputation; see https://support.proofpoint.com/dnsbl-lookup.cgi?ip=192.0.2.26\n", errs)
 	if code := r.interrupt(t); code != ExitOK {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nxadm/tail/util"
+	"github.com/ppwatch/ppwatch/pkg/internal/testkit"
 )
 
 // collector gathers what Start sends, for the test to wait on.
@@ -60,32 +61,7 @@ func (c *collector) got() []Line {
 // difference.
 func (c *collector) waitFor(t *testing.T, want []Line) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := c.got()
-		d := cmp.Diff(want, got)
-		if d == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s (-want +got)\n%s", d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func appendTo(t *testing.T, path, s string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WaitFor(t, func() string { return cmp.Diff(want, c.got()) })
 }
 
 // An existing file is followed from its end (its first line comes as the
@@ -94,11 +70,11 @@ func appendTo(t *testing.T, path, s string) {
 func TestFollowsFromTheEndThroughRotations(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mail.log")
-	appendTo(t, path, "old 1\nold 2\n")
+	testkit.AppendFile(t, path, "old 1\nold 2\n")
 	c := start(t, []string{path}, Options{})
 	want := []Line{{path, Header, "old 1"}}
 
-	appendTo(t, path, "new 1\nnew 2\n")
+	testkit.AppendFile(t, path, "new 1\nnew 2\n")
 	want = append(want, Line{path, Text, "new 1"}, Line{path, Text, "new 2"})
 	c.waitFor(t, want)
 
@@ -109,30 +85,21 @@ func TestFollowsFromTheEndThroughRotations(t *testing.T) {
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
-	appendTo(t, path, "renamed 1\n")
+	testkit.AppendFile(t, path, "renamed 1\n")
 	want = append(want, Line{path, Text, "renamed 1"})
 	c.waitFor(t, want)
-	appendTo(t, path, "renamed 2\n")
+	testkit.AppendFile(t, path, "renamed 2\n")
 	want = append(want, Line{path, Text, "renamed 2"})
 	c.waitFor(t, want)
 
 	// copytruncate. The library tells a truncation by the size alone, so
 	// the file must not regrow past its old size before its next poll
 	// (nxadm/tail#62); one shorter line does not.
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path+".2", b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(path, 0); err != nil {
-		t.Fatal(err)
-	}
-	appendTo(t, path, "cut 1\n")
+	testkit.CopyTruncate(t, path)
+	testkit.AppendFile(t, path, "cut 1\n")
 	want = append(want, Line{path, Text, "cut 1"})
 	c.waitFor(t, want)
-	appendTo(t, path, "cut 2\ncut 3\n")
+	testkit.AppendFile(t, path, "cut 2\ncut 3\n")
 	want = append(want, Line{path, Text, "cut 2"}, Line{path, Text, "cut 3"})
 	c.waitFor(t, want)
 }
@@ -145,10 +112,10 @@ func TestWaitsForAMissingFile(t *testing.T) {
 	want := []Line{{path, Note, "does not exist yet; waiting for it"}}
 	c.waitFor(t, want)
 
-	appendTo(t, path, "first\nsecond\npart")
+	testkit.AppendFile(t, path, "first\nsecond\npart")
 	want = append(want, Line{path, Text, "first"}, Line{path, Text, "second"})
 	c.waitFor(t, want)
-	appendTo(t, path, "ial\n")
+	testkit.AppendFile(t, path, "ial\n")
 	want = append(want, Line{path, Text, "partial"})
 	c.waitFor(t, want)
 }
@@ -158,11 +125,11 @@ func TestWaitsForAMissingFile(t *testing.T) {
 func TestAPartialLastLineComesWhole(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
-	appendTo(t, a, "old\npart")
-	appendTo(t, b, "only part")
+	testkit.AppendFile(t, a, "old\npart")
+	testkit.AppendFile(t, b, "only part")
 	c := start(t, []string{a, b}, Options{})
-	appendTo(t, a, "ial\n")
-	appendTo(t, b, "ial\n")
+	testkit.AppendFile(t, a, "ial\n")
+	testkit.AppendFile(t, b, "ial\n")
 	waitForPaths(t, c, map[string][]Line{
 		a: {{a, Header, "old"}, {a, Text, "partial"}},
 		b: {{b, Text, "only partial"}},
@@ -173,9 +140,9 @@ func TestAPartialLastLineComesWhole(t *testing.T) {
 // come as usual, and so does a line of exactly MaxLine bytes.
 func TestCapsLineLength(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mail.log")
-	appendTo(t, path, "")
+	testkit.AppendFile(t, path, "")
 	c := start(t, []string{path}, Options{MaxLine: 16})
-	appendTo(t, path, "before\n"+strings.Repeat("x", 17)+"\n"+strings.Repeat("y", 16)+"\nafter\n")
+	testkit.AppendFile(t, path, "before\n"+strings.Repeat("x", 17)+"\n"+strings.Repeat("y", 16)+"\nafter\n")
 	c.waitFor(t, []Line{{path, Text, "before"}, {path, TooLong, ""}, {path, Text, strings.Repeat("y", 16)}, {path, Text, "after"}})
 }
 
@@ -191,8 +158,8 @@ func TestSurvivesAStatFailure(t *testing.T) {
 	if err := os.Mkdir(real, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	appendTo(t, filepath.Join(real, "mail.log"), "header\n")
-	appendTo(t, filepath.Join(dir, "plain"), "")
+	testkit.AppendFile(t, filepath.Join(real, "mail.log"), "header\n")
+	testkit.AppendFile(t, filepath.Join(dir, "plain"), "")
 	link := filepath.Join(dir, "logs")
 	swap := func(target string) {
 		t.Helper()
@@ -208,16 +175,16 @@ func TestSurvivesAStatFailure(t *testing.T) {
 	path := filepath.Join(link, "mail.log")
 	c := start(t, []string{path}, Options{Retry: 20 * time.Millisecond})
 
-	appendTo(t, path, "one\n")
+	testkit.AppendFile(t, path, "one\n")
 	want := []Line{{path, Header, "header"}, {path, Text, "one"}}
 	c.waitFor(t, want)
 
 	swap(filepath.Join(dir, "plain"))
 	want = append(want, Line{path, Note, "stat " + path + ": not a directory; trying again"})
 	c.waitFor(t, want)
-	appendTo(t, filepath.Join(real, "mail.log"), "two\n")
+	testkit.AppendFile(t, filepath.Join(real, "mail.log"), "two\n")
 	swap(real)
-	appendTo(t, path, "three\n")
+	testkit.AppendFile(t, path, "three\n")
 	want = append(want, Line{path, Text, "two"}, Line{path, Text, "three"})
 	c.waitFor(t, want)
 }
@@ -228,8 +195,8 @@ func TestSurvivesAStatFailure(t *testing.T) {
 func TestFatalDoesNotExit(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
-	appendTo(t, a, "")
-	appendTo(t, b, "")
+	testkit.AppendFile(t, a, "")
+	testkit.AppendFile(t, b, "")
 	c := start(t, []string{a, b}, Options{Retry: 20 * time.Millisecond})
 
 	fatal := func(format string, v ...any) {
@@ -243,15 +210,15 @@ func TestFatalDoesNotExit(t *testing.T) {
 		<-ended
 	}
 	// Lines read show that each follower has its tail running.
-	appendTo(t, a, "a 1\n")
-	appendTo(t, b, "b 1\n")
+	testkit.AppendFile(t, a, "a 1\n")
+	testkit.AppendFile(t, b, "b 1\n")
 	want := map[string][]Line{a: {{a, Text, "a 1"}}, b: {{b, Text, "b 1"}}}
 	waitForPaths(t, c, want)
 
 	fatal("Failed to stat file %v: %v", a, errors.New("stat "+a+": input/output error"))
 	want[a] = append(want[a], Line{a, Note, "stat " + a + ": input/output error; trying again"})
 	waitForPaths(t, c, want)
-	appendTo(t, a, "a 2\n")
+	testkit.AppendFile(t, a, "a 2\n")
 	want[a] = append(want[a], Line{a, Text, "a 2"})
 	waitForPaths(t, c, want)
 
@@ -259,8 +226,8 @@ func TestFatalDoesNotExit(t *testing.T) {
 	want[a] = append(want[a], Line{a, Note, "nxadm/tail: failed to create Watcher; trying again"})
 	want[b] = append(want[b], Line{b, Note, "nxadm/tail: failed to create Watcher; trying again"})
 	waitForPaths(t, c, want)
-	appendTo(t, a, "a 3\n")
-	appendTo(t, b, "b 2\n")
+	testkit.AppendFile(t, a, "a 3\n")
+	testkit.AppendFile(t, b, "b 2\n")
 	want[a] = append(want[a], Line{a, Text, "a 3"})
 	want[b] = append(want[b], Line{b, Text, "b 2"})
 	waitForPaths(t, c, want)
@@ -270,21 +237,13 @@ func TestFatalDoesNotExit(t *testing.T) {
 // they come.
 func waitForPaths(t *testing.T, c *collector, want map[string][]Line) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitFor(t, func() string {
 		got := map[string][]Line{}
 		for _, l := range c.got() {
 			got[l.Path] = append(got[l.Path], l)
 		}
-		d := cmp.Diff(want, got)
-		if d == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s (-want +got)\n%s", d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return cmp.Diff(want, got)
+	})
 }
 
 func TestRefusesADirectory(t *testing.T) {

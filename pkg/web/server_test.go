@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ppwatch/ppwatch/pkg/alert"
+	"github.com/ppwatch/ppwatch/pkg/internal/testkit"
 )
 
 type noSource struct{}
@@ -22,23 +22,6 @@ type noSource struct{}
 func (noSource) IPReport(string, string) (*IPReport, error) { return nil, nil }
 func (noSource) Alerts() []alert.Alert                      { return nil }
 func (noSource) Now() time.Time                             { return time.Now() }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
-}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -59,7 +42,7 @@ func TestListenAddressesAndTelemetryPath(t *testing.T) {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "ppwatch_test_gauge", Help: "A test gauge."})
 	g.Set(7)
 	reg.MustRegister(g)
-	var logs lockedBuffer
+	var logs testkit.SyncBuffer
 	srv, err := Start(Options{Listen: []string{"127.0.0.1:0", "[::1]:0"}, TelemetryPath: "/prom", Gatherer: reg,
 		Source: noSource{}, Ready: func() error { return nil }, Logger: zerolog.New(&logs)})
 	if err != nil {
@@ -94,7 +77,7 @@ func TestListenAddressesAndTelemetryPath(t *testing.T) {
 		HTTP2     *bool  `json:"http2"`
 	}
 	var listening, tls []string
-	for _, l := range logs.lines() {
+	for _, l := range logs.Lines() {
 		var e entry
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			t.Fatalf("not a JSON entry: %s", l)
@@ -112,6 +95,6 @@ func TestListenAddressesAndTelemetryPath(t *testing.T) {
 	slices.Sort(tls)
 	want := slices.Sorted(slices.Values(addrs))
 	if !slices.Equal(listening, want) || !slices.Equal(tls, want) {
-		t.Errorf("listening %v, tls %v, want %v each\n%s", listening, tls, want, strings.Join(logs.lines(), "\n"))
+		t.Errorf("listening %v, tls %v, want %v each\n%s", listening, tls, want, strings.Join(logs.Lines(), "\n"))
 	}
 }
