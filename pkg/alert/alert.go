@@ -81,9 +81,6 @@ const (
 // known (as in the daemon's metrics).
 const Unknown = "unknown"
 
-// RunbookURL is where the runbook lives; each alert links to its section.
-const RunbookURL = "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md"
-
 // DefaultMaxInstances bounds the alert instances of one rule.
 const DefaultMaxInstances = 1000
 
@@ -146,6 +143,7 @@ type Rule struct {
 	Severity             string
 	Labels               map[string]string
 	Annotations          map[string]string // text/template sources over Value
+	Runbook              string            // the id of the runbook section its alerts link to
 
 	tmpl map[string]*template.Template
 }

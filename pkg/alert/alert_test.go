@@ -54,7 +54,7 @@ func ip(addr string, c Counts) map[Key]Counts {
 
 func blockRule() *Rule {
 	return &Rule{Name: "ProofpointBlockRatioHigh", Measure: BlockRatio, BySourceIP: true, Window: 15 * time.Minute,
-		Threshold: 0.05, MinAttempts: 20, For: 5 * time.Minute, Severity: "page"}
+		Threshold: 0.05, MinAttempts: 20, For: 5 * time.Minute, Severity: "page", Runbook: "proofpointblockratiohigh"}
 }
 
 // describe writes the state as "labels state" lines and the transitions
@@ -178,7 +178,7 @@ func TestEval(t *testing.T) {
 func TestEvalKeepsTimesAndLabels(t *testing.T) {
 	r := blockRule()
 	r.Labels = map[string]string{"team": "mail"}
-	e := &Evaluator{Rules: []*Rule{r}, ExternalURL: "http://mta1.example.net:9797"}
+	e := &Evaluator{Rules: []*Rule{r}, ExternalURL: "http://mta1.example.net:9797", RunbookURL: "https://mta1.example.net:9797/runbook"}
 	src := source{counts: ip("2001:db8::25", Counts{Attempts: 40, Blocks: 4})}
 	res, _ := e.Eval(t0, src, nil)
 	res, _ = e.Eval(t0.Add(5*time.Minute), src, res.Alerts)
@@ -186,7 +186,7 @@ func TestEvalKeepsTimesAndLabels(t *testing.T) {
 	want := []Alert{{
 		Rule:         "ProofpointBlockRatioHigh",
 		Labels:       map[string]string{"alertname": "ProofpointBlockRatioHigh", "severity": "page", "source_ip": "2001:db8::25", "team": "mail"},
-		Annotations:  map[string]string{"runbook_url": RunbookURL + "#proofpointblockratiohigh", "report_url": "http://mta1.example.net:9797/ip/2001:db8::25"},
+		Annotations:  map[string]string{"runbook_url": "https://mta1.example.net:9797/runbook#proofpointblockratiohigh", "report_url": "http://mta1.example.net:9797/ip/2001:db8::25"},
 		State:        Firing,
 		Value:        0.1,
 		Counts:       Counts{Attempts: 40, Blocks: 4},
@@ -226,6 +226,43 @@ func TestRemovedRule(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"{source_ip=192.0.2.1} inactive resolved@1m0s"}, describe(res.Alerts)); d != "" {
 		t.Error(d)
+	}
+}
+
+// A resolved alert says so: its summary and description are replaced by a
+// resolved text (the firing summary kept as what it was), the other
+// annotations stay.
+func TestResolvedAnnotations(t *testing.T) {
+	r := blockRule()
+	r.For = 0
+	r.Annotations = map[string]string{"summary": "Proofpoint blocks {{percent .Ratio}} of mail from {{.SourceIP}}", "description": "{{.Blocks}} blocks"}
+	if err := r.Compile(); err != nil {
+		t.Fatal(err)
+	}
+	d := &Rule{Name: "ProofpointDomainBlocked", Measure: BlockRatio, BySourceIP: true, ByDomain: true, Window: time.Hour, Threshold: 0.5, Severity: "warning"}
+	e := &Evaluator{Rules: []*Rule{r, d}, ExternalURL: "http://mta1.example.net:9797", RunbookURL: "http://mta1.example.net:9797/runbook"}
+	src := source{counts: map[Key]Counts{{SourceIP: "192.0.2.1", RecipientDomain: "acme.example"}: {Attempts: 40, Blocks: 24}}}
+	res, _ := e.Eval(t0, src, nil)
+	res.Alerts.Due(t0, time.Minute)
+	res, _ = e.Eval(t0.Add(20*time.Minute+30*time.Second), source{}, res.Alerts)
+	var got []map[string]string
+	for _, n := range res.Alerts.Due(t0.Add(21*time.Minute), time.Minute) {
+		got = append(got, n.Annotations)
+	}
+	want := []map[string]string{{
+		"summary": "Resolved: ProofpointBlockRatioHigh for 192.0.2.1 (fired 2026-11-22T10:00:00Z, resolved 2026-11-22T10:20:30Z)",
+		"description": "ProofpointBlockRatioHigh for 192.0.2.1 resolved at 2026-11-22T10:20:30Z: its condition no longer holds (it had fired for 20m 30s).\n" +
+			"When it last fired: Proofpoint blocks 60.0% of mail from 192.0.2.1",
+		"report_url":  "http://mta1.example.net:9797/ip/192.0.2.1",
+		"runbook_url": "http://mta1.example.net:9797/runbook#proofpointblockratiohigh",
+	}, {
+		"summary":     "Resolved: ProofpointDomainBlocked for 192.0.2.1 to acme.example (fired 2026-11-22T10:00:00Z, resolved 2026-11-22T10:20:30Z)",
+		"description": "ProofpointDomainBlocked for 192.0.2.1 to acme.example resolved at 2026-11-22T10:20:30Z: its condition no longer holds (it had fired for 20m 30s).",
+		"report_url":  "http://mta1.example.net:9797/ip/192.0.2.1",
+		"runbook_url": "http://mta1.example.net:9797/runbook",
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Error(diff)
 	}
 }
 

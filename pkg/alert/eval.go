@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/event"
@@ -14,6 +13,7 @@ import (
 type Evaluator struct {
 	Rules        []*Rule
 	ExternalURL  string // the daemon's URL as users reach it, without a trailing "/"
+	RunbookURL   string // the runbook, without a fragment: each alert adds its rule's section
 	MaxInstances int    // per rule; 0 = DefaultMaxInstances
 }
 
@@ -133,6 +133,7 @@ func (e *Evaluator) Eval(now time.Time, src Source, prev Alerts) (Result, error)
 			res.Transitions = append(res.Transitions, Transition{Alert: a, From: Pending, To: Inactive})
 		case Firing:
 			a.State, a.ResolvedAt = Inactive, now
+			a.Annotations = resolvedAnnotations(a)
 			res.Alerts[k] = a
 			res.Transitions = append(res.Transitions, Transition{Alert: a, From: Firing, To: Inactive})
 		default: // resolved, not sent yet
@@ -178,8 +179,11 @@ func (e *Evaluator) value(r *Rule, g *group, report string, top *Reply) Value {
 		Threshold:     r.Threshold,
 		MinAttempts:   r.MinAttempts,
 		ReportURL:     report,
-		RunbookURL:    RunbookURL + "#" + strings.ToLower(r.Name),
+		RunbookURL:    e.RunbookURL,
 		Labels:        r.labels(g.key),
+	}
+	if r.Runbook != "" {
+		v.RunbookURL += "#" + r.Runbook
 	}
 	v.Ratio = v.BlockRatio
 	if !r.Measure.blocks() {

@@ -1,6 +1,10 @@
 package alert
 
-import "time"
+import (
+	"maps"
+	"strings"
+	"time"
+)
 
 // Notification is one alert to hand to Alertmanager.
 type Notification struct {
@@ -51,4 +55,31 @@ func (as Alerts) Due(now time.Time, resend time.Duration) []Notification {
 
 func notification(a Alert, ends time.Time) Notification {
 	return Notification{Labels: a.Labels, Annotations: a.Annotations, StartsAt: a.FiredAt, EndsAt: ends, GeneratorURL: a.GeneratorURL}
+}
+
+// resolvedAnnotations are the annotations a resolved alert is sent with:
+// its summary and description say that it resolved, and when, for
+// Alertmanager and webhooks show the annotations of the latest message,
+// and the firing ones ("blocks 61.5%") would read as if the blocks went
+// on. The firing summary stays in the description, as what it was.
+func resolvedAnnotations(a Alert) map[string]string {
+	out := maps.Clone(a.Annotations)
+	if out == nil {
+		out = map[string]string{}
+	}
+	var who []string
+	if ip, ok := a.Labels[LabelSourceIP]; ok {
+		who = append(who, "for "+ip)
+	}
+	if d, ok := a.Labels[LabelRecipientDomain]; ok {
+		who = append(who, "to "+d)
+	}
+	name := strings.Join(append([]string{a.Rule}, who...), " ")
+	out["summary"] = "Resolved: " + name + " (fired " + UTC(a.FiredAt) + ", resolved " + UTC(a.ResolvedAt) + ")"
+	out["description"] = name + " resolved at " + UTC(a.ResolvedAt) + ": its condition no longer holds (it had fired for " +
+		HumanizeDuration(a.ResolvedAt.Sub(a.FiredAt)) + ")."
+	if s := a.Annotations["summary"]; s != "" {
+		out["description"] += "\nWhen it last fired: " + s
+	}
+	return out
 }

@@ -33,7 +33,7 @@ func TestFuncs(t *testing.T) {
 // The annotations render every value an on-call person needs, exactly.
 func TestRender(t *testing.T) {
 	r := &Rule{Name: "ProofpointBlockRatioHigh", Measure: BlockRatio, BySourceIP: true, Window: 15 * time.Minute,
-		Threshold: 0.05, MinAttempts: 20, Severity: "page", Annotations: map[string]string{
+		Threshold: 0.05, MinAttempts: 20, Severity: "page", Runbook: "proofpointblockratiohigh", Annotations: map[string]string{
 			"summary": "{{.SourceIP}}: {{percent .Ratio}} blocked ({{.Blocks}} of {{.Attempts}} in {{.Window}}, threshold {{percent .Threshold}})",
 			"description": "{{range $i, $d := .TopDomains}}{{if $i}}, {{end}}{{$d.Domain}} {{$d.Blocks}}/{{$d.Attempts}}{{end}}\n" +
 				"{{with .TopReply}}{{.Count}}× {{.SMTPCode}} {{.Class}} {{utc .FirstSeen}}..{{utc .LastSeen}}: {{.Response}}{{end}}\n" +
@@ -43,7 +43,7 @@ func TestRender(t *testing.T) {
 	if err := r.Compile(); err != nil {
 		t.Fatal(err)
 	}
-	e := &Evaluator{Rules: []*Rule{r}, ExternalURL: "http://mta1.example.net:9797"}
+	e := &Evaluator{Rules: []*Rule{r}, ExternalURL: "http://mta1.example.net:9797", RunbookURL: "https://wiki.example.net/ppwatch/runbook"}
 	counts := map[Key]Counts{
 		{SourceIP: "192.0.2.25", RecipientDomain: "acme.example"}:  {Attempts: 30, Blocks: 3, Deferrals: 1},
 		{SourceIP: "192.0.2.25", RecipientDomain: "wayne.example"}: {Attempts: 10, Blocks: 4},
@@ -75,10 +75,10 @@ func TestRender(t *testing.T) {
 		"summary": "192.0.2.25: 7.0% blocked (7 of 100 in 15m, threshold 5.0%)",
 		"description": "wayne.example 4/10, acme.example 3/30, quiet.example 0/60\n" +
 			"7× 550 reputation 2026-11-22T09:50:00Z..2026-11-22T09:59:00Z: " + block + "\n" +
-			"http://mta1.example.net:9797/ip/192.0.2.25 https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#proofpointblockratiohigh mail 1 1.0%",
+			"http://mta1.example.net:9797/ip/192.0.2.25 https://wiki.example.net/ppwatch/runbook#proofpointblockratiohigh mail 1 1.0%",
 		"broken":      block,
 		"report_url":  "http://mta1.example.net:9797/ip/192.0.2.25",
-		"runbook_url": "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#proofpointblockratiohigh",
+		"runbook_url": "https://wiki.example.net/ppwatch/runbook#proofpointblockratiohigh",
 	}
 	if d := cmp.Diff(want, got[0].Annotations); d != "" {
 		t.Error(d)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/rs/zerolog"
 
+	"github.com/ppwatch/ppwatch/docs"
 	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/notify"
@@ -39,7 +41,9 @@ var (
 type Setup struct {
 	rules            []*alert.Rule
 	interval, resend time.Duration
-	externalURL      string           // as configured; "" = this host's name and port
+	externalURL      string // as configured; "" = this host's name and port
+	externalLabels   map[string]string
+	runbookURL       string           // as configured; "" = the daemon's /runbook
 	targets          []notify.Target  // compared on reload: unchanged targets keep their queues
 	windows          []time.Duration  // the ratio windows, for the per-IP page
 	notifier         *notify.Notifier // nil when the targets did not change
@@ -63,6 +67,9 @@ type Runner struct {
 	resend      time.Duration
 	externalURL string
 	defaultURL  string
+	extLabels   map[string]string // as configured
+	runbookURL  string            // as configured
+	labels      map[string]string // added to what is sent: extLabels and the default instance
 	targets     []notify.Target
 	notifier    *notify.Notifier
 	savedSig    string
@@ -74,6 +81,7 @@ type Runner struct {
 	alerts  alert.Alerts
 	rules   int
 	windows []time.Duration
+	inUse   string // the daemon's URL in use, for scrapes
 
 	evaluations prometheus.Counter
 	evalCount   atomic.Uint64 // the same, for Evaluations
@@ -132,7 +140,8 @@ func New(log zerolog.Logger, st *store.Store, now func() time.Time, reg promethe
 // Prepare checks and builds a configuration's alerting without touching
 // the running one, so that a bad config is refused whole.
 func (al *Runner) Prepare(cfg *config.Config) (*Setup, error) {
-	s := &Setup{interval: time.Duration(cfg.Alerting.EvalInterval), resend: time.Duration(cfg.Alerting.ResendInterval), externalURL: cfg.ExternalURL}
+	s := &Setup{interval: time.Duration(cfg.Alerting.EvalInterval), resend: time.Duration(cfg.Alerting.ResendInterval), externalURL: cfg.ExternalURL,
+		externalLabels: cfg.Alerting.ExternalLabels, runbookURL: cfg.Alerting.RunbookURL}
 	if s.interval <= 0 {
 		s.interval = config.DefaultEvalInterval
 	}
@@ -179,7 +188,7 @@ func Check(cfg *config.Config) error {
 func Rule(r config.AlertRule) (*alert.Rule, error) {
 	ar := &alert.Rule{Name: r.Name, Measure: alert.Measure(r.Measure), BySourceIP: r.BySourceIP(), ByDomain: r.ByDomain(),
 		Window: time.Duration(r.Window), For: time.Duration(r.For), Threshold: r.Threshold, MinAttempts: uint64(max(r.MinAttempts, 0)),
-		Severity: r.Severity, Labels: r.Labels, Annotations: r.Annotations}
+		Severity: r.Severity, Labels: r.Labels, Annotations: r.Annotations, Runbook: docs.Section(r.Name)}
 	if err := ar.Compile(); err != nil {
 		return nil, fmt.Errorf("alerts: %s: %w", r.Name, err)
 	}
@@ -203,7 +212,7 @@ func (al *Runner) Apply(s *Setup) {
 	al.runMu.Lock()
 	al.eval.Rules = s.rules
 	al.interval, al.resend, al.externalURL = s.interval, s.resend, s.externalURL
-	al.eval.ExternalURL = al.url()
+	al.extLabels, al.runbookURL = s.externalLabels, s.runbookURL
 	var old *notify.Notifier
 	if s.notifier != nil {
 		old, al.notifier, al.targets = al.notifier, s.notifier, s.targets
@@ -224,6 +233,7 @@ func (al *Runner) Apply(s *Setup) {
 			al.mu.Unlock()
 		}
 	}
+	al.applyURL()
 	al.mu.Lock()
 	al.rules, al.windows = len(s.rules), s.windows
 	al.mu.Unlock()
@@ -244,6 +254,38 @@ func (al *Runner) url() string {
 	return al.defaultURL
 }
 
+// applyURL sets what follows from the daemon's URL: the links, the
+// payloads' externalURL and the default instance label. Called with runMu
+// held, whenever the URL or the setup changes.
+func (al *Runner) applyURL() {
+	u := al.url()
+	al.mu.Lock()
+	al.inUse = u
+	al.mu.Unlock()
+	al.eval.ExternalURL = u
+	al.eval.RunbookURL = al.runbookURL
+	if al.eval.RunbookURL == "" {
+		al.eval.RunbookURL = u + "/runbook"
+	}
+	al.notifier.SetExternalURL(u)
+	al.labels = maps.Clone(al.extLabels)
+	if al.labels == nil {
+		al.labels = map[string]string{}
+	}
+	if _, ok := al.labels[LabelInstance]; !ok {
+		// The host and port people reach the daemon at: what Prometheus
+		// calls the instance when it scrapes it there, so the daemon's
+		// alert and Prometheus's copy share the label.
+		if pu, err := url.Parse(u); err == nil && pu.Host != "" {
+			al.labels[LabelInstance] = pu.Host
+		}
+	}
+}
+
+// LabelInstance is the external label every alert carries unless
+// alerting.external_labels sets it: the daemon's host and port.
+const LabelInstance = "instance"
+
 // Start begins evaluating; addr is the address the daemon listens on, for
 // the default external URL.
 func (al *Runner) Start(addr string) {
@@ -254,7 +296,7 @@ func (al *Runner) Start(addr string) {
 	_, port, _ := net.SplitHostPort(addr)
 	al.runMu.Lock()
 	al.defaultURL = "http://" + net.JoinHostPort(host, port)
-	al.eval.ExternalURL = al.url()
+	al.applyURL()
 	al.started = true
 	al.notifier.Start()
 	al.runMu.Unlock()
@@ -342,7 +384,16 @@ func (al *Runner) evaluate() {
 	if len(due) > 0 {
 		out := make([]notify.Alert, len(due))
 		for i, d := range due {
-			out[i] = notify.Alert{Labels: d.Labels, Annotations: d.Annotations, StartsAt: d.StartsAt, EndsAt: d.EndsAt, GeneratorURL: d.GeneratorURL}
+			// As Prometheus' external labels: added to what is sent, not to
+			// the alert's identity, so changing them neither re-pages nor
+			// loses the saved state; a rule's own label wins.
+			labels := maps.Clone(d.Labels)
+			for n, v := range al.labels {
+				if _, ok := labels[n]; !ok {
+					labels[n] = v
+				}
+			}
+			out[i] = notify.Alert{Labels: labels, Annotations: d.Annotations, StartsAt: d.StartsAt, EndsAt: d.EndsAt, GeneratorURL: d.GeneratorURL}
 		}
 		al.notifier.Send(out)
 	}
@@ -387,6 +438,15 @@ func signature(as alert.Alerts) string {
 			a.ResolvedAt.UnixNano(), a.LastSentAt.UnixNano(), a.ValidUntil.UnixNano())
 	}
 	return b.String()
+}
+
+// ExternalURL is the daemon's URL as the alerts' links have it:
+// external_url, or this host's name and the port it listens on once
+// started.
+func (al *Runner) ExternalURL() string {
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	return al.inUse
 }
 
 // PageWindows are the configured ratio windows.

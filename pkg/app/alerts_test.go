@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
+	"github.com/ppwatch/ppwatch/docs"
 	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/config"
@@ -180,13 +181,18 @@ func testApp(t *testing.T, dir, amURL, threshold, forDur string, clk *clock) *Ap
 
 var t1 = time.Date(2026, 11, 22, 10, 11, 0, 0, time.UTC) // when the test alert fires
 
+// alertLabels are the test alert's own labels, as the pages show them; what
+// is sent adds the external labels (instance, from external_url).
+var alertLabels = map[string]string{"alertname": "ProofpointBlockRatioHigh", "severity": "page", "source_ip": "192.0.2.25", "team": "mail"}
+
 func firingAlert(startsAt, endsAt time.Time) notify.Alert {
 	return notify.Alert{
-		Labels: map[string]string{"alertname": "ProofpointBlockRatioHigh", "severity": "page", "source_ip": "192.0.2.25", "team": "mail"},
+		Labels: map[string]string{"alertname": "ProofpointBlockRatioHigh", "instance": "mta1.example.net:9797", "severity": "page",
+			"source_ip": "192.0.2.25", "team": "mail"},
 		Annotations: map[string]string{
 			"summary":     "192.0.2.25: 50.0% blocked (2 of 4 in 15m)",
 			"description": "acme-corp.example 2/3 wayne.example 0/1 | 2× " + reply,
-			"runbook_url": "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#proofpointblockratiohigh",
+			"runbook_url": "http://mta1.example.net:9797/runbook#proofpointblockratiohigh",
 			"report_url":  "http://mta1.example.net:9797/ip/192.0.2.25",
 		},
 		StartsAt:     startsAt,
@@ -251,7 +257,7 @@ func TestAlertsEndToEnd(t *testing.T) {
 			{Window: "24h", Attempts: 4, Blocks: 2, BlockRatio: 0.5},
 		},
 		Alerts: []web.AlertView{{AlertName: "ProofpointBlockRatioHigh", Severity: "page", State: "firing",
-			Labels: firingAlert(t1, t1).Labels, Annotations: firingAlert(t1, t1).Annotations, Value: 0.5, Attempts: 4, Blocks: 2,
+			Labels: alertLabels, Annotations: firingAlert(t1, t1).Annotations, Value: 0.5, Attempts: 4, Blocks: 2,
 			ActiveAt: time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC), FiredAt: t1, Report: "http://mta1.example.net:9797/ip/192.0.2.25"}},
 		DomainsWindow: "24h",
 		TopDomains:    []web.DomainCounts{{Domain: "acme-corp.example", Attempts: 3, Blocks: 2}, {Domain: "wayne.example", Attempts: 1}},
@@ -300,10 +306,13 @@ func TestAlertsEndToEnd(t *testing.T) {
 	}
 
 	// The window passes the blocks by (10:05 is outside 15m at 10:20):
-	// resolved, sent once with EndsAt = the resolve time.
+	// resolved, sent once with EndsAt = the resolve time, saying so.
 	resolved := time.Date(2026, 11, 22, 10, 20, 0, 0, time.UTC)
 	clk.Set(resolved)
 	want := firingAlert(t1, resolved)
+	want.Annotations["summary"] = "Resolved: ProofpointBlockRatioHigh for 192.0.2.25 (fired 2026-11-22T10:11:00Z, resolved 2026-11-22T10:20:00Z)"
+	want.Annotations["description"] = "ProofpointBlockRatioHigh for 192.0.2.25 resolved at 2026-11-22T10:20:00Z: its condition no longer holds (it had fired for 9m).\n" +
+		"When it last fired: 192.0.2.25: 50.0% blocked (2 of 4 in 15m)"
 	if d := cmp.Diff([]notify.Alert{want}, am.next(t)); d != "" {
 		t.Fatalf("resolved (-want +got):\n%s", d)
 	}
@@ -402,6 +411,101 @@ func TestReloadThreshold(t *testing.T) {
 	}
 }
 
+// alerting.external_labels go on every alert sent, a rule's own label
+// wins over one of them, and alerting.runbook_url is where runbook_url
+// points; the state and the pages keep the alert's own labels.
+func TestExternalLabelsAndRunbookURL(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, filepath.Join(dir, "mail.log"))
+	am := newAlertmanager(t)
+	clk := &clock{t: t1}
+	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, dir, am.URL, "0.4", "0s")), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Alerting.ExternalLabels = map[string]string{"instance": "mta1", "region": "eu", "team": "not-mail"}
+	cfg.Alerting.RunbookURL = "https://wiki.example.net/ppwatch/runbook"
+	a, err := New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t)), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	want := firingAlert(t1, t1.Add(4*time.Minute))
+	want.Labels["instance"], want.Labels["region"] = "mta1", "eu"
+	want.Annotations["runbook_url"] = "https://wiki.example.net/ppwatch/runbook#proofpointblockratiohigh"
+	if d := cmp.Diff([]notify.Alert{want}, am.next(t)); d != "" {
+		t.Fatalf("(-want +got):\n%s", d)
+	}
+	if as := a.alerts.Snapshot(); len(as) != 1 || !cmp.Equal(as[0].Labels, alertLabels) {
+		t.Errorf("state %+v", as)
+	}
+}
+
+// The daemon serves its runbook at /runbook, where the alerts' runbook_url
+// lands on the alert's section, and ppwatch_web_info tells dashboards its
+// URL: external_url, else this host's name and the port it listens on.
+func TestRunbookAndWebInfo(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, filepath.Join(dir, "mail.log"))
+	am := newAlertmanager(t)
+	clk := &clock{t: t1}
+	a := testApp(t, dir, am.URL, "0.4", "0s", clk)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sent := am.next(t)
+	a.Stop()
+	link := sent[0].Annotations["runbook_url"]
+	path, anchor, _ := strings.Cut(strings.TrimPrefix(link, "http://mta1.example.net:9797"), "#")
+	if path != "/runbook" || anchor != "proofpointblockratiohigh" {
+		t.Fatalf("runbook_url %q", link)
+	}
+
+	// A fresh state, so that the alert is sent again at once.
+	dir = t.TempDir()
+	writeLog(t, filepath.Join(dir, "mail.log"))
+	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, dir, am.URL, "0.4", "0s")), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ExternalURL = ""
+	a, err = New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t)), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	resp, err := http.Get("http://" + a.Addr() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" || string(body) != string(docs.RunbookHTML()) {
+		t.Errorf("GET /runbook: %s %q, %d bytes", resp.Status, resp.Header.Get("Content-Type"), len(body))
+	}
+	if !strings.Contains(string(body), `<h2 id="`+anchor+`">`) {
+		t.Errorf("the runbook has no section #%s", anchor)
+	}
+	if !strings.Contains(get(t, a, "/"), `href="/runbook"`) {
+		t.Error("landing page does not link the runbook")
+	}
+	host, _ := os.Hostname()
+	_, port, _ := strings.Cut(a.Addr(), ":")
+	want := `ppwatch_web_info{external_url="http://` + host + ":" + port + `"} 1`
+	if m := get(t, a, "/metrics"); !hasLine(m, want) {
+		t.Errorf("no %s in\n%s", want, grep(m, "ppwatch_web_info"))
+	}
+	if got := am.next(t)[0].Labels["instance"]; got != host+":"+port {
+		t.Errorf("instance %q, want %s:%s", got, host, port)
+	}
+}
+
 // The shipped rules' annotations give the on-call person the IP, ratio,
 // counts, window, top domains, the verbatim reply and both links.
 func TestDefaultAnnotations(t *testing.T) {
@@ -440,7 +544,7 @@ func TestDefaultAnnotations(t *testing.T) {
 		ar.For = 0
 		rules = append(rules, ar)
 	}
-	e := &alert.Evaluator{Rules: rules[:1], ExternalURL: "http://mta1.example.net:9797"}
+	e := &alert.Evaluator{Rules: rules[:1], ExternalURL: "http://mta1.example.net:9797", RunbookURL: "http://mta1.example.net:9797/runbook"}
 	res, err := e.Eval(now, alerting.StoreSource{Store: st}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -453,11 +557,11 @@ func TestDefaultAnnotations(t *testing.T) {
 		"summary": "Proofpoint blocks 20.0% of mail from 192.0.2.25 (9 of 45 attempts in 15m)",
 		"description": "9 of 45 delivery attempts from 192.0.2.25 to Proofpoint-protected receivers were blocked in the last 15m (20.0%; the threshold is 5.0%).\n" +
 			"Top recipient domains (blocks/attempts): wayne.example 6/7, acme.example 3/33, other.example 0/5.\n" +
-			"Most frequent reply (2 times, first seen 2026-11-22T10:10:30Z, last seen 2026-11-22T10:11:30Z):\n" +
+			"Most frequent reply (class reputation, 2 times, first seen 2026-11-22T10:10:30Z, last seen 2026-11-22T10:11:30Z):\n" +
 			reply + "\n" +
 			"Report: http://mta1.example.net:9797/ip/192.0.2.25\n" +
-			"Runbook: https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#proofpointblockratiohigh",
-		"runbook_url": "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#proofpointblockratiohigh",
+			"Runbook: http://mta1.example.net:9797/runbook#proofpointblockratiohigh",
+		"runbook_url": "http://mta1.example.net:9797/runbook#proofpointblockratiohigh",
 		"report_url":  "http://mta1.example.net:9797/ip/192.0.2.25",
 	}
 	if d := cmp.Diff(want, got[0].Annotations); d != "" {
@@ -515,8 +619,8 @@ func TestDefaultAnnotations(t *testing.T) {
 		"description": "1 of 7 delivery attempts to wayne.example were deferred in the last 15m (14.3%; the alert is above 0 deferrals).\n" +
 			"Top recipient domains (deferrals/attempts): wayne.example 1/7.\n" +
 			"Report: http://mta1.example.net:9797/alerts\n" +
-			"Runbook: https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#the-first-five-minutes-all-proofpoint-alerts",
-		"runbook_url": "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#the-first-five-minutes-all-proofpoint-alerts",
+			"Runbook: http://mta1.example.net:9797/runbook#the-first-five-minutes-all-proofpoint-alerts",
+		"runbook_url": "http://mta1.example.net:9797/runbook#the-first-five-minutes-all-proofpoint-alerts",
 		"report_url":  "http://mta1.example.net:9797/alerts",
 	}
 	if d := cmp.Diff(want, got[0].Annotations); d != "" {

@@ -117,6 +117,7 @@ func New(opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
+	metrics.RegisterWebInfo(a.reg, a.alerts.ExternalURL)
 	a.self.ReloadSuccess.Set(1)
 	a.self.ReloadTimestamp.Set(float64(a.now().Unix()))
 	a.self.StoreHealthy.Set(1)

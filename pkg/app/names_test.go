@@ -502,6 +502,38 @@ func TestDashboardShape(t *testing.T) {
 	}
 }
 
+// TestDashboardLinksUseExternalURL: the links to the daemon's pages are
+// built from ppwatch_web_info's external_url, which the queries join in,
+// never from the instance label with a guessed scheme.
+func TestDashboardLinksUseExternalURL(t *testing.T) {
+	var urls []string
+	var walk func(v any, inPanel bool)
+	walk = func(v any, inPanel bool) {
+		switch v := v.(type) {
+		case map[string]any:
+			if u, ok := v["url"].(string); ok && inPanel {
+				urls = append(urls, u)
+			}
+			for k, x := range v {
+				walk(x, inPanel || k == "panels")
+			}
+		case []any:
+			for _, x := range v {
+				walk(x, inPanel)
+			}
+		}
+	}
+	walk(readDashboard(t), false)
+	if len(urls) != 3 {
+		t.Errorf("%d links in the panels: %q", len(urls), urls)
+	}
+	for _, u := range urls {
+		if !strings.HasPrefix(u, "${__field.labels.external_url}/ip/") && !strings.HasPrefix(u, "${__data.fields.external_url}/ip/") {
+			t.Errorf("link %q is not built from external_url", u)
+		}
+	}
+}
+
 // grafanaVar is a dashboard variable in a query: $name or ${name}.
 var grafanaVar = regexp.MustCompile(`\$\{?(\w+)\}?`)
 

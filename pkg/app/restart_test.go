@@ -24,6 +24,7 @@ var perProcess = []string{
 	"ppwatch_config_last_reload_success_timestamp_seconds",
 	"ppwatch_alert_evaluations_total", "ppwatch_alert_evaluation_duration_seconds",
 	"ppwatch_notifications_", "ppwatch_notification_",
+	"ppwatch_web_info", // the URL, with the port the test's 127.0.0.1:0 gets
 }
 
 // figures returns the scrape's series that are figures of the logs.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ppwatch/ppwatch/docs"
 	"github.com/ppwatch/ppwatch/pkg/agg"
 	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/classify"
@@ -90,7 +91,7 @@ func (a *App) serve() error {
 		listen = []string{a.cfg.Listen}
 	}
 	srv, err := web.Start(web.Options{Listen: listen, TelemetryPath: a.opts.TelemetryPath, WebConfigFile: a.opts.WebConfigFile, Limits: a.opts.HTTP,
-		Logger: a.log, Gatherer: a.reg, Source: a, Ready: a.notReady, EnablePprof: a.opts.EnablePprof})
+		Logger: a.log, Gatherer: a.reg, Source: a, Ready: a.notReady, EnablePprof: a.opts.EnablePprof, Runbook: docs.RunbookHTML()})
 	if err != nil {
 		return err
 	}

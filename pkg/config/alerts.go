@@ -19,6 +19,13 @@ type Alerting struct {
 	ResendInterval Duration      `yaml:"resend_interval"`
 	Alertmanagers  []AlertTarget `yaml:"alertmanagers"`
 	Webhooks       []AlertTarget `yaml:"webhooks"`
+	// ExternalLabels are added to every alert sent, as Prometheus'
+	// global.external_labels; instance defaults to the host and port of
+	// external_url.
+	ExternalLabels map[string]string `yaml:"external_labels"`
+	// RunbookURL is the runbook the alerts link to, each at its section;
+	// "" is the copy the daemon serves at <external_url>/runbook.
+	RunbookURL string `yaml:"runbook_url"`
 }
 
 // AlertTarget is one Alertmanager (URL is its base; /api/v2/alerts is
@@ -88,20 +95,20 @@ const (
 	blockSummary = `Proofpoint blocks {{percent .Ratio}} of mail from {{.SourceIP}} ({{.Blocks}} of {{.Attempts}} attempts in {{.Window}})`
 	blockDescr   = `{{.Blocks}} of {{.Attempts}} delivery attempts from {{.SourceIP}} to Proofpoint-protected receivers were blocked in the last {{.Window}} ({{percent .Ratio}}; the threshold is {{percent .Threshold}}).
 Top recipient domains (blocks/attempts): {{range $i, $d := .TopDomains}}{{if $i}}, {{end}}{{$d.Domain}} {{$d.Blocks}}/{{$d.Attempts}}{{end}}.
-{{with .TopReply}}Most frequent reply ({{.Count}} times, first seen {{utc .FirstSeen}}, last seen {{utc .LastSeen}}):
+{{with .TopReply}}Most frequent reply (class {{.Class}}, {{.Count}} times, first seen {{utc .FirstSeen}}, last seen {{utc .LastSeen}}):
 {{.Response}}
 {{end}}Report: {{.ReportURL}}
 Runbook: {{.RunbookURL}}`
 	deferralSummary = `Proofpoint defers {{percent .Ratio}} of mail from {{.SourceIP}} ({{.Deferrals}} of {{.Attempts}} attempts in {{.Window}})`
 	deferralDescr   = `{{.Deferrals}} of {{.Attempts}} delivery attempts from {{.SourceIP}} to Proofpoint-protected receivers were deferred in the last {{.Window}} ({{percent .Ratio}}; the threshold is {{percent .Threshold}}). Deferrals often come before blocks.
 Top recipient domains (deferrals/attempts): {{range $i, $d := .TopDomains}}{{if $i}}, {{end}}{{$d.Domain}} {{$d.Deferrals}}/{{$d.Attempts}}{{end}}.
-{{with .TopReply}}Most frequent reply ({{.Count}} times, first seen {{utc .FirstSeen}}, last seen {{utc .LastSeen}}):
+{{with .TopReply}}Most frequent reply (class {{.Class}}, {{.Count}} times, first seen {{utc .FirstSeen}}, last seen {{utc .LastSeen}}):
 {{.Response}}
 {{end}}Report: {{.ReportURL}}
 Runbook: {{.RunbookURL}}`
 	domainSummary = `Proofpoint at {{.RecipientDomain}} blocks {{percent .Ratio}} of mail from {{.SourceIP}} ({{.Blocks}} of {{.Attempts}} attempts in {{.Window}})`
 	domainDescr   = `{{.Blocks}} of {{.Attempts}} delivery attempts from {{.SourceIP}} to {{.RecipientDomain}} were blocked in the last {{.Window}} ({{percent .Ratio}}; the threshold is {{percent .Threshold}}).
-{{with .TopReply}}Most frequent reply ({{.Count}} times, first seen {{utc .FirstSeen}}, last seen {{utc .LastSeen}}):
+{{with .TopReply}}Most frequent reply (class {{.Class}}, {{.Count}} times, first seen {{utc .FirstSeen}}, last seen {{utc .LastSeen}}):
 {{.Response}}
 {{end}}Report: {{.ReportURL}}
 Runbook: {{.RunbookURL}}`
@@ -126,7 +133,7 @@ func defaultAnnotations(r AlertRule) map[string]string {
 			verb, from, to, what),
 		"description": fmt.Sprintf("{{.%s}} of {{.Attempts}} delivery attempts%s to %s were %s in the last {{.Window}} ({{percent .Ratio}}; the alert is above %s).\n", what, from, to, verb, threshold) +
 			"Top recipient domains (" + strings.ToLower(what) + "/attempts): {{range $i, $d := .TopDomains}}{{if $i}}, {{end}}{{$d.Domain}} {{$d." + what + "}}/{{$d.Attempts}}{{end}}.\n" +
-			"{{with .TopReply}}Most frequent reply ({{.Count}} times, first seen {{utc .FirstSeen}}, last seen {{utc .LastSeen}}):\n{{.Response}}\n{{end}}" +
+			"{{with .TopReply}}Most frequent reply (class {{.Class}}, {{.Count}} times, first seen {{utc .FirstSeen}}, last seen {{utc .LastSeen}}):\n{{.Response}}\n{{end}}" +
 			"Report: {{.ReportURL}}\nRunbook: {{.RunbookURL}}",
 	}
 }
@@ -174,6 +181,23 @@ func (c *Config) validateAlerts(bad func(field, format string, args ...any), lin
 	}
 	if a.ResendInterval < Duration(10*time.Millisecond) || a.ResendInterval > Duration(time.Hour) {
 		bad("alerting.resend_interval", "%s is outside 10ms..1h", time.Duration(a.ResendInterval))
+	}
+	for _, n := range slices.Sorted(maps.Keys(a.ExternalLabels)) {
+		switch {
+		case !labelName.MatchString(n):
+			bad("alerting.external_labels", "%q is not a label name (letters, digits and '_', starting with a letter)", n)
+		case slices.Contains(reservedLabels, n):
+			bad("alerting.external_labels", "%q is set by each alert itself (%s)", n, strings.Join(reservedLabels, ", "))
+		case a.ExternalLabels[n] == "":
+			bad("alerting.external_labels", "%q has no value (leave the label out instead)", n)
+		}
+	}
+	if a.RunbookURL != "" {
+		if u, err := url.Parse(a.RunbookURL); !httpURL(a.RunbookURL) || err != nil {
+			bad("alerting.runbook_url", "%q is not an http or https URL (leave it out for the runbook the daemon serves at /runbook)", a.RunbookURL)
+		} else if u.Fragment != "" {
+			bad("alerting.runbook_url", "%q has a #fragment: each alert adds its own section's (give the runbook's URL without it)", a.RunbookURL)
+		}
 	}
 	for i, t := range a.Alertmanagers {
 		validateTarget(bad, fmt.Sprintf("alerting.alertmanagers[%d]", i), t)
@@ -251,14 +275,6 @@ func (c *Config) validateAlerts(bad func(field, format string, args ...any), lin
 			case slices.Contains(reservedLabels, n):
 				bad(f+".labels", "%q is set by ppwatch itself (%s)", n, strings.Join(reservedLabels, ", "))
 			}
-		}
-		if _, ok := r.Annotations["runbook_url"]; !ok && !slices.ContainsFunc(DefaultAlerts(), func(d AlertRule) bool { return d.Name == r.Name }) {
-			// The runbook has a section per shipped alert; other rules get
-			// its steps for every Proofpoint alert.
-			if r.Annotations == nil {
-				r.Annotations = map[string]string{}
-			}
-			r.Annotations["runbook_url"] = alert.RunbookURL + "#the-first-five-minutes-all-proofpoint-alerts"
 		}
 		for n, text := range defaultAnnotations(*r) {
 			if _, ok := r.Annotations[n]; !ok {

@@ -72,6 +72,8 @@ func TestAlertsParse(t *testing.T) {
 	doc := `external_url: http://mta1.example.net:9797/
 alerting:
   resend_interval: 2m
+  external_labels: {instance: mta1.example.net:9797, region: eu}
+  runbook_url: https://wiki.example.net/ppwatch/runbook
   alertmanagers:
     - url: https://am.example.net/prefix
       timeout: 5s
@@ -104,6 +106,8 @@ alerts:
 	}
 	want := Alerting{
 		EvalInterval: Duration(15 * time.Second), ResendInterval: Duration(2 * time.Minute),
+		ExternalLabels: map[string]string{"instance": "mta1.example.net:9797", "region": "eu"},
+		RunbookURL:     "https://wiki.example.net/ppwatch/runbook",
 		Alertmanagers: []AlertTarget{{URL: "https://am.example.net/prefix", Timeout: Duration(5 * time.Second), BearerTokenFile: "/etc/ppwatch/token",
 			TLSConfig: TLSConfig{CAFile: "/etc/ppwatch/ca.pem", ServerName: "am"}}},
 		Webhooks: []AlertTarget{{URL: "https://hooks.example.net/ppwatch", BasicAuth: &BasicAuth{Username: "u", PasswordFile: "/etc/ppwatch/pw"}}},
@@ -121,13 +125,12 @@ alerts:
 	}
 	// Rules of the user's get the default summary and description of their
 	// measure and grouping where they give none (their exact text is
-	// tested where it is rendered, in pkg/app), and the runbook's general
-	// steps.
+	// tested where it is rendered, in pkg/app); the runbook link is the
+	// evaluator's.
 	for i := range rules {
 		r := &rules[i]
 		given := r.Annotations
 		r.Annotations = defaultAnnotations(*r)
-		r.Annotations["runbook_url"] = "https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#the-first-five-minutes-all-proofpoint-alerts"
 		maps.Copy(r.Annotations, given)
 	}
 	if d := cmp.Diff(rules, c.Alerts); d != "" {
@@ -145,8 +148,11 @@ func TestAlertsBadConfigs(t *testing.T) {
 		"alerts-bad-by.yml":               `testdata/alerts-bad-by.yml:4: alerts[0].by: unknown grouping "instance" (use source_ip, "source_ip,recipient_domain" or recipient_domain)`,
 		"alerts-bad-duplicate.yml":        `testdata/alerts-bad-duplicate.yml:6: alerts[1].name: "A" is used by an earlier rule`,
 		"alerts-bad-external-url.yml":     `testdata/alerts-bad-external-url.yml:1: external_url: "mta1.example.net:9797" is not an http or https URL (give the daemon's URL as users reach it, e.g. http://mta1.example.net:9797)`,
+		"alerts-bad-external-labels.yml":  `testdata/alerts-bad-external-labels.yml:3: alerting.external_labels: "source_ip" is set by each alert itself (alertname, severity, source_ip, recipient_domain)`,
+		"alerts-bad-runbook-url.yml":      `testdata/alerts-bad-runbook-url.yml:3: alerting.runbook_url: "wiki.example.net/ppwatch" is not an http or https URL (leave it out for the runbook the daemon serves at /runbook)`,
+		"alerts-bad-runbook-fragment.yml": `testdata/alerts-bad-runbook-fragment.yml:2: alerting.runbook_url: "https://wiki.example.net/ppwatch#alerts" has a #fragment: each alert adds its own section's (give the runbook's URL without it)`,
 		"alerts-bad-interval.yml":         `testdata/alerts-bad-interval.yml:2: alerting.eval_interval: 0s is outside 10ms..10m`,
-		"alerts-bad-key.yml":              `testdata/alerts-bad-key.yml:2: unknown key "alertmanager" in alerting (known keys: alertmanagers, eval_interval, resend_interval, webhooks)`,
+		"alerts-bad-key.yml":              `testdata/alerts-bad-key.yml:2: unknown key "alertmanager" in alerting (known keys: alertmanagers, eval_interval, external_labels, resend_interval, runbook_url, webhooks)`,
 		"alerts-bad-label.yml":            `testdata/alerts-bad-label.yml:7: alerts[0].labels: "source_ip" is set by ppwatch itself (alertname, severity, source_ip, recipient_domain)`,
 		"alerts-bad-measure.yml":          `testdata/alerts-bad-measure.yml:3: alerts[0].measure: unknown measure "block_rate" (use block_ratio, deferral_ratio, blocks or deferrals)`,
 		"alerts-bad-min-attempts.yml":     `testdata/alerts-bad-min-attempts.yml:6: alerts[0].min_attempts: -1 is negative`,

@@ -161,3 +161,25 @@ func NewSelf(reg prometheus.Registerer) *Self {
 			Help: "Attempts read but not yet committed to the store."}),
 	}
 }
+
+var webInfoDesc = prometheus.NewDesc("ppwatch_web_info",
+	"The URL people reach the daemon at (external_url); the value is 1.", []string{"external_url"}, nil)
+
+// webInfo is ppwatch_web_info: dashboards build their links to the
+// daemon's pages from it, since Prometheus's instance label tells neither
+// the scheme nor a proxy's path.
+type webInfo func() string
+
+// RegisterWebInfo registers ppwatch_web_info with the URL url returns at
+// each scrape (it changes on reload); none while it is "".
+func RegisterWebInfo(reg prometheus.Registerer, url func() string) {
+	reg.MustRegister(webInfo(url))
+}
+
+func (w webInfo) Describe(ch chan<- *prometheus.Desc) { ch <- webInfoDesc }
+
+func (w webInfo) Collect(ch chan<- prometheus.Metric) {
+	if u := w(); u != "" {
+		ch <- prometheus.MustNewConstMetric(webInfoDesc, prometheus.GaugeValue, 1, u)
+	}
+}

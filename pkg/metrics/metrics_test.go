@@ -129,6 +129,26 @@ func TestSelfLint(t *testing.T) {
 	}
 }
 
+func TestWebInfo(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	url := ""
+	RegisterWebInfo(reg, func() string { return url })
+	if n, err := testutil.GatherAndCount(reg, "ppwatch_web_info"); err != nil || n != 0 {
+		t.Errorf("without a URL: %d series, %v", n, err)
+	}
+	url = "https://mta1.example.net/ppwatch"
+	want := `# HELP ppwatch_web_info The URL people reach the daemon at (external_url); the value is 1.
+# TYPE ppwatch_web_info gauge
+ppwatch_web_info{external_url="https://mta1.example.net/ppwatch"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ppwatch_web_info"); err != nil {
+		t.Error(err)
+	}
+	if probs, err := testutil.GatherAndLint(reg); err != nil || len(probs) > 0 {
+		t.Errorf("lint: %v %v", err, probs)
+	}
+}
+
 func BenchmarkCollect100kDomains(b *testing.B) {
 	a := agg.New(agg.Options{Top: 50, Windows: []time.Duration{5 * time.Minute, time.Hour, 24 * time.Hour}})
 	var evs []agg.Event

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,7 +69,7 @@ type Options struct {
 const (
 	defaultTimeout   = 10 * time.Second
 	defaultQueueSize = 10000
-	maxBatch         = 64
+	maxBatch         = 64 // to an Alertmanager; a webhook gets one alert per request
 )
 
 // Notifier delivers alerts to its targets.
@@ -80,6 +81,8 @@ type Notifier struct {
 	initialBackoff time.Duration
 	maxBackoff     time.Duration
 	now            func() time.Time
+
+	externalURL atomic.Pointer[string]
 
 	startOnce sync.Once
 	stopOnce  sync.Once
@@ -137,8 +140,9 @@ func newSender(n *Notifier, t Target, queueSize int, userAgent string, m *metric
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errors.New("url: want http:// or https:// and a host")
 	}
-	endpoint := t.URL
+	endpoint, batch := t.URL, 1
 	if t.Kind == Alertmanager {
+		batch = maxBatch
 		// JoinPath keeps a path prefix (Alertmanager behind a proxy) and
 		// copes with a base URL with or without a trailing slash.
 		endpoint = u.JoinPath("api", "v2", "alerts").String()
@@ -165,6 +169,7 @@ func newSender(n *Notifier, t Target, queueSize int, userAgent string, m *metric
 		target:    t,
 		name:      name,
 		endpoint:  endpoint,
+		batch:     batch,
 		timeout:   timeout,
 		userAgent: userAgent,
 		transport: transport,
@@ -247,6 +252,18 @@ func redact(raw string) string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+// SetExternalURL sets the externalURL of webhook payloads: the daemon's
+// URL, which is known only once it listens and may change on reload.
+func (n *Notifier) SetExternalURL(u string) { n.externalURL.Store(&u) }
+
+// ExternalURL is what SetExternalURL set last.
+func (n *Notifier) ExternalURL() string {
+	if u := n.externalURL.Load(); u != nil {
+		return *u
+	}
+	return ""
 }
 
 // Send queues alerts for every target and returns at once: it never blocks

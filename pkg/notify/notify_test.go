@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -588,6 +589,10 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 	}
 }
 
+// The webhook gets Alertmanager's webhook payload, version 4, one alert
+// per request: each request is one group, as Alertmanager sends it with
+// group_by: ['...'], so a receiver that keys on groupKey or groupLabels
+// tells the alerts apart.
 func TestWebhookPayload(t *testing.T) {
 	rc := newReceiver(t, receiverOpts{})
 	n, err := New(Options{Targets: []Target{{Kind: Webhook, URL: rc.srv.URL + "/hooks/ppwatch?team=mail"}}, Logger: zerolog.New(zerolog.NewTestWriter(t))})
@@ -596,6 +601,7 @@ func TestWebhookPayload(t *testing.T) {
 	}
 	// The clock sits between the two alerts' ends.
 	n.now = func() time.Time { return t0.Add(2 * time.Minute) }
+	n.SetExternalURL("https://mta1.example.net:9797")
 	n.Start()
 	t.Cleanup(n.Stop)
 
@@ -606,18 +612,60 @@ func TestWebhookPayload(t *testing.T) {
 	if r.path != "/hooks/ppwatch" || r.header.Get("Content-Type") != "application/json" {
 		t.Errorf("got %s with Content-Type %q", r.path, r.header.Get("Content-Type"))
 	}
-	resolvedJSON := strings.Replace(alertNJSON(1), `"endsAt":"2025-03-01T10:04:00.25Z"`, `"endsAt":"2025-03-01T10:02:00.25Z"`, 1)
-	want := `{"version":"1","status":"firing","alerts":[` +
-		`{"status":"firing",` + firingJSON[1:] + `,` +
-		`{"status":"resolved",` + resolvedJSON[1:] + `]}`
+	labels := `{"alertname":"ProofpointBlockRatioHigh","severity":"page","source_ip":"192.0.2.10"}`
+	annotations := `{"runbook_url":"https://github.com/ppwatch/ppwatch/blob/main/docs/runbook.md#proofpointblockratiohigh","summary":"Proofpoint blocks 12.5% of mail from 192.0.2.10"}`
+	want := `{"receiver":"ppwatch","status":"firing","alerts":[{"status":"firing","labels":` + labels + `,"annotations":` + annotations + `,` +
+		`"startsAt":"2025-03-01T10:00:00.25Z","endsAt":"2025-03-01T10:04:00.25Z","generatorURL":"http://mta1.example.net:9797/ip/192.0.2.10","fingerprint":"d054e5846b4e37fa"}],` +
+		`"groupLabels":` + labels + `,"commonLabels":` + labels + `,"commonAnnotations":` + annotations + `,` +
+		`"externalURL":"https://mta1.example.net:9797","version":"4",` +
+		`"groupKey":"{}:{alertname=\"ProofpointBlockRatioHigh\", severity=\"page\", source_ip=\"192.0.2.10\"}","truncatedAlerts":0}`
 	if r.body != want {
-		t.Errorf("body\n got %s\nwant %s", r.body, want)
+		t.Errorf("firing\n got %s\nwant %s", r.body, want)
 	}
 
-	n.Send([]Alert{resolved})
-	want = `{"version":"1","status":"resolved","alerts":[{"status":"resolved",` + resolvedJSON[1:] + `]}`
+	// An alert without annotations or generator URL has them empty, as
+	// from Alertmanager; the request's status is the alert's.
+	labels = `{"alertname":"ProofpointDomainBlocked","recipient_domain":"d1.example","severity":"warning"}`
+	want = `{"receiver":"ppwatch","status":"resolved","alerts":[{"status":"resolved","labels":` + labels + `,"annotations":{},` +
+		`"startsAt":"2025-03-01T10:00:00.25Z","endsAt":"2025-03-01T10:02:00.25Z","generatorURL":"","fingerprint":"c1f896668ab3a21e"}],` +
+		`"groupLabels":` + labels + `,"commonLabels":` + labels + `,"commonAnnotations":{},` +
+		`"externalURL":"https://mta1.example.net:9797","version":"4",` +
+		`"groupKey":"{}:{alertname=\"ProofpointDomainBlocked\", recipient_domain=\"d1.example\", severity=\"warning\"}","truncatedAlerts":0}`
 	if r := rc.next(t); r.body != want {
-		t.Errorf("all resolved\n got %s\nwant %s", r.body, want)
+		t.Errorf("resolved\n got %s\nwant %s", r.body, want)
+	}
+}
+
+// Version 1's contract holds in version 4: the fields it had, with their
+// meaning (doc.go).
+func TestWebhookPayloadKeepsVersion1Fields(t *testing.T) {
+	rc := newReceiver(t, receiverOpts{})
+	n, err := New(Options{Targets: []Target{{Kind: Webhook, URL: rc.srv.URL}}, Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.now = func() time.Time { return t0 }
+	n.Start()
+	t.Cleanup(n.Stop)
+	n.Send([]Alert{firing})
+	var msg struct {
+		Version string `json:"version"`
+		Status  string `json:"status"`
+		Alerts  []struct {
+			Status string `json:"status"`
+			Alert
+		} `json:"alerts"`
+	}
+	if err := json.Unmarshal([]byte(rc.next(t).body), &msg); err != nil {
+		t.Fatal(err)
+	}
+	if msg.Version != "4" || msg.Status != "firing" || len(msg.Alerts) != 1 || msg.Alerts[0].Status != "firing" {
+		t.Fatalf("%+v", msg)
+	}
+	got := msg.Alerts[0].Alert
+	if !got.StartsAt.Equal(firing.StartsAt) || !got.EndsAt.Equal(firing.EndsAt) || got.GeneratorURL != firing.GeneratorURL ||
+		!maps.Equal(got.Labels, firing.Labels) || !maps.Equal(got.Annotations, firing.Annotations) {
+		t.Errorf("got %+v\nwant %+v", got, firing)
 	}
 }
 

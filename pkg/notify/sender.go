@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/rs/zerolog"
 )
 
@@ -23,6 +25,7 @@ type sender struct {
 	target    Target
 	name      string // URL without credentials: log field and metric label
 	endpoint  string // where requests go
+	batch     int    // alerts per request
 	timeout   time.Duration
 	userAgent string
 	transport *http.Transport
@@ -76,7 +79,7 @@ func (s *sender) run(stop <-chan struct{}) {
 			return
 		default:
 		}
-		batch := s.q.pop(maxBatch)
+		batch := s.q.pop(s.batch)
 		if batch == nil {
 			select {
 			case <-stop:
@@ -176,23 +179,46 @@ func (s *sender) post(batch []Alert) (status int, body string, err error) {
 	return resp.StatusCode, string(head), nil
 }
 
+// webhookMessage is Alertmanager's webhook payload, version 4
+// (notify/webhook.Message around template.Data), in its field order, so
+// that receivers written for Alertmanager read it unchanged. Version 1's
+// fields (version, status, alerts) are all in it.
 type webhookMessage struct {
-	Version string         `json:"version"`
-	Status  string         `json:"status"`
-	Alerts  []webhookAlert `json:"alerts"`
+	Receiver          string            `json:"receiver"`
+	Status            string            `json:"status"`
+	Alerts            []webhookAlert    `json:"alerts"`
+	GroupLabels       map[string]string `json:"groupLabels"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
+	ExternalURL       string            `json:"externalURL"`
+	Version           string            `json:"version"`
+	GroupKey          string            `json:"groupKey"`
+	TruncatedAlerts   uint64            `json:"truncatedAlerts"`
 }
 
+// webhookAlert is template.Alert: unlike the Alertmanager API's alert, its
+// annotations and generatorURL are always there.
 type webhookAlert struct {
-	Status string `json:"status"`
-	Alert
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
 }
+
+// WebhookReceiver is the receiver name webhook payloads carry, where
+// Alertmanager puts the name of its receiver.
+const WebhookReceiver = "ppwatch"
 
 func (s *sender) encode(batch []Alert) ([]byte, error) {
 	if s.target.Kind == Alertmanager {
 		return json.Marshal(batch)
 	}
 	now := s.n.now()
-	msg := webhookMessage{Version: "1", Status: "resolved", Alerts: make([]webhookAlert, len(batch))}
+	msg := webhookMessage{Receiver: WebhookReceiver, Status: "resolved", Alerts: make([]webhookAlert, len(batch)),
+		ExternalURL: s.n.ExternalURL(), Version: "4"}
 	for i, a := range batch {
 		st := "firing"
 		// A zero endsAt means no end is known, as in Alertmanager.
@@ -201,9 +227,51 @@ func (s *sender) encode(batch []Alert) ([]byte, error) {
 		} else {
 			msg.Status = "firing"
 		}
-		msg.Alerts[i] = webhookAlert{Status: st, Alert: a}
+		ann := a.Annotations
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		msg.Alerts[i] = webhookAlert{Status: st, Labels: a.Labels, Annotations: ann, StartsAt: a.StartsAt, EndsAt: a.EndsAt,
+			GeneratorURL: a.GeneratorURL, Fingerprint: labelSet(a.Labels).Fingerprint().String()}
 	}
+	msg.CommonLabels = common(batch, func(a Alert) map[string]string { return a.Labels })
+	msg.CommonAnnotations = common(batch, func(a Alert) map[string]string { return a.Annotations })
+	// The request is one group, as Alertmanager groups by the labels its
+	// alerts share; the sender sends one alert per request, so the group is
+	// that alert, as with Alertmanager's group_by: ['...'].
+	msg.GroupLabels = msg.CommonLabels
+	msg.GroupKey = "{}:" + labelSet(msg.GroupLabels).String()
 	return json.Marshal(msg)
+}
+
+// common returns the pairs every alert of batch has, as Alertmanager's
+// CommonLabels and CommonAnnotations.
+func common(batch []Alert, of func(Alert) map[string]string) map[string]string {
+	out := map[string]string{}
+	if len(batch) == 0 {
+		return out
+	}
+	maps.Copy(out, of(batch[0]))
+	for _, a := range batch[1:] {
+		m := of(a)
+		for k, v := range out {
+			if w, ok := m[k]; !ok || w != v {
+				delete(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// labelSet is labels as Prometheus' model has them, whose Fingerprint and
+// String are what Alertmanager writes as an alert's fingerprint and in a
+// group key.
+func labelSet(labels map[string]string) model.LabelSet {
+	ls := make(model.LabelSet, len(labels))
+	for n, v := range labels {
+		ls[model.LabelName(n)] = model.LabelValue(v)
+	}
+	return ls
 }
 
 // authorize sets the Authorization header, reading secret files now so

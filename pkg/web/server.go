@@ -62,6 +62,9 @@ type Options struct {
 	Gatherer      prometheus.Gatherer
 	Source        Source
 	EnablePprof   bool // serve /debug/pprof/
+	// Runbook is the HTML page served at /runbook (none when nil): the
+	// alerts link there by default, to the runbook of this very version.
+	Runbook []byte
 	// Ready says why the daemon is not ready (starting, an input that
 	// reads nothing); nil when it is.
 	Ready func() error
@@ -114,15 +117,22 @@ func Start(o Options) (*Server, error) {
 		}
 		fmt.Fprintln(w, "OK")
 	})
+	links := []web.LandingLinks{
+		{Address: metricsPath, Text: "Metrics"},
+		{Address: "/alerts", Text: "Alerts"},
+	}
+	if o.Runbook != nil {
+		mux.HandleFunc("/runbook", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(o.Runbook)
+		})
+		links = append(links, web.LandingLinks{Address: "/runbook", Text: "Runbook"})
+	}
+	links = append(links, web.LandingLinks{Address: "/-/healthy", Text: "Health"}, web.LandingLinks{Address: "/-/ready", Text: "Readiness"})
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "ppwatch",
 		Description: "Proofpoint blocks and deferrals seen in this host's MTA logs",
-		Links: []web.LandingLinks{
-			{Address: metricsPath, Text: "Metrics"},
-			{Address: "/alerts", Text: "Alerts"},
-			{Address: "/-/healthy", Text: "Health"},
-			{Address: "/-/ready", Text: "Readiness"},
-		},
+		Links:       links,
 	})
 	if err != nil {
 		return nil, err
