@@ -12,7 +12,7 @@ FUZZTIME  ?= 10s
 DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 SAMPLES   := testdata/postfix/sample.log testdata/exim/sample.log testdata/pmta/sample.log
 
-.PHONY: all build test test-short lint golden fuzz bench pgo run check-unit check-rules deb check-deb clean
+.PHONY: all build test test-short lint golden sample fuzz bench pgo run check-unit check-rules deb check-deb clean
 
 all: build
 
@@ -36,6 +36,11 @@ lint:
 # Rewrite the golden files after a deliberate change; review the diff.
 golden:
 	$(GO) test ./pkg/pipeline -run Golden -update
+
+# Rewrite the generated Postfix sample (the Exim and PowerMTA samples are
+# written by hand), then make golden; review both diffs.
+sample:
+	$(GO) run ./cmd/ppbench -gen testdata/postfix/sample.log -lines 240 -seed 42
 
 # Every parser package of the MTA table has its FuzzParse in fuzz_test.go.
 PARSER_FUZZ := $(patsubst %/fuzz_test.go,./%:FuzzParse,$(wildcard parsers/*/fuzz_test.go))
