@@ -70,13 +70,14 @@ pgo:
 	GOMAXPROCS=1 $(GO) run ./cmd/ppbench -pgo cmd/ppwatch/default.pgo
 
 # The main job on a built-in default: the scan report over the shipped
-# samples, then the daemon on copies of them (appended to while it runs),
-# metrics on 127.0.0.1:9797. RUN_FOR=30s stops it by itself.
+# samples, then the daemon on copies of them (timestamps moved on to end
+# now, appended to while it runs), metrics on 127.0.0.1:9797, both with
+# testdata/demo.yml. RUN_FOR=30s stops it by itself.
 RUN_FOR ?= 0
 run: build
 	./$(BIN) scan --config testdata/demo.yml $(SAMPLES)
 	@echo
-	$(GO) run ./cmd/ppdemo -ppwatch $(BIN) -for $(RUN_FOR)
+	$(GO) run ./cmd/ppdemo -ppwatch $(BIN) -config testdata/demo.yml -for $(RUN_FOR)
 
 # systemd-analyze verify on the unit, pointed at the built binary; it exits
 # 0 on warnings, so any output fails.
