@@ -12,7 +12,7 @@ FUZZTIME  ?= 10s
 DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 SAMPLES   := testdata/postfix/sample.log testdata/exim/sample.log testdata/pmta/sample.log
 
-.PHONY: all build test test-short lint golden fuzz bench pgo run check-unit check-rules deb check-deb clean
+.PHONY: all build test test-short lint golden sample fuzz bench pgo run check-unit check-rules deb check-deb clean
 
 all: build
 
@@ -36,6 +36,11 @@ lint:
 # Rewrite the golden files after a deliberate change; review the diff.
 golden:
 	$(GO) test ./pkg/pipeline -run Golden -update
+
+# Rewrite the generated Postfix sample (the Exim and PowerMTA samples are
+# written by hand), then make golden; review both diffs.
+sample:
+	$(GO) run ./cmd/ppbench -gen testdata/postfix/sample.log -lines 240 -seed 42
 
 # Every parser package of the MTA table has its FuzzParse in fuzz_test.go.
 PARSER_FUZZ := $(patsubst %/fuzz_test.go,./%:FuzzParse,$(wildcard parsers/*/fuzz_test.go))
@@ -65,13 +70,14 @@ pgo:
 	GOMAXPROCS=1 $(GO) run ./cmd/ppbench -pgo cmd/ppwatch/default.pgo
 
 # The main job on a built-in default: the scan report over the shipped
-# samples, then the daemon on copies of them (appended to while it runs),
-# metrics on 127.0.0.1:9797. RUN_FOR=30s stops it by itself.
+# samples, then the daemon on copies of them (timestamps moved on to end
+# now, appended to while it runs), metrics on 127.0.0.1:9797, both with
+# testdata/demo.yml. RUN_FOR=30s stops it by itself.
 RUN_FOR ?= 0
 run: build
 	./$(BIN) scan --config testdata/demo.yml $(SAMPLES)
 	@echo
-	$(GO) run ./cmd/ppdemo -ppwatch $(BIN) -for $(RUN_FOR)
+	$(GO) run ./cmd/ppdemo -ppwatch $(BIN) -config testdata/demo.yml -for $(RUN_FOR)
 
 # systemd-analyze verify on the unit, pointed at the built binary; it exits
 # 0 on warnings, so any output fails.

@@ -43,7 +43,7 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
-		if _, err := loggen.Write(f, loggen.Options{Lines: *lines, Seed: *seed, Start: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), Domains: 60, Rate: 0.05, ProofpointShare: 0.5, SourceIPs: []string{"192.0.2.20"}}); err != nil {
+		if _, err := loggen.Write(f, sampleOptions(*lines, *seed)); err != nil {
 			fail(err)
 		}
 		if err := f.Close(); err != nil {
@@ -85,6 +85,14 @@ func main() {
 		fmt.Println()
 		benchFlood(*bin, d, *domains, *floodConfig)
 	}
+}
+
+// sampleOptions shape the -gen log, a slow flow from one sending IP that
+// Proofpoint blocks: testdata/postfix/sample.log is its first 240 lines of
+// seed 42 (make sample).
+func sampleOptions(lines int, seed uint64) loggen.Options {
+	return loggen.Options{Lines: lines, Seed: seed, Start: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC), Domains: 60, Rate: 0.05,
+		ProofpointShare: 0.5, SourceIPs: []string{"192.0.2.20"}}
 }
 
 // scanBenches are the scan targets, on one core, as shares of grep's

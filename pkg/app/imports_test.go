@@ -41,7 +41,7 @@ func TestImportDirection(t *testing.T) {
 		"pkg/app":          {"*"},
 		"cmd/ppwatch":      {"pkg/app", "pkg/cli", "pkg/config"},
 		"cmd/ppbench":      {"pkg/cli", "pkg/loggen"},
-		"cmd/ppdemo":       {"pkg/loggen"},
+		"cmd/ppdemo":       {"parsers/mtalog", "pkg/cli", "pkg/config", "pkg/loggen"},
 	}
 	banned := map[string][]string{
 		"parsers":      {"go.etcd.io/bbolt", "github.com/prometheus/", "github.com/rs/zerolog", "github.com/nxadm/tail"},

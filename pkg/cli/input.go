@@ -78,7 +78,7 @@ func (c *common) readInput(name string, env Env, emit func(ev *event.Delivery, r
 		}
 	}
 	f.MTA = mta
-	ref := reference(name)
+	ref := Reference(name)
 	p, err := c.newPipeline(mta, func() time.Time { return ref })
 	if err != nil {
 		return f, err
@@ -168,9 +168,10 @@ func (m *malformedNotes) summary() {
 	}
 }
 
-// reference is the instant no year-less timestamp may lie after: the file's
-// modification time (an old rotated file then gets its own year), else now.
-func reference(name string) time.Time {
+// Reference is the instant scan places no year-less timestamp of the file
+// name after: its modification time (an old rotated file then gets its own
+// year), else now. ppdemo places the samples' timestamps by it too.
+func Reference(name string) time.Time {
 	now := time.Now()
 	if name == "-" {
 		return now

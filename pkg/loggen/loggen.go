@@ -26,7 +26,7 @@ type Options struct {
 	// ProofpointShare is the share of deliveries to Proofpoint (0: 0.10).
 	ProofpointShare float64
 	// ProofpointDomains is how many distinct recipient domains are behind
-	// Proofpoint (0: 400).
+	// Proofpoint (0: 400), at most Domains.
 	ProofpointDomains int
 	// DistinctDomains sends every Proofpoint delivery to a recipient domain
 	// of its own (corp0.example, corp1.example, …), as a spam run or a
@@ -41,12 +41,16 @@ type Options struct {
 	SourceIPs []string
 }
 
-var ppReplies = []struct {
+// reply is one outcome of an attempt, as Postfix words it: text is a
+// format of the queue ID, the remote host, its IP and the sending IP.
+type reply struct {
 	weight int
 	status string
 	dsn    string
 	text   string
-}{
+}
+
+var ppReplies = []reply{
 	{50, "sent", "2.0.0", "250 2.0.0 %[1]s Message accepted for delivery"},
 	{18, "bounced", "5.7.0", "host %[2]s[%[3]s] said: 550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=%[4]s (in reply to MAIL FROM command)"},
 	{10, "deferred", "4.0.0", "host %[2]s[%[3]s] said: 421 Deferred - see https://ipcheck.proofpoint.com/?ip=%[4]s (in reply to MAIL FROM command)"},
@@ -57,12 +61,7 @@ var ppReplies = []struct {
 	{4, "bounced", "5.7.0", "host %[2]s[%[3]s] said: 550 5.7.0 Local Policy Violation - DMARC Reject (in reply to end of DATA command)"},
 }
 
-var otherReplies = []struct {
-	weight int
-	status string
-	dsn    string
-	text   string
-}{
+var otherReplies = []reply{
 	{90, "sent", "2.0.0", "250 2.0.0 OK  %[1]s - gsmtp"},
 	{4, "deferred", "4.7.28", "host %[2]s[%[3]s] said: 421-4.7.28 Unusual rate of unsolicited mail 421 4.7.28 try again later (in reply to end of DATA command)"},
 	{3, "bounced", "5.1.1", "host %[2]s[%[3]s] said: 550 5.1.1 The email account that you tried to reach does not exist (in reply to RCPT TO command)"},
@@ -144,7 +143,10 @@ func Write(w io.Writer, o Options) (int64, error) {
 		var domain, host, ip string
 		table := otherReplies
 		if pp {
-			pd := rng.IntN(o.ProofpointDomains)
+			// The domain follows from d, with no draw of its own: a draw
+			// here shifted every later number, and the shipped Postfix
+			// sample (make sample) could no longer be made again.
+			pd := d % o.ProofpointDomains
 			if o.DistinctDomains {
 				pd, next = next, next+1
 			}

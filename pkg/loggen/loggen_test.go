@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -50,4 +52,45 @@ func TestDistinctDomains(t *testing.T) {
 			t.Fatalf("record %d is not to corp%d.example: %s", i, i, l)
 		}
 	}
+}
+
+// A reply template that leaves an argument unused, or wants one more than
+// it is given, makes fmt write "%!(EXTRA …)" or "%!s(MISSING)" into the
+// log (delivered Postfix replies once ended in "%!(EXTRA string=…)"). Every
+// template is used, and no format has such debris.
+func TestNoFormatDebris(t *testing.T) {
+	o := Options{Lines: 20000, Seed: 1, ProofpointShare: 0.5}
+	var postfix bytes.Buffer
+	if _, err := Write(&postfix, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range slices.Concat(ppReplies, otherReplies) {
+		if lit := longestLiteral(r.text); !strings.Contains(postfix.String(), lit) {
+			t.Errorf("no line has the reply %q (its text %q): use more lines", r.text, lit)
+		}
+	}
+	for _, mta := range []string{"postfix", "exim", "pmta"} {
+		o.MTA = mta
+		var b bytes.Buffer
+		if _, err := Write(&b, o); err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(b.String(), "\n") {
+			if strings.Contains(line, "%!") {
+				t.Errorf("%s line %d: %s", mta, i+1, line)
+				break
+			}
+		}
+	}
+}
+
+// longestLiteral is the longest part of a format string between verbs.
+func longestLiteral(format string) string {
+	best := ""
+	for _, part := range regexp.MustCompile(`%\[\d\]s|%s`).Split(format, -1) {
+		if len(part) > len(best) {
+			best = part
+		}
+	}
+	return best
 }
