@@ -20,11 +20,13 @@ func TestImportDirection(t *testing.T) {
 		"pkg/event":        {},
 		"pkg/classify":     {"pkg/event"},
 		"pkg/pipeline":     {"pkg/event", "parsers", "parsers/...", "pkg/classify"},
-		"pkg/config":       {"pkg/event", "pkg/alert", "parsers", "pkg/classify", "pkg/pipeline"},
+		"pkg/config":       {"pkg/event", "pkg/alert", "parsers", "pkg/classify", "pkg/dnscheck", "pkg/pipeline"},
 		"pkg/alert":        {"pkg/event"},
 		"pkg/notify":       {"pkg/version"},
 		"pkg/store":        {"pkg/event"},
 		"pkg/tailer":       {},
+		"pkg/dnscheck":     {"pkg/classify"},
+		"pkg/dnscheck/...": {},
 		"pkg/journal":      {},
 		"pkg/agg":          {"pkg/event"},
 		"pkg/metrics":      {"pkg/agg", "pkg/event"},
@@ -32,7 +34,7 @@ func TestImportDirection(t *testing.T) {
 		"pkg/loggen":       {},
 		"pkg/version":      {},
 		"pkg/internal/...": {},
-		"pkg/cli":          {"parsers", "pkg/app", "pkg/config", "pkg/event", "pkg/ingest", "pkg/pipeline", "pkg/report", "pkg/store", "pkg/version"},
+		"pkg/cli":          {"parsers", "pkg/app", "pkg/config", "pkg/dnscheck", "pkg/event", "pkg/ingest", "pkg/pipeline", "pkg/report", "pkg/store", "pkg/version"},
 		"pkg/ingest":       {"parsers", "pkg/agg", "pkg/classify", "pkg/config", "pkg/event", "pkg/journal", "pkg/metrics", "pkg/pipeline", "pkg/store", "pkg/tailer"},
 		"pkg/web":          {"pkg/alert", "pkg/event"},
 		"pkg/alerting":     {"pkg/agg", "pkg/alert", "pkg/config", "pkg/event", "pkg/notify", "pkg/store"},
@@ -48,6 +50,7 @@ func TestImportDirection(t *testing.T) {
 		"pkg/web":      {"go.etcd.io/bbolt"},
 		"pkg/pipeline": {"go.etcd.io/bbolt", "github.com/prometheus/", "text/template"},
 		"pkg/alert":    {"go.etcd.io/bbolt", "github.com/prometheus/", "github.com/rs/zerolog"},
+		"pkg/dnscheck": {"go.etcd.io/bbolt", "github.com/prometheus/"},
 	}
 	match := func(pattern, pkg string) bool {
 		if base, ok := strings.CutSuffix(pattern, "/..."); ok {
