@@ -238,7 +238,7 @@ func (r *resolver) cached(key cacheKey) (answer, bool) {
 	// The TTL left, so that a result read from the cache tells the
 	// daemon how long it may be kept.
 	a := e.ans
-	a.ttl = uint32(e.expires.Sub(now) / time.Second)
+	a.ttl = uint32((e.expires.Sub(now) + time.Second - 1) / time.Second) // a part of a second left is a second
 	return a, true
 }
 
