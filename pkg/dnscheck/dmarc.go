@@ -64,7 +64,9 @@ func (c *Checker) CheckDMARC(ctx context.Context, domain string) Result {
 }
 
 // dmarcRecords are the TXT records at name that claim to be DMARC
-// (RFC 7489 6.6.3: the others are ignored).
+// (RFC 7489 6.6.3: the others are ignored). A record that starts with
+// v=DMARC1 but goes on wrong ("v=DMARC1 p=reject") counts, so that it is
+// reported as malformed rather than missing.
 func (c *Checker) dmarcRecords(ctx context.Context, name string) ([]string, answer, error) {
 	txts, a, err := c.res.txt(ctx, name)
 	if err != nil {
@@ -72,7 +74,7 @@ func (c *Checker) dmarcRecords(ctx context.Context, name string) ([]string, answ
 	}
 	var out []string
 	for _, t := range txts {
-		if v, _, _ := strings.Cut(t, ";"); strings.TrimSpace(v) == "v=DMARC1" {
+		if strings.HasPrefix(strings.TrimSpace(t), "v=DMARC1") {
 			out = append(out, t)
 		}
 	}

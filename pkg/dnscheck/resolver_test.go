@@ -84,6 +84,28 @@ func TestResolverFailures(t *testing.T) {
 	}
 }
 
+// A lookup that fails midway (an include, the PTR name's address, one
+// zone) makes that check UNKNOWN, never FAIL; the others go on.
+func TestLookupFailsMidway(t *testing.T) {
+	srv := dnstest.Start(t, dnstest.ServFailFor(dnstest.Zones(t, dnstest.TestZones),
+		"_spf.example.com", "mail.example.com", "1.2.0.192.bl.spamcop.net"))
+	c := newChecker(t, newClock(), srv.Addr)
+	got := c.Check(context.Background(), Subjects{IPs: []netip.Addr{ip("192.0.2.1")}, Domains: []Domain{{Name: "example.com"}}})
+	want := []string{
+		"PASS ptr 192.0.2.1: PTR mail.example.com",
+		"UNKNOWN fcrdns 192.0.2.1: lookup mail.example.com. A: SERVFAIL",
+		"PASS ptr_domain 192.0.2.1: mail.example.com is within example.com",
+		"PASS ptr_generic 192.0.2.1: mail.example.com does not look generic",
+		"UNKNOWN dnsbl 192.0.2.1 on bl.spamcop.net: lookup 1.2.0.192.bl.spamcop.net. A: SERVFAIL",
+		"PASS dnsbl 192.0.2.1 on zen.spamhaus.org: not listed (NXDOMAIN)",
+		`UNKNOWN spf 192.0.2.1 for example.com: evaluating "v=spf1 include:_spf.example.com ~all" failed (temperror: lookup _spf.example.com: SERVFAIL)`,
+		`PASS dmarc example.com: policy reject, DKIM alignment strict, SPF alignment relaxed ("v=DMARC1; p=reject; adkim=s; rua=mailto:dmarc@example.com" at _dmarc.example.com)`,
+	}
+	if d := cmp.Diff(want, lines(got)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
 // Answers are kept for their TTL and negative answers for the SOA's
 // negative TTL, counted at the server; a result from the cache carries the
 // TTL left.

@@ -176,6 +176,22 @@ func ServFail() dns.Handler {
 	})
 }
 
+// ServFailFor answers SERVFAIL for the names given (fully qualified, any
+// case) and as h does for the others: a lookup that fails midway.
+func ServFailFor(h dns.Handler, names ...string) dns.Handler {
+	fail := map[string]bool{}
+	for _, n := range names {
+		fail[strings.ToLower(dns.Fqdn(n))] = true
+	}
+	return dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		if fail[strings.ToLower(r.Question[0].Name)] {
+			ServFail().ServeDNS(w, r)
+			return
+		}
+		h.ServeDNS(w, r)
+	})
+}
+
 // Truncating answers over UDP with an empty, truncated (TC) reply, and
 // over TCP as h does: only a client that retries over TCP gets answers.
 func Truncating(h dns.Handler) dns.Handler {
