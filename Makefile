@@ -48,7 +48,7 @@ PARSER_FUZZ := $(patsubst %/fuzz_test.go,./%:FuzzParse,$(wildcard parsers/*/fuzz
 # Short runs of every fuzz target (go test -fuzz takes one target at a time).
 # FUZZTIME is a duration (10s) or a count of inputs (100000x).
 fuzz:
-	@set -e; for t in $(PARSER_FUZZ) ./parsers/mtalog:FuzzParseIP ./pkg/config:FuzzLoad; do \
+	@set -e; for t in $(PARSER_FUZZ) ./parsers/mtalog:FuzzParseIP ./pkg/config:FuzzLoad ./pkg/dnscheck:FuzzParseDKIMKey ./pkg/dnscheck:FuzzGenericName; do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \

@@ -21,12 +21,14 @@ func TestImportDirection(t *testing.T) {
 		"docs":             {},
 		"pkg/classify":     {"pkg/event"},
 		"pkg/pipeline":     {"pkg/event", "parsers", "parsers/...", "pkg/classify"},
-		"pkg/config":       {"pkg/event", "pkg/alert", "parsers", "pkg/classify", "pkg/pipeline"},
+		"pkg/config":       {"pkg/event", "pkg/alert", "parsers", "pkg/classify", "pkg/dnscheck", "pkg/pipeline"},
 		"pkg/alert":        {"pkg/event"},
 		"pkg/notify":       {"pkg/version"},
 		"pkg/store":        {"pkg/event"},
 		"pkg/tailer":       {},
 		"pkg/livetail":     {},
+		"pkg/dnscheck":     {"pkg/classify"},
+		"pkg/dnscheck/...": {},
 		"pkg/journal":      {},
 		"pkg/agg":          {"pkg/event"},
 		"pkg/metrics":      {"pkg/agg", "pkg/event"},
@@ -34,7 +36,7 @@ func TestImportDirection(t *testing.T) {
 		"pkg/loggen":       {},
 		"pkg/version":      {},
 		"pkg/internal/...": {},
-		"pkg/cli":          {"parsers", "pkg/app", "pkg/config", "pkg/event", "pkg/ingest", "pkg/livetail", "pkg/pipeline", "pkg/report", "pkg/store", "pkg/version"},
+		"pkg/cli":          {"parsers", "pkg/app", "pkg/config", "pkg/dnscheck", "pkg/event", "pkg/ingest", "pkg/livetail", "pkg/pipeline", "pkg/report", "pkg/store", "pkg/version"},
 		"pkg/ingest":       {"parsers", "pkg/agg", "pkg/classify", "pkg/config", "pkg/event", "pkg/journal", "pkg/metrics", "pkg/pipeline", "pkg/store", "pkg/tailer"},
 		"pkg/web":          {"pkg/alert", "pkg/event"},
 		"pkg/alerting":     {"docs", "pkg/agg", "pkg/alert", "pkg/config", "pkg/event", "pkg/notify", "pkg/store"},
@@ -52,9 +54,10 @@ func TestImportDirection(t *testing.T) {
 		"pkg/alert":    {"go.etcd.io/bbolt", "github.com/prometheus/", "github.com/rs/zerolog"},
 		// The daemon counts exactly once with its own reader; nxadm/tail
 		// serves only the live view (see pkg/tailer/doc.go).
-		"pkg/tailer": {"github.com/nxadm/tail"},
-		"pkg/ingest": {"github.com/nxadm/tail"},
-		"pkg/app":    {"github.com/nxadm/tail"},
+		"pkg/tailer":   {"github.com/nxadm/tail"},
+		"pkg/ingest":   {"github.com/nxadm/tail"},
+		"pkg/app":      {"github.com/nxadm/tail"},
+		"pkg/dnscheck": {"go.etcd.io/bbolt", "github.com/prometheus/"},
 	}
 	match := func(pattern, pkg string) bool {
 		if base, ok := strings.CutSuffix(pattern, "/..."); ok {

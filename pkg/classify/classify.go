@@ -256,6 +256,11 @@ func judged(lower string) string {
 	return lower[:open] + lower[first:]
 }
 
+// IsProofpointHost reports whether host (an MX or relay name) matches
+// Proofpoint's host patterns: the built-in ones and Options.Hosts. Unlike
+// Classify it keeps no cache, so it is safe for concurrent use.
+func (c *Classifier) IsProofpointHost(host string) bool { return c.hostMatches(host) }
+
 func (c *Classifier) isProofpointHost(host string) bool {
 	if c.lastHostN > 0 && host == string(c.lastHost[:c.lastHostN]) {
 		return c.lastHostPP

@@ -56,6 +56,12 @@ Usage:
   ppwatch check-config [--web.config.file FILE] FILE
       Validate a configuration file with every check run makes before it serves (all problems at once,
       in line order): exit 0 when it is good, 2 with the reasons when not.
+  ppwatch check [--ip IP]... [--domain D]... [--recipient-domain D]... [--dns.server IP:PORT]... [--dns.timeout DUR]
+                [--json] [--config FILE]
+      The sender's DNS as Proofpoint scores it, one line per check (PASS, WARN, FAIL, UNKNOWN, the reason and the
+      record seen): PTR, FCrDNS and DNSBLs per IP; SPF per IP, DMARC and DKIM per domain; whether a recipient
+      domain's MX is Proofpoint's. Without arguments, what the config names (hygiene, source_ips).
+      Exit 0 when nothing fails, 1 when something does.
   ppwatch state check [--config FILE] [STATE_FILE]
       Check all of a state file (ppwatch run does the same at start): exit 0 when it is sound,
       2 with what is wrong when ppwatch would refuse it. Default: the config's state_file.
@@ -86,6 +92,8 @@ func Main(args []string, env Env) int {
 		err = runTail(args[1:], env)
 	case "check-config":
 		err = runCheckConfig(args[1:], env)
+	case "check":
+		err = runCheck(args[1:], env)
 	case "state":
 		err = runState(args[1:], env)
 	case "version", "--version", "-version":

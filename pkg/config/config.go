@@ -52,6 +52,10 @@ type Config struct {
 	Alerting    Alerting    `yaml:"alerting"`
 	Alerts      []AlertRule `yaml:"alerts"`
 
+	// The sender checks (ppwatch check, later the daemon's); see dns.go.
+	DNS     DNS     `yaml:"dns"`
+	Hygiene Hygiene `yaml:"hygiene"`
+
 	Location *time.Location `yaml:"-"`
 	File     string         `yaml:"-"`
 
@@ -122,6 +126,8 @@ func Default() *Config {
 		Retention:      Duration(30 * 24 * time.Hour),
 		Alerting:       Alerting{EvalInterval: Duration(DefaultEvalInterval), ResendInterval: Duration(DefaultResendInterval)},
 		Alerts:         DefaultAlerts(),
+		DNS:            defaultDNS(),
+		Hygiene:        defaultHygiene(),
 	}
 	c.Location = time.Local
 	return c
@@ -438,6 +444,7 @@ func (c *Config) validate(lines map[string]int, p *problems) {
 	}
 	c.validateDaemon(bad)
 	c.validateAlerts(bad, lines)
+	c.validateDNS(bad)
 }
 
 func classList() string {

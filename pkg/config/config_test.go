@@ -32,7 +32,7 @@ func TestDefaults(t *testing.T) {
 // Each bad-*.yml has one exact error: file, line, field and what to do.
 func TestBadConfigs(t *testing.T) {
 	want := map[string]string{
-		"bad-unknown-key.yml":  `testdata/bad-unknown-key.yml:2: unknown key "listen_address" in the top level (known keys: alerting, alerts, domains, external_url, flush_interval, inputs, internal_relays, listen, proofpoint, retention, rules, source_ips, state_file, timezone, windows)`,
+		"bad-unknown-key.yml":  `testdata/bad-unknown-key.yml:2: unknown key "listen_address" in the top level (known keys: alerting, alerts, dns, domains, external_url, flush_interval, hygiene, inputs, internal_relays, listen, proofpoint, retention, rules, source_ips, state_file, timezone, windows)`,
 		"bad-nested-key.yml":   `testdata/bad-nested-key.yml:3: unknown key "hostz" in proofpoint (known keys: hosts, networks, recipient_domains)`,
 		"bad-timezone.yml":     `testdata/bad-timezone.yml:1: timezone: unknown zone "Mars/Olympus" (use Local, UTC or an IANA name like Europe/Berlin)`,
 		"bad-source-ip.yml":    `testdata/bad-source-ip.yml:3: source_ips[0].ip: "192.0.2.300" is not an IP address`,
@@ -52,6 +52,13 @@ func TestBadConfigs(t *testing.T) {
 		"bad-stored.yml":       `testdata/bad-stored.yml:3: domains.stored_per_ip: 0 is outside 1..1000000`,
 		"bad-network.yml":      `testdata/bad-network.yml:3: proofpoint.networks[0]: "192.0.2.0/33" is not a CIDR prefix (e.g. 192.0.2.0/24 or 2001:db8::/32)`,
 		"bad-tab.yml":          `testdata/bad-tab.yml:4: found character that cannot start any token`,
+		"bad-dns-server.yml":   `testdata/bad-dns-server.yml:4: dns.servers[1]: "resolver.example:53": "resolver.example" is not an IP address`,
+		"bad-dns-timeout.yml":  `testdata/bad-dns-timeout.yml:2: dns.timeout: 5ms is outside 10ms..1m`,
+		"bad-hygiene-ip.yml":   `testdata/bad-hygiene-ip.yml:2: hygiene.ips[1]: "mail.example.com" is not an IP address`,
+		"bad-hygiene-domain.yml": `testdata/bad-hygiene-domain.yml:4: hygiene.domains[0].dkim_selectors[1]: "s 2" is not a DKIM selector (letters, digits, '-', '.')` + "\n" +
+			`testdata/bad-hygiene-domain.yml:5: hygiene.domains[1]: no name (the domain mail is sent as, e.g. "example.com")`,
+		"bad-hygiene-dnsbl.yml":    `testdata/bad-hygiene-dnsbl.yml:4: hygiene.dnsbl[1]: "zen.spamhaus.org" is listed twice`,
+		"bad-hygiene-interval.yml": `testdata/bad-hygiene-interval.yml:3: hygiene.dnsbl_interval: 1m is outside 10m..7d`,
 	}
 	files, _ := filepath.Glob("testdata/bad-*.yml")
 	if len(files) != len(want) {
@@ -107,7 +114,7 @@ func TestAllErrorsInLineOrder(t *testing.T) {
 	_, err := Load("testdata/many-errors.yml")
 	want := `testdata/many-errors.yml:3: listen: "999.0.0.1:80": "999.0.0.1" is not an IP address
 testdata/many-errors.yml:4: timezone: unknown zone "Mars/Olympus" (use Local, UTC or an IANA name like Europe/Berlin)
-testdata/many-errors.yml:5: unknown key "listen_adress" in the top level (known keys: alerting, alerts, domains, external_url, flush_interval, inputs, internal_relays, listen, proofpoint, retention, rules, source_ips, state_file, timezone, windows)
+testdata/many-errors.yml:5: unknown key "listen_adress" in the top level (known keys: alerting, alerts, dns, domains, external_url, flush_interval, hygiene, inputs, internal_relays, listen, proofpoint, retention, rules, source_ips, state_file, timezone, windows)
 testdata/many-errors.yml:6: windows: invalid duration "1x" (use e.g. 90s, 5m, 24h, 30d)
 testdata/many-errors.yml:8: source_ips[0].mta: unknown MTA "sendmail" (use postfix, exim, pmta)
 testdata/many-errors.yml:9: source_ips[0].ip: "192.0.2.300" is not an IP address
