@@ -127,7 +127,10 @@ func startDaemonMTA(bin, dir, name, log, mta, extra string) *daemon {
 	// The default flush interval (1s): the daemon also commits as soon as it
 	// has read its files to the end, so the lines metric shows the end of
 	// the catch-up at once.
-	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: 127.0.0.1:0\nstate_file: %s\n%sinputs:\n  - {path: %s, mta: %s}\n",
+	// A resolver on loopback that refuses at once: each new recipient
+	// domain is queued for its MX as on a real host, and no query leaves
+	// the machine.
+	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: 127.0.0.1:0\nstate_file: %s\ndns: {servers: [\"127.0.0.1:1\"]}\n%sinputs:\n  - {path: %s, mta: %s}\n",
 		filepath.Join(dir, name+".db"), extra, log, mta)), 0o644)
 	argv := []string{bin, "run", "--config", cfg}
 	if ts, err := exec.LookPath("taskset"); err == nil {

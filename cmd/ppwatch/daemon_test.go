@@ -26,6 +26,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// The daemons started here inherit it: with no resolver to ask, no
+	// test can send a DNS query off this host (see pkg/app's TestMain).
+	os.Setenv("PPWATCH_RESOLV_CONF", "/nonexistent/resolv.conf")
 	dir, err := os.MkdirTemp("", "ppwatch-bin")
 	if err != nil {
 		panic(err)

@@ -20,9 +20,11 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/dnscheck"
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/metrics"
+	"github.com/ppwatch/ppwatch/pkg/mxlearn"
 	"github.com/ppwatch/ppwatch/pkg/store"
 	"github.com/ppwatch/ppwatch/pkg/version"
 	"github.com/ppwatch/ppwatch/pkg/web"
@@ -70,6 +72,8 @@ type App struct {
 	ingest *ingest.Writer
 	alerts *alerting.Runner
 	health *inputHealth
+	mx     *mxlearn.Learner
+	dns    atomic.Pointer[dnscheck.Checker] // the running setup's; nil: no resolver
 
 	mu      sync.Mutex
 	cfg     *config.Config
@@ -118,11 +122,24 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	metrics.RegisterWebInfo(a.reg, a.alerts.ExternalURL)
+	if a.mx, err = mxlearn.New(mxlearn.Options{Lookup: a.lookupMX, Store: st, Now: a.now, Logger: a.log, Registerer: a.reg}); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.self.ReloadSuccess.Set(1)
 	a.self.ReloadTimestamp.Set(float64(a.now().Unix()))
 	a.self.StoreHealthy.Set(1)
 	a.log.Info().Str("path", path).Msg("state file opened")
 	return a, nil
+}
+
+// lookupMX asks the running setup's resolvers for a domain's MX records.
+func (a *App) lookupMX(ctx context.Context, domain string) dnscheck.Result {
+	c := a.dns.Load()
+	if c == nil {
+		return dnscheck.Result{Check: dnscheck.CheckMX, Subject: domain, Status: dnscheck.Unknown, Reason: "no DNS resolver"}
+	}
+	return c.CheckMX(ctx, domain)
 }
 
 // stateFile is the state file's path. Only the default's directory is

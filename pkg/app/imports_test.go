@@ -27,6 +27,7 @@ func TestImportDirection(t *testing.T) {
 		"pkg/store":        {"pkg/event"},
 		"pkg/tailer":       {},
 		"pkg/livetail":     {},
+		"pkg/mxlearn":      {"pkg/dnscheck", "pkg/store"},
 		"pkg/dnscheck":     {"pkg/classify"},
 		"pkg/dnscheck/...": {},
 		"pkg/journal":      {},

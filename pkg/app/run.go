@@ -13,6 +13,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/dnscheck"
 	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/journal"
 	"github.com/ppwatch/ppwatch/pkg/store"
@@ -68,6 +69,7 @@ func (a *App) Start() error {
 	}
 	s, err := a.prepare(a.cfg, nil)
 	if err == nil {
+		a.dns.Store(s.dns)
 		err = a.startIngest(s, a.agg.Load())
 	}
 	if err != nil {
@@ -75,6 +77,7 @@ func (a *App) Start() error {
 		return err
 	}
 	a.setup = s
+	a.mx.Start()
 	a.alerts.Start(a.Addr())
 	a.mu.Lock()
 	a.ready = true
@@ -124,6 +127,7 @@ type ingestSetup struct {
 	journals []string       // journald inputs
 	cls      *classify.Classifier
 	alerts   *alerting.Setup
+	dns      *dnscheck.Checker // nil: no resolver to ask
 }
 
 func (s *ingestSetup) has(path string) bool {
@@ -151,6 +155,15 @@ func (a *App) prepare(cfg *config.Config, running *ingestSetup) (*ingestSetup, e
 		return nil, err
 	}
 	s := &ingestSetup{cfg: cfg, cls: cls, alerts: alerts, inputs: cfg.Inputs}
+	if s.dns, err = dnscheck.New(cfg.DNSCheckOptions(cls)); err != nil {
+		// A host without resolvers still counts; what needs DNS says
+		// unknown.
+		a.log.Warn().Err(err).Msg("no DNS resolver: recipient domains are not learned from their MX, sender checks are unknown (set dns.servers)")
+		s.dns = nil
+	}
+	if cfg.Proofpoint.LearnFromMX && s.dns != nil {
+		cls.SetLearned(a.mx.Proofpoint)
+	}
 	if len(s.inputs) == 0 {
 		s.inputs = config.DefaultInputs()
 	}
@@ -349,6 +362,7 @@ func (a *App) swap(s *ingestSetup) error {
 	if err := a.load(ag, s.cfg); err != nil {
 		return err
 	}
+	a.dns.Store(s.dns)
 	if err := a.startIngest(s, ag); err != nil {
 		return err
 	}
@@ -384,6 +398,7 @@ func (a *App) Stop() error {
 	a.stopIngest()
 	a.alerts.Stop()
 	var errs []error
+	errs = append(errs, a.mx.Stop())
 	if a.web != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -54,6 +54,10 @@ type Classifier struct {
 	lastHostN  int
 	lastHostPP bool
 
+	// learned tells of a recipient domain nothing else marks whether it
+	// was learned to be behind Proofpoint (the daemon's MX lookups).
+	learned func(domain string) bool
+
 	networks []netip.Prefix
 	lastIP   [45]byte // the longest IPv6 text
 	lastIPN  int
@@ -119,9 +123,17 @@ func New(opts Options) (*Classifier, error) {
 	return c, nil
 }
 
+// SetLearned makes the classifier ask learned about each recipient domain
+// that neither the relay's name and address nor the configured domains
+// mark as Proofpoint's: the daemon's domains learned from their MX records.
+// What it answers marks attempts from then on; counts already made stay.
+// learned is called on the classifier's goroutine and must be quick.
+func (c *Classifier) SetLearned(learned func(domain string) bool) { c.learned = learned }
+
 // Classify sets ev.Proofpoint, ev.Class and ev.Rule.
 func (c *Classifier) Classify(ev *event.Delivery) {
-	pp := c.isProofpointHost(ev.RelayHost) || c.isProofpointDomain(ev.RecipientDomain) || c.inNetworks(ev.RelayIP)
+	pp := c.isProofpointHost(ev.RelayHost) || c.isProofpointDomain(ev.RecipientDomain) || c.inNetworks(ev.RelayIP) ||
+		c.learned != nil && ev.RecipientDomain != "" && c.learned(ev.RecipientDomain)
 	if ev.Status == event.Delivered {
 		ev.Class, ev.Rule = event.ClassNone, "delivered"
 		ev.Proofpoint = pp || c.hasMarker(ev.Response)

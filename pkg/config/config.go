@@ -101,6 +101,10 @@ type Proofpoint struct {
 	// Networks add to classify.DefaultNetworks: relay addresses that are
 	// Proofpoint receivers whatever their names.
 	Networks []string `yaml:"networks"`
+	// LearnFromMX lets the daemon look up the MX records of recipient
+	// domains nothing else marks, and count attempts to those behind
+	// Proofpoint as Proofpoint attempts from then on.
+	LearnFromMX bool `yaml:"learn_from_mx"`
 }
 
 // Rule is a user classification rule.
@@ -119,6 +123,7 @@ func Default() *Config {
 	c := &Config{
 		Timezone:       "Local",
 		InternalRelays: append([]string(nil), DefaultInternalRelays...),
+		Proofpoint:     Proofpoint{LearnFromMX: true},
 		Listen:         DefaultListen,
 		FlushInterval:  Duration(time.Second),
 		Windows:        append([]Duration(nil), DefaultWindows...),

@@ -33,7 +33,7 @@ func TestDefaults(t *testing.T) {
 func TestBadConfigs(t *testing.T) {
 	want := map[string]string{
 		"bad-unknown-key.yml":  `testdata/bad-unknown-key.yml:2: unknown key "listen_address" in the top level (known keys: alerting, alerts, dns, domains, external_url, flush_interval, hygiene, inputs, internal_relays, listen, proofpoint, retention, rules, source_ips, state_file, timezone, windows)`,
-		"bad-nested-key.yml":   `testdata/bad-nested-key.yml:3: unknown key "hostz" in proofpoint (known keys: hosts, networks, recipient_domains)`,
+		"bad-nested-key.yml":   `testdata/bad-nested-key.yml:3: unknown key "hostz" in proofpoint (known keys: hosts, learn_from_mx, networks, recipient_domains)`,
 		"bad-timezone.yml":     `testdata/bad-timezone.yml:1: timezone: unknown zone "Mars/Olympus" (use Local, UTC or an IANA name like Europe/Berlin)`,
 		"bad-source-ip.yml":    `testdata/bad-source-ip.yml:3: source_ips[0].ip: "192.0.2.300" is not an IP address`,
 		"bad-mta.yml":          `testdata/bad-mta.yml:2: source_ips[0].mta: unknown MTA "sendmail" (use postfix, exim, pmta)`,

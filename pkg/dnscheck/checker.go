@@ -1,11 +1,13 @@
 package dnscheck
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,9 +52,15 @@ const (
 	DefaultDNSBLRate   = 5
 )
 
-// resolvConf is read when Options.Servers is empty; tests point it at a
-// file that does not exist, so that no test can ask a real resolver.
+// resolvConf is read when Options.Servers is empty: /etc/resolv.conf, or
+// the file $PPWATCH_RESOLV_CONF names (a container's own; the tests of the
+// daemon name one that does not exist, so that no test can ask a real
+// resolver).
 var resolvConf = "/etc/resolv.conf"
+
+// resolvConfPath is read when New is called, so that a test's TestMain
+// can set the variable before any Checker is made.
+func resolvConfPath() string { return cmp.Or(os.Getenv("PPWATCH_RESOLV_CONF"), resolvConf) }
 
 // Checker runs the checks. It is safe for concurrent use, and its cache
 // lives as long as it does: the daemon keeps one.
@@ -66,7 +74,8 @@ type Checker struct {
 // New checks the options and makes a Checker.
 func New(o Options) (*Checker, error) {
 	if len(o.Servers) == 0 {
-		cc, err := dns.ClientConfigFromFile(resolvConf)
+		conf := resolvConfPath()
+		cc, err := dns.ClientConfigFromFile(conf)
 		if err != nil {
 			return nil, fmt.Errorf("no DNS servers given and %v", err)
 		}
@@ -74,7 +83,7 @@ func New(o Options) (*Checker, error) {
 			o.Servers = append(o.Servers, net.JoinHostPort(s, cc.Port))
 		}
 		if len(o.Servers) == 0 {
-			return nil, fmt.Errorf("no DNS servers given and no nameserver in %s", resolvConf)
+			return nil, fmt.Errorf("no DNS servers given and no nameserver in %s", conf)
 		}
 	}
 	for _, s := range o.Servers {

@@ -329,6 +329,10 @@ func checkRecord(opts Options, bucket string, k, v []byte) error {
 	case string(alertsName):
 		// Opaque to the store; the alert runner judges (and drops) a state
 		// it cannot read: alerts are evaluated again, nothing is counted.
+	case string(mxName):
+		if _, err := decodeMX(k, v); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -48,6 +48,9 @@
 //	  field(ip) field(domain) -> ""        kept by name; never pruned
 //	domains_folded                      per source ip, the attempts counted under
 //	  field(ip) -> uint64                  "other" because a bound was reached
+//	mx                                  recipient domains' MX verdicts (SaveMX)
+//	  domain -> byte flags (bit 0: Proofpoint) | int64 checked | int64 expires
+//	                                    made on the first save
 //	domains_migration                   only while a file from before the bound
 //	  "phase" -> byte, "after" -> key      is folded (see below)
 //
