@@ -2,11 +2,27 @@ package mxlearn
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// metrics are the Learner's; nil (no Registerer) counts nothing.
+// metrics are the Learner's; nil (no Registerer) counts nothing. The
+// counters are bound to their labels once: a skip is counted on the
+// reading's path.
 type metrics struct {
 	lookups *prometheus.CounterVec
 	skips   *prometheus.CounterVec
+	looks   [3]prometheus.Counter // by looked*
+	skipsBy [2]prometheus.Counter // by skip*
 }
+
+// The label values, in the order of the arrays above.
+const (
+	lookedProofpoint = iota
+	lookedOther
+	lookedUnknown
+)
+
+const (
+	skipBound = iota
+	skipQueueFull
+)
 
 func newMetrics(reg prometheus.Registerer, l *Learner) *metrics {
 	m := &metrics{
@@ -15,26 +31,26 @@ func newMetrics(reg prometheus.Registerer, l *Learner) *metrics {
 		skips: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ppwatch_mx_lookups_skipped_total",
 			Help: "Recipient domains not looked up, by reason: bound (as many domains known as kept at most), queue_full (more new domains than lookups)."}, []string{"reason"}),
 	}
-	for _, r := range []string{"proofpoint", "not_proofpoint", "unknown"} {
-		m.lookups.WithLabelValues(r)
+	for i, r := range []string{"proofpoint", "not_proofpoint", "unknown"} {
+		m.looks[i] = m.lookups.WithLabelValues(r)
 	}
-	for _, r := range []string{"bound", "queue_full"} {
-		m.skips.WithLabelValues(r)
+	for i, r := range []string{"bound", "queue_full"} {
+		m.skipsBy[i] = m.skips.WithLabelValues(r)
 	}
 	domains := prometheus.NewDesc("ppwatch_mx_domains", "Recipient domains with a current MX verdict, by whether their MX is Proofpoint's.", []string{"proofpoint"}, nil)
 	reg.MustRegister(m.lookups, m.skips, collector{domains, l})
 	return m
 }
 
-func (m *metrics) looked(result string) {
+func (m *metrics) looked(result int) {
 	if m != nil {
-		m.lookups.WithLabelValues(result).Inc()
+		m.looks[result].Inc()
 	}
 }
 
-func (m *metrics) skipped(reason string) {
+func (m *metrics) skipped(reason int) {
 	if m != nil {
-		m.skips.WithLabelValues(reason).Inc()
+		m.skipsBy[reason].Inc()
 	}
 }
 

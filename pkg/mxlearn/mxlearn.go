@@ -18,7 +18,9 @@
 // verdict: the domain is asked again after RetryAfter. At most MaxDomains
 // domains are known at once; a flood of new domains past that, or past
 // the queue, is not looked up (counted in
-// ppwatch_mx_lookups_skipped_total), which costs only precision.
+// ppwatch_mx_lookups_skipped_total), which costs only precision. Lookups
+// are paced (Rate a second): a backlog read at start must not spend the
+// reading's CPU on DNS.
 package mxlearn
 
 import (
@@ -28,6 +30,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/ppwatch/ppwatch/pkg/dnscheck"
 	"github.com/ppwatch/ppwatch/pkg/store"
@@ -37,7 +40,8 @@ import (
 const (
 	DefaultMaxDomains = 50000
 	DefaultQueueSize  = 1000
-	DefaultWorkers    = 4
+	DefaultWorkers    = 2
+	DefaultRate       = 20 // lookups a second
 	DefaultMinTTL     = time.Hour
 	DefaultMaxTTL     = 7 * 24 * time.Hour
 	DefaultRetryAfter = 10 * time.Minute
@@ -55,6 +59,7 @@ type Options struct {
 	MaxDomains int
 	QueueSize  int
 	Workers    int
+	Rate       float64 // lookups a second at most: learning must not take the reading's CPU
 	MinTTL     time.Duration
 	MaxTTL     time.Duration
 	RetryAfter time.Duration
@@ -75,6 +80,9 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxDomains, DefaultMaxDomains)
 	def(&o.QueueSize, DefaultQueueSize)
 	def(&o.Workers, DefaultWorkers)
+	if o.Rate <= 0 {
+		o.Rate = DefaultRate
+	}
 	defDur(&o.MinTTL, DefaultMinTTL)
 	defDur(&o.MaxTTL, DefaultMaxTTL)
 	defDur(&o.RetryAfter, DefaultRetryAfter)
@@ -99,11 +107,12 @@ type Learner struct {
 	o       Options
 	log     zerolog.Logger
 	queue   chan string
+	limit   *rate.Limiter
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	metrics *metrics
 
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	known map[string]verdict
 	put   []store.MXVerdict // verdicts to save
 	drop  []string          // saved verdicts that expired
@@ -114,7 +123,7 @@ type Learner struct {
 func New(o Options) (*Learner, error) {
 	o = o.withDefaults()
 	l := &Learner{o: o, log: o.Logger.With().Str("component", "mxlearn").Logger(), queue: make(chan string, o.QueueSize),
-		stop: make(chan struct{}), known: map[string]verdict{}}
+		limit: rate.NewLimiter(rate.Limit(o.Rate), 1), stop: make(chan struct{}), known: map[string]verdict{}}
 	saved, err := o.Store.LoadMX()
 	if err != nil {
 		return nil, err
@@ -137,23 +146,34 @@ func New(o Options) (*Learner, error) {
 // domain not known yet (or whose verdict expired) is queued for a lookup
 // and is not Proofpoint until its verdict is in. It never waits for DNS.
 func (l *Learner) Proofpoint(domain string) bool {
+	// Most calls are for domains known already: a shared lock, which the
+	// lookups' writes rarely take from the reading.
+	l.mu.RLock()
+	v, ok := l.known[domain]
+	l.mu.RUnlock()
+	if ok {
+		return v.proofpoint
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if v, ok := l.known[domain]; ok {
 		return v.proofpoint
 	}
 	if len(l.known) >= l.o.MaxDomains {
-		l.metrics.skipped("bound")
+		l.metrics.skipped(skipBound)
 		return false
 	}
+	// Until the lookup answers; one that never does leaves the domain to
+	// be asked again after RetryAfter. A domain the full queue cannot take
+	// is tried again a minute later, not at each of its attempts.
+	retry := l.o.RetryAfter + lookupTimeout
 	select {
 	case l.queue <- domain:
-		// Until the lookup answers; a lookup that never does leaves it to
-		// be asked again after RetryAfter.
-		l.known[domain] = verdict{expires: l.o.Now().Add(l.o.RetryAfter + lookupTimeout)}
 	default:
-		l.metrics.skipped("queue_full")
+		l.metrics.skipped(skipQueueFull)
+		retry = time.Minute
 	}
+	l.known[domain] = verdict{expires: l.o.Now().Add(retry)}
 	return false
 }
 
@@ -188,6 +208,9 @@ func (l *Learner) work() {
 		case <-l.stop:
 			return
 		case d := <-l.queue:
+			if l.limit.Wait(ctx) != nil {
+				return // stopped
+			}
 			lctx, lcancel := context.WithTimeout(ctx, lookupTimeout)
 			r := l.o.Lookup(lctx, d)
 			lcancel()
@@ -200,7 +223,7 @@ func (l *Learner) work() {
 func (l *Learner) learn(domain string, r dnscheck.Result) {
 	now := l.o.Now()
 	if r.Status == dnscheck.Unknown {
-		l.metrics.looked("unknown")
+		l.metrics.looked(lookedUnknown)
 		l.log.Debug().Str("domain", domain).Str("reason", r.Reason).Msg("MX lookup failed; asked again later")
 		l.mu.Lock()
 		l.known[domain] = verdict{expires: now.Add(l.o.RetryAfter)}
@@ -210,11 +233,11 @@ func (l *Learner) learn(domain string, r dnscheck.Result) {
 	ttl := min(max(time.Duration(r.TTL)*time.Second, l.o.MinTTL), l.o.MaxTTL)
 	v := store.MXVerdict{Domain: domain, Proofpoint: r.Proofpoint, Checked: now, Expires: now.Add(ttl)}
 	if r.Proofpoint {
-		l.metrics.looked("proofpoint")
+		l.metrics.looked(lookedProofpoint)
 		l.log.Info().Str("domain", domain).Str("mx", r.Record).Float64("valid_seconds", ttl.Seconds()).
 			Msg("recipient domain learned to be behind Proofpoint: its attempts count as Proofpoint attempts from now on")
 	} else {
-		l.metrics.looked("not_proofpoint")
+		l.metrics.looked(lookedOther)
 	}
 	l.mu.Lock()
 	l.known[domain] = verdict{proofpoint: v.Proofpoint, expires: v.Expires, saved: true}

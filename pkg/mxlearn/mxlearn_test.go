@@ -180,7 +180,7 @@ func TestFailedLookupsAndBound(t *testing.T) {
 	l.Start()
 	defer l.Stop()
 	l.Proofpoint("pp.example")
-	eventually(t, func() bool { return testutil.ToFloat64(l.metrics.lookups.WithLabelValues("unknown")) == 1 })
+	eventually(t, func() bool { return testutil.ToFloat64(l.metrics.looks[lookedUnknown]) == 1 })
 	for range 5 {
 		if l.Proofpoint("pp.example") {
 			t.Fatal("Proofpoint after a failed lookup")
@@ -196,7 +196,7 @@ func TestFailedLookupsAndBound(t *testing.T) {
 	// Two domains known (the bound): a third is not asked.
 	l.Proofpoint("plain.example")
 	l.Proofpoint("third.example")
-	eventually(t, func() bool { return testutil.ToFloat64(l.metrics.skips.WithLabelValues("bound")) == 1 })
+	eventually(t, func() bool { return testutil.ToFloat64(l.metrics.skipsBy[skipBound]) == 1 })
 	if n := srv.Queries("third.example.", "MX", ""); n != 0 {
 		t.Errorf("third.example asked %d times past the bound", n)
 	}
