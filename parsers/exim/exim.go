@@ -269,10 +269,11 @@ func (p *Parser) logLine(ev *event.Delivery, s string, t time.Time, fromSyslog, 
 	case "<=":
 		if p.senders != nil && after != "" {
 			snd := firstAddress(after)
+			mid := fieldValue(after[len(snd):], " id=")
 			if snd == "<>" {
 				snd = ""
 			}
-			p.senders.Put(id, snd)
+			p.senders.Put(id, snd, mid)
 		}
 		return false, nil
 	case "Completed":
@@ -407,7 +408,7 @@ func (p *Parser) attempt(ev *event.Delivery, t time.Time, id string, status even
 	if f.hasSender {
 		ev.Sender = f.sender
 	} else if p.senders != nil {
-		ev.Sender, _ = p.senders.Get(id)
+		ev.Sender, ev.MessageID, _ = p.senders.Get(id)
 	}
 
 	if status == event.Delivered {
@@ -969,3 +970,18 @@ func clip(s string) string {
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 func isUpper(b byte) bool { return b >= 'A' && b <= 'Z' }
+
+// fieldValue is the value of the field named by key (" id=") in an Exim
+// line's rest: up to the next space. The first match counts: Exim writes
+// id= before T=, the subject, whose text could hold anything.
+func fieldValue(rest, key string) string {
+	i := strings.Index(rest, key)
+	if i < 0 {
+		return ""
+	}
+	v := rest[i+len(key):]
+	if end := strings.IndexByte(v, ' '); end >= 0 {
+		v = v[:end]
+	}
+	return v
+}

@@ -497,33 +497,33 @@ func TestSenderCorrelatorCap(t *testing.T) {
 	if n := p.senders.Len(); n != 2 {
 		t.Fatalf("holds %d, want 2", n)
 	}
-	if _, ok := p.senders.Get(ids[0]); ok {
+	if _, _, ok := p.senders.Get(ids[0]); ok {
 		t.Error("oldest entry survived")
 	}
 	for i, id := range ids[1:] {
-		if s, ok := p.senders.Get(id); !ok || s != fmt.Sprintf("s%d@example.org", i+1) {
+		if s, _, ok := p.senders.Get(id); !ok || s != fmt.Sprintf("s%d@example.org", i+1) {
 			t.Errorf("%s: got %q %v", id, s, ok)
 		}
 	}
-	// The arena (2*64 bytes here) evicts by size too: a long sender
+	// The arena (2*112 bytes here) evicts by size too: a long sender
 	// overwrites older text, which then reads as unknown, not as garbage.
-	long := strings.Repeat("x", 100) + "@example.org"
+	long := strings.Repeat("x", 190) + "@example.org"
 	parsertest.Parse(p, "2026-11-22 09:02:41 "+ids[0]+" <= "+long+" P=local")
-	if s, ok := p.senders.Get(ids[0]); !ok || s != long {
+	if s, _, ok := p.senders.Get(ids[0]); !ok || s != long {
 		t.Errorf("long sender: got %q %v", s, ok)
 	}
-	if s, ok := p.senders.Get(ids[2]); ok {
+	if s, _, ok := p.senders.Get(ids[2]); ok {
 		t.Errorf("overwritten sender still readable: %q", s)
 	}
 	// A sender longer than the whole arena is not kept.
 	one := New(mtalog.Options{Reference: ref, MaxSenders: 1})
 	parsertest.Parse(one, "2026-11-22 09:02:41 "+ids[0]+" <= "+long+" P=local")
-	if s, ok := one.senders.Get(ids[0]); ok {
+	if s, _, ok := one.senders.Get(ids[0]); ok {
 		t.Errorf("sender longer than the arena kept: %q", s)
 	}
 	parsertest.Parse(one, "2026-11-22 09:02:41 "+ids[1]+" <= a@b.example P=local")
 	parsertest.Parse(one, "2026-11-22 09:02:41 "+ids[2]+" <= c@d.example P=local")
-	if s, ok := one.senders.Get(ids[2]); !ok || s != "c@d.example" || one.senders.Len() != 1 {
+	if s, _, ok := one.senders.Get(ids[2]); !ok || s != "c@d.example" || one.senders.Len() != 1 {
 		t.Errorf("cap 1: got %q %v, %d entries", s, ok, one.senders.Len())
 	}
 	// Disabled correlator.
@@ -825,6 +825,27 @@ func TestStampMinuteCache(t *testing.T) {
 		want, _, werr := New(mtalog.Options{Location: berlin}).stamp(ts + " x")
 		if !got.Equal(want) || (gerr == nil) != (werr == nil) {
 			t.Fatalf("%s: %v %v, a fresh parser says %v %v", ts, got, gerr, want, werr)
+		}
+	}
+}
+
+// The "<=" line's id= is the Message-ID of the message's attempts; a
+// subject (T=) that holds " id=" does not fool it, nor a quoted sender.
+func TestMessageID(t *testing.T) {
+	p := newTest()
+	for _, tt := range []struct{ arrival, want string }{
+		{`2026-11-03 08:01:15 1tBqpb-0004aB-2F <= alerts@ops.example.com H=monitor.example.net [198.51.100.7] P=esmtp S=3120 id=alert-5521@ops.example.com T="Disk full id=fake@x"`, "alert-5521@ops.example.com"},
+		{`2026-11-03 08:01:16 1tBqpb-0004aB-2G <= "john id=q"@ops.example.com H=monitor.example.net [198.51.100.7] P=esmtp S=3120 id=q-1@ops.example.com`, "q-1@ops.example.com"},
+		{`2026-11-03 08:01:17 1tBqpb-0004aB-2H <= app@ops.example.com U=app P=local S=3120 T="no id here"`, ""},
+	} {
+		parsertest.Parse(p, tt.arrival)
+		id := strings.Fields(tt.arrival)[2]
+		ev, ok, err := parsertest.Parse(p, "2026-11-03 08:01:20 "+id+" == x@globex.example R=dnslookup T=remote_smtp defer (-44) H=mx0a-0012ab01.pphosted.com [67.231.149.21]: SMTP error from remote mail server after RCPT TO:<x@globex.example>: 421 try later")
+		if !ok || err != nil {
+			t.Fatalf("%s: not parsed: %v", id, err)
+		}
+		if ev.MessageID != tt.want {
+			t.Errorf("%s: message id %q, want %q", id, ev.MessageID, tt.want)
 		}
 	}
 }

@@ -1,5 +1,10 @@
 package mtalog
 
+import (
+	"bytes"
+	"strings"
+)
+
 // DefaultMaxSenders caps an envelope-sender correlator: at most this many
 // messages are remembered, and their sender addresses share an arena of
 // DefaultMaxSenders*senderBytesPerEntry bytes (3.2 MB). Whichever fills first
@@ -10,11 +15,16 @@ package mtalog
 const DefaultMaxSenders = 50000
 
 // senderBytesPerEntry sizes the arena: typical envelope senders are 20-40
-// bytes, VERP senders 60-90.
-const senderBytesPerEntry = 64
+// bytes, VERP senders 60-90, and a Message-ID ("<" and ">" left out) 30-60.
+const senderBytesPerEntry = 112
 
 // maxSenderLen is the longest sender kept (RFC 5321 allows 64+1+255).
 const maxSenderLen = 320
+
+// MaxMessageIDLen is the longest Message-ID kept (RFC 5322 sets no bound;
+// real ones are under 100 bytes): a longer one is left out, the sender
+// kept.
+const MaxMessageIDLen = 250
 
 // maxIDLen is the longest queue or message id kept: Postfix's long queue ids
 // and Exim's 4.97+ message ids fit.
@@ -35,9 +45,11 @@ type senderRef struct {
 	seq uint64 // insertion number, so a ring slot evicts only its own entry
 }
 
-// Senders remembers the envelope sender of each message from the line that
-// names it (Exim's "<=", Postfix's qmgr "from=") until the message is done
-// (Exim's "Completed", Postfix's "removed"). Sender text lives in a ring arena written at an ever
+// Senders remembers the envelope sender and the Message-ID of each message
+// from the lines that name them (Exim's "<=" with its id=, Postfix's
+// cleanup "message-id=" and qmgr "from=") until the message is done (Exim's
+// "Completed", Postfix's "removed"). An entry's text is the sender, a NUL
+// and the Message-ID. Sender text lives in a ring arena written at an ever
 // increasing absolute position; an entry is valid while the writer has not
 // come round to its bytes again. Only the first put allocates (the arena and
 // ring); after that, arrivals cost no allocation (map growth aside).
@@ -57,46 +69,52 @@ func NewSenders(max int) *Senders {
 }
 
 func (c *Senders) text(r senderRef) (string, bool) {
-	if r.n == 0 {
-		return "", true
-	}
-	size := uint64(len(c.arena))
-	if c.w > r.pos+size {
-		return "", false // overwritten since
-	}
-	off := r.pos % size
-	return string(c.arena[off : off+uint64(r.n)]), true
+	b, ok := c.bytesOf(r)
+	return string(b), ok
 }
 
-// Put remembers sender for message id; an id longer than maxIDLen is not
-// kept.
-func (c *Senders) Put(id, sender string) {
+// Put remembers the sender and Message-ID of message id, replacing what
+// was remembered; an id longer than maxIDLen is not kept. Callers that
+// learn one of the two keep the other with Get. It allocates nothing once
+// the arena is made.
+func (c *Senders) Put(id, sender, messageID string) {
 	if len(id) > maxIDLen {
 		return
+	}
+	if len(messageID) > MaxMessageIDLen {
+		messageID = ""
 	}
 	if c.arena == nil {
 		c.arena = make([]byte, c.max*senderBytesPerEntry)
 		c.ring = make([]msgKey, c.max)
 	}
-	if len(sender) > maxSenderLen || len(sender) > len(c.arena) {
+	n := len(sender)
+	if messageID != "" {
+		n += 1 + len(messageID)
+	}
+	if len(sender) > maxSenderLen || n > len(c.arena) {
 		delete(c.m, keyOf(id))
 		return
 	}
 	k := keyOf(id)
-	if r, ok := c.m[k]; ok && c.same(r, sender) {
+	if r, ok := c.m[k]; ok && c.same(r, sender, messageID, n) {
 		return
 	}
-	ref := senderRef{n: uint16(len(sender)), seq: c.seq}
-	if len(sender) > 0 {
+	ref := senderRef{n: uint16(n), seq: c.seq}
+	if n > 0 {
 		size := uint64(len(c.arena))
 		off := c.w % size
-		if off+uint64(len(sender)) > size { // never split an entry across the wrap
+		if off+uint64(n) > size { // never split an entry across the wrap
 			c.w += size - off
 			off = 0
 		}
-		copy(c.arena[off:], sender)
+		w := copy(c.arena[off:], sender)
+		if messageID != "" {
+			c.arena[off+uint64(w)] = 0
+			copy(c.arena[off+uint64(w)+1:], messageID)
+		}
 		ref.pos = c.w
-		c.w += uint64(len(sender))
+		c.w += uint64(n)
 	}
 	if c.seq >= uint64(c.max) {
 		old := c.ring[c.next]
@@ -110,33 +128,67 @@ func (c *Senders) Put(id, sender string) {
 	c.seq++
 }
 
-// same compares without allocating.
-func (c *Senders) same(r senderRef, sender string) bool {
-	if int(r.n) != len(sender) {
-		return false
+// SetMessageID sets the Message-ID of message id and keeps its sender.
+// Postfix names the Message-ID (cleanup) before the sender (qmgr), so the
+// message is usually not known yet, and a repeated line changes nothing:
+// neither allocates.
+func (c *Senders) SetMessageID(id, messageID string) {
+	r, ok := c.m[keyOf(id)]
+	if !ok {
+		c.Put(id, "", messageID)
+		return
 	}
+	if t, ok := c.bytesOf(r); ok {
+		if i := bytes.IndexByte(t, 0); i >= 0 && string(t[i+1:]) == messageID {
+			return
+		}
+	}
+	sender, _, _ := c.Get(id)
+	c.Put(id, sender, messageID)
+}
+
+// bytesOf is the entry's text in the arena, valid until the next Put.
+func (c *Senders) bytesOf(r senderRef) ([]byte, bool) {
 	if r.n == 0 {
-		return true
+		return nil, true
 	}
 	size := uint64(len(c.arena))
 	if c.w > r.pos+size {
-		return false
+		return nil, false
 	}
 	off := r.pos % size
-	return string(c.arena[off:off+uint64(r.n)]) == sender
+	return c.arena[off : off+uint64(r.n)], true
 }
 
-// Get returns the sender of message id; ok is false when it is not known.
-func (c *Senders) Get(id string) (string, bool) {
+// same compares without allocating.
+func (c *Senders) same(r senderRef, sender, messageID string, n int) bool {
+	text, ok := c.bytesOf(r)
+	if !ok || int(r.n) != n {
+		return false
+	}
+	if n == 0 {
+		return true
+	}
+	if string(text[:len(sender)]) != sender {
+		return false
+	}
+	return messageID == "" || string(text[len(sender)+1:]) == messageID
+}
+
+// Get returns the sender and Message-ID of message id; ok is false when
+// it is not known.
+func (c *Senders) Get(id string) (sender, messageID string, ok bool) {
 	r, ok := c.m[keyOf(id)]
 	if !ok {
-		return "", false
+		return "", "", false
 	}
 	s, ok := c.text(r)
 	if !ok {
 		delete(c.m, keyOf(id))
+		return "", "", false
 	}
-	return s, ok
+	sender, messageID, _ = strings.Cut(s, "\x00")
+	return sender, messageID, true
 }
 
 // Remove forgets message id.

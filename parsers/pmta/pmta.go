@@ -68,6 +68,7 @@ const (
 	cVmta
 	cJobID
 	cEnvID
+	cMessageID
 	nCols
 )
 
@@ -85,6 +86,9 @@ var colNames = [nCols]string{
 	cVmta:       "vmta",
 	cJobID:      "jobId",
 	cEnvID:      "envId",
+	// PowerMTA writes a header's value in a column of its own when the
+	// acct-file's record-fields name it (header_Message-Id).
+	cMessageID: "header_Message-Id",
 }
 
 // columns is a header, mapped.
@@ -320,6 +324,9 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	ev.Instance = p.get(line, cVmta)
 	if ev.QueueID = p.get(line, cEnvID); ev.QueueID == "" {
 		ev.QueueID = p.get(line, cJobID)
+	}
+	if mid := strings.TrimSpace(p.get(line, cMessageID)); len(mid) <= mtalog.MaxMessageIDLen {
+		ev.MessageID = strings.TrimSuffix(strings.TrimPrefix(mid, "<"), ">")
 	}
 	return true, nil
 }

@@ -243,7 +243,8 @@ func TestParse(t *testing.T) {
 			Name:   "reordered columns with header_ columns",
 			Before: []string{reordered},
 			Line:   `b,2026-11-22 09:04:01+0000,bounces+nl1122@bounce.example.com,facilities@acme.example,vmta-11,nl-20261122,,203.0.113.11,mx0a-00123a01.pphosted.com (148.163.156.1),5.7.0,smtp;550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=203.0.113.11,<nl1122.1@news.example.com>,"nov, week 4"`,
-			Want:   ptr(blockEvent()),
+			// header_Message-Id's value, without its angle brackets.
+			Want: ptr(with(func(e *event.Delivery) { e.MessageID = "nl1122.1@news.example.com" })),
 		},
 		{
 			Name:   "type column not first",

@@ -131,6 +131,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	case eq >= 4 && line[eq-4:eq] == ": to":
 		isTo = true
 	case eq >= 6 && line[eq-6:eq] == ": from" && p.senders != nil:
+	case eq >= 12 && line[eq-12:eq] == ": message-id" && p.senders != nil:
 	case eq < 0 && p.senders != nil && strings.HasSuffix(line, ": removed"):
 	default:
 		return false, nil
@@ -156,6 +157,11 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 	case "smtp", "lmtp", "error", "retry":
 	case "qmgr":
 		p.qmgr(solarisID(sl.Msg))
+		return false, nil
+	case "cleanup":
+		if p.senders != nil {
+			p.cleanup(solarisID(sl.Msg))
+		}
 		return false, nil
 	default:
 		return false, nil
@@ -281,7 +287,7 @@ func (p *Parser) Parse(line string, ev *event.Delivery) (bool, error) {
 		ev.EnhancedCode = dsn
 	}
 	if p.senders != nil {
-		ev.Sender, _ = p.senders.Get(qid)
+		ev.Sender, ev.MessageID, _ = p.senders.Get(qid)
 	}
 	return true, nil
 }
@@ -357,7 +363,22 @@ func (p *Parser) qmgr(msg string) {
 	if strings.Contains(rest[end:], "status=expired") {
 		return
 	}
-	p.senders.Put(qid, rest[:end])
+	_, mid, _ := p.senders.Get(qid)
+	p.senders.Put(qid, rest[:end], mid)
+}
+
+// cleanup reads "<qid>: message-id=<id>": the Message-ID of the message,
+// before qmgr names its sender.
+func (p *Parser) cleanup(msg string) {
+	qid, rest, ok := strings.Cut(msg, ": message-id=")
+	if !ok || !validQueueID(qid) {
+		return
+	}
+	mid := strings.TrimSuffix(strings.TrimPrefix(rest, "<"), ">")
+	if mid == "" || strings.ContainsAny(mid, " <>") {
+		return
+	}
+	p.senders.SetMessageID(qid, mid)
 }
 
 // index is strings.Index for the separators of an attempt line (">, "

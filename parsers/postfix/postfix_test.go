@@ -394,3 +394,53 @@ func BenchmarkParseAttempt(b *testing.B) {
 		p.Parse(l, &ev)
 	}
 }
+
+// cleanup's message-id= comes before qmgr's from=: the attempt gets both,
+// whichever came first, a repeated line changes nothing, and "removed"
+// forgets them.
+func TestMessageIDCorrelation(t *testing.T) {
+	p := New(mtalog.Options{Reference: ref, Location: time.UTC})
+	attempt := func(qid string) (string, string) {
+		ev, ok, err := parsertest.Parse(p, "Nov 22 09:00:01 h postfix/smtp[2]: "+qid+": to=<a@b.example>, relay=none, delay=1, dsn=4.4.1, status=deferred (connect to x[192.0.2.1]:25: Connection timed out)")
+		if !ok || err != nil {
+			t.Fatalf("not parsed: %v", err)
+		}
+		return ev.Sender, ev.MessageID
+	}
+	for _, l := range []string{
+		"Nov 22 09:00:00 h postfix/cleanup[7]: 4C6D21A0B3F: message-id=<inv-11982@shop.example.com>",
+		"Nov 22 09:00:00 h postfix/cleanup[7]: 4C6D21A0B3F: message-id=<inv-11982@shop.example.com>",
+		"Nov 22 09:00:00 h postfix/qmgr[1]: 4C6D21A0B3F: from=<billing@shop.example.com>, size=4312, nrcpt=2 (queue active)",
+		// The other order, and a Message-ID without brackets (Postfix
+		// logs what the header says).
+		"Nov 22 09:00:00 h postfix/qmgr[1]: 5D7E32B1C40: from=<>, size=2000, nrcpt=1 (queue active)",
+		"Nov 22 09:00:00 h postfix-out/cleanup[8]: 5D7E32B1C40: message-id=20261122090000.5D7E32B1C40@mta1.example.net",
+		// Not a Message-ID: a space inside, or none.
+		"Nov 22 09:00:00 h postfix/cleanup[7]: 6E8F43C2D51: message-id=<a b@c>",
+		"Nov 22 09:00:00 h postfix/cleanup[7]: 6E8F43C2D51: message-id=<>",
+	} {
+		if _, ok, err := parsertest.Parse(p, l); ok || err != nil {
+			t.Fatalf("%s: parsed %v, %v", l, ok, err)
+		}
+	}
+	for qid, want := range map[string][2]string{
+		"4C6D21A0B3F": {"billing@shop.example.com", "inv-11982@shop.example.com"},
+		"5D7E32B1C40": {"", "20261122090000.5D7E32B1C40@mta1.example.net"},
+		"6E8F43C2D51": {"", ""},
+	} {
+		if s, m := attempt(qid); s != want[0] || m != want[1] {
+			t.Errorf("%s: sender %q, message-id %q; want %q", qid, s, m, want)
+		}
+	}
+	parsertest.Parse(p, "Nov 22 09:00:02 h postfix/qmgr[1]: 4C6D21A0B3F: removed")
+	if s, m := attempt("4C6D21A0B3F"); s != "" || m != "" {
+		t.Errorf("after removed: %q %q", s, m)
+	}
+	// Without a correlator (scan), nothing is kept.
+	q := New(mtalog.Options{Reference: ref, Location: time.UTC, MaxSenders: -1})
+	parsertest.Parse(q, "Nov 22 09:00:00 h postfix/cleanup[7]: 4C6D21A0B3F: message-id=<inv-11982@shop.example.com>")
+	ev, _, _ := parsertest.Parse(q, "Nov 22 09:00:01 h postfix/smtp[2]: 4C6D21A0B3F: to=<a@b.example>, relay=none, delay=1, dsn=4.4.1, status=deferred (x)")
+	if ev.MessageID != "" {
+		t.Errorf("without a correlator: %q", ev.MessageID)
+	}
+}

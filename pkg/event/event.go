@@ -62,25 +62,29 @@ const (
 // Delivery is one delivery attempt. The JSON field names are a public
 // contract (ppwatch parse, the HTTP API, users' scripts).
 type Delivery struct {
-	Time            time.Time `json:"time"` // always UTC
-	MTA             string    `json:"mta"`
-	Host            string    `json:"host"`     // syslog host name, "" when the log names none
-	Instance        string    `json:"instance"` // syslog name, Exim transport or PowerMTA vmta
-	QueueID         string    `json:"queue_id"`
-	Sender          string    `json:"sender"`
-	Recipient       string    `json:"recipient"`
-	OrigRecipient   string    `json:"orig_recipient,omitempty"`
-	RecipientDomain string    `json:"recipient_domain"` // lower case
-	RelayHost       string    `json:"relay_host"`
-	RelayIP         string    `json:"relay_ip"`
-	SourceIP        string    `json:"source_ip"` // "" when unknown
-	Status          Status    `json:"status"`
-	SMTPCode        int       `json:"smtp_code"`     // 0 when there was no SMTP reply
-	EnhancedCode    string    `json:"enhanced_code"` // from the reply, else the MTA's DSN field
-	Response        string    `json:"response"`      // the remote reply (or the MTA's reason), verbatim
-	Proofpoint      bool      `json:"proofpoint"`
-	Class           Class     `json:"class"`
-	Rule            string    `json:"rule"` // id of the rule that decided Class
+	Time     time.Time `json:"time"` // always UTC
+	MTA      string    `json:"mta"`
+	Host     string    `json:"host"`     // syslog host name, "" when the log names none
+	Instance string    `json:"instance"` // syslog name, Exim transport or PowerMTA vmta
+	QueueID  string    `json:"queue_id"`
+	Sender   string    `json:"sender"`
+	// MessageID is the message's Message-ID header without its angle
+	// brackets, when the log names it: Postfix's cleanup line, Exim's "<="
+	// id=, a PowerMTA header_Message-Id column.
+	MessageID       string `json:"message_id,omitempty"`
+	Recipient       string `json:"recipient"`
+	OrigRecipient   string `json:"orig_recipient,omitempty"`
+	RecipientDomain string `json:"recipient_domain"` // lower case
+	RelayHost       string `json:"relay_host"`
+	RelayIP         string `json:"relay_ip"`
+	SourceIP        string `json:"source_ip"` // "" when unknown
+	Status          Status `json:"status"`
+	SMTPCode        int    `json:"smtp_code"`     // 0 when there was no SMTP reply
+	EnhancedCode    string `json:"enhanced_code"` // from the reply, else the MTA's DSN field
+	Response        string `json:"response"`      // the remote reply (or the MTA's reason), verbatim
+	Proofpoint      bool   `json:"proofpoint"`
+	Class           Class  `json:"class"`
+	Rule            string `json:"rule"` // id of the rule that decided Class
 }
 
 // IsBlock reports whether d is a block: a Proofpoint attempt with a 5xx reply

@@ -28,7 +28,7 @@ func ownCopy(ev *event.Delivery, line string) {
 			*s = c[off : off+uintptr(len(*s))]
 		}
 	}
-	for _, f := range []*string{&ev.MTA, &ev.Host, &ev.Instance, &ev.QueueID, &ev.Sender, &ev.Recipient, &ev.OrigRecipient,
+	for _, f := range []*string{&ev.MTA, &ev.Host, &ev.Instance, &ev.QueueID, &ev.Sender, &ev.MessageID, &ev.Recipient, &ev.OrigRecipient,
 		&ev.RecipientDomain, &ev.RelayHost, &ev.RelayIP, &ev.SourceIP, &ev.EnhancedCode, &ev.Response, &ev.Rule} {
 		rebase(f)
 	}
