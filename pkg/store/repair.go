@@ -346,8 +346,12 @@ func (sv *salvage) losses() []string {
 	if rep.Unread[string(alertsName)]+rep.Dropped[string(alertsName)] > 0 {
 		out = append(out, "alert state: some could not be read; those alerts start again (pending, and a firing one may notify again)")
 	}
+	if rep.Unread[string(checksName)]+rep.Dropped[string(checksName)]+rep.Unread[string(checkChangesName)]+rep.Dropped[string(checkChangesName)] > 0 {
+		out = append(out, "sender checks: some results or changes could not be read; the history of those checks misses them (the checks themselves run again)")
+	}
 	for _, b := range slices.Sorted(maps.Keys(rep.Unread)) {
-		if b != "" && !slices.ContainsFunc(dataBuckets, func(n []byte) bool { return string(n) == b }) && b != string(alertsName) && b != string(metaName) {
+		if b != "" && !slices.ContainsFunc(dataBuckets, func(n []byte) bool { return string(n) == b }) &&
+			b != string(alertsName) && b != string(checksName) && b != string(checkChangesName) && b != string(metaName) {
 			out = append(out, fmt.Sprintf("bucket %s: some pages could not be read", b))
 		}
 	}
