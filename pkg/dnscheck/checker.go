@@ -20,8 +20,11 @@ import (
 // default.
 type Options struct {
 	// Servers are the recursive resolvers to ask, "IP:port", in order.
-	// Empty: the nameservers of /etc/resolv.conf.
+	// Empty: the nameservers of ResolvConf.
 	Servers []string
+	// ResolvConf is the file that names the resolvers when Servers is
+	// empty (default /etc/resolv.conf).
+	ResolvConf string
 	// Timeout bounds one exchange with one server (default 2s).
 	Timeout time.Duration
 	// Attempts is how many rounds over Servers a lookup makes before it
@@ -50,8 +53,8 @@ const (
 	DefaultDNSBLRate   = 5
 )
 
-// resolvConf is read when Options.Servers is empty; tests point it at a
-// file that does not exist, so that no test can ask a real resolver.
+// resolvConf is Options.ResolvConf's default; tests point it at a file
+// that does not exist, so that no test can ask a real resolver.
 var resolvConf = "/etc/resolv.conf"
 
 // Checker runs the checks. It is safe for concurrent use, and its cache
@@ -65,8 +68,11 @@ type Checker struct {
 
 // New checks the options and makes a Checker.
 func New(o Options) (*Checker, error) {
+	if o.ResolvConf == "" {
+		o.ResolvConf = resolvConf
+	}
 	if len(o.Servers) == 0 {
-		cc, err := dns.ClientConfigFromFile(resolvConf)
+		cc, err := dns.ClientConfigFromFile(o.ResolvConf)
 		if err != nil {
 			return nil, fmt.Errorf("no DNS servers given and %v", err)
 		}
@@ -74,7 +80,7 @@ func New(o Options) (*Checker, error) {
 			o.Servers = append(o.Servers, net.JoinHostPort(s, cc.Port))
 		}
 		if len(o.Servers) == 0 {
-			return nil, fmt.Errorf("no DNS servers given and no nameserver in %s", resolvConf)
+			return nil, fmt.Errorf("no DNS servers given and no nameserver in %s", o.ResolvConf)
 		}
 	}
 	for _, s := range o.Servers {
