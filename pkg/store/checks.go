@@ -214,11 +214,11 @@ func (s *Store) PruneChecks(now time.Time) (deleted int, err error) {
 			if len(group) == 0 {
 				return
 			}
-			prefix := string(group[0][:len(group[0])-8])
+			alive := live[string(group[0][:len(group[0])-8])]
 			for i, k := range group {
 				newest := i == len(group)-1
 				switch {
-				case !live[prefix]:
+				case !alive:
 					old = append(old, k)
 				case newest:
 				case len(group)-i > MaxCheckChanges || readTime(k[len(k)-8:]).Before(cutoff):
