@@ -21,6 +21,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/hygiene"
 	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/metrics"
 	"github.com/ppwatch/ppwatch/pkg/store"
@@ -69,6 +70,7 @@ type App struct {
 	web    *web.Server
 	ingest *ingest.Writer
 	alerts *alerting.Runner
+	checks *hygiene.Runner
 	health *inputHealth
 
 	mu      sync.Mutex
@@ -114,6 +116,10 @@ func New(opts Options) (*App, error) {
 	a.reg.MustRegister(a.health)
 	a.reg.MustRegister(metrics.NewCollector(a, a.now, func(d time.Duration) string { return config.Duration(d).String() }))
 	if a.alerts, err = alerting.New(a.log, st, a.now, a.reg, cfg); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if a.checks, err = a.newChecks(cfg); err != nil {
 		st.Close()
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/hygiene"
 	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/journal"
 	"github.com/ppwatch/ppwatch/pkg/store"
@@ -76,6 +77,7 @@ func (a *App) Start() error {
 	}
 	a.setup = s
 	a.alerts.Start(a.Addr())
+	a.checks.Start()
 	a.mu.Lock()
 	a.ready = true
 	a.mu.Unlock()
@@ -124,6 +126,7 @@ type ingestSetup struct {
 	journals []string       // journald inputs
 	cls      *classify.Classifier
 	alerts   *alerting.Setup
+	checks   *hygiene.Setup
 }
 
 func (s *ingestSetup) has(path string) bool {
@@ -150,7 +153,7 @@ func (a *App) prepare(cfg *config.Config, running *ingestSetup) (*ingestSetup, e
 	if err != nil {
 		return nil, err
 	}
-	s := &ingestSetup{cfg: cfg, cls: cls, alerts: alerts, inputs: cfg.Inputs}
+	s := &ingestSetup{cfg: cfg, cls: cls, alerts: alerts, checks: a.checks.Prepare(cfg), inputs: cfg.Inputs}
 	if len(s.inputs) == 0 {
 		s.inputs = config.DefaultInputs()
 	}
@@ -321,6 +324,7 @@ func (a *App) Reload(cfg *config.Config) error {
 		return fmt.Errorf("%w (the running configuration was started again)", err)
 	}
 	a.alerts.Apply(next.alerts)
+	a.checks.Apply(next.checks)
 	a.self.ReloadSuccess.Set(1)
 	a.self.ReloadTimestamp.Set(float64(a.now().Unix()))
 	a.log.Info().Msg("configuration reloaded")
@@ -383,6 +387,7 @@ func (a *App) Stop() error {
 	a.stopped = true
 	a.stopIngest()
 	a.alerts.Stop()
+	a.checks.Stop()
 	var errs []error
 	if a.web != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
