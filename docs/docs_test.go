@@ -13,7 +13,8 @@ func TestSections(t *testing.T) {
 	for _, name := range []string{"ProofpointBlockRatioHigh", "ProofpointDeferralRatioHigh", "ProofpointDomainBlocked",
 		"ProofpointFleetBlockRatioHigh", "ProofpointFleetDeferralRatioHigh", "ProofpointFleetDomainBlocked",
 		"PpwatchDown", "PpwatchInputStalled", "PpwatchInputMissing", "PpwatchMalformedLines", "PpwatchStoreFailing",
-		"PpwatchConfigReloadFailed", "PpwatchNotificationsFailing", "PpwatchLostFiles"} {
+		"PpwatchConfigReloadFailed", "PpwatchNotificationsFailing", "PpwatchLostFiles", "PpwatchSendingIPListed",
+		"PpwatchHygieneCheckFailing"} {
 		if got := Section(name); got != strings.ToLower(name) {
 			t.Errorf("Section(%s) = %q", name, got)
 		}

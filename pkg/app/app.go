@@ -22,6 +22,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/dnscheck"
 	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/hygiene"
 	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/metrics"
 	"github.com/ppwatch/ppwatch/pkg/mxlearn"
@@ -71,6 +72,7 @@ type App struct {
 	web    *web.Server
 	ingest *ingest.Writer
 	alerts *alerting.Runner
+	checks *hygiene.Runner
 	health *inputHealth
 	mx     *mxlearn.Learner
 	dns    atomic.Pointer[dnscheck.Checker] // the running setup's; nil: no resolver
@@ -118,6 +120,10 @@ func New(opts Options) (*App, error) {
 	a.reg.MustRegister(a.health)
 	a.reg.MustRegister(metrics.NewCollector(a, a.now, func(d time.Duration) string { return config.Duration(d).String() }))
 	if a.alerts, err = alerting.New(a.log, st, a.now, a.reg, cfg); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if a.checks, err = a.newChecks(cfg); err != nil {
 		st.Close()
 		return nil, err
 	}

@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// The daemon asks DNS (MX lookups, the sender checks) through the system's
-// resolvers when the config names none: the tests' daemons get none, so
-// no test can ask a real resolver. Tests of DNS name their own server on
-// 127.0.0.1.
+// No test may ask a real resolver: a config without dns.servers finds no
+// resolv.conf (the sender checks and the MX lookups are off), and the
+// environment says the same to any daemon a test starts.
 func TestMain(m *testing.M) {
+	resolvConf = "testdata/no-resolv.conf"
 	os.Setenv("PPWATCH_RESOLV_CONF", "/nonexistent/resolv.conf")
 	os.Exit(m.Run())
 }

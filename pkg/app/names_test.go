@@ -26,6 +26,7 @@ import (
 
 	"github.com/ppwatch/ppwatch/pkg/app"
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/dnscheck/dnstest"
 )
 
 // The shipped Prometheus rules and Grafana dashboard name metrics by hand.
@@ -213,6 +214,9 @@ func TestRulesAndDashboardUseExportedMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The sender checks ask the test zones: their first round, at start,
+	// brings their metrics.
+	dns := dnstest.Start(t, dnstest.Zones(t, dnstest.TestZones))
 	// testdata/demo.yml's mapping; alerts that fire at once (for 0) and
 	// that stay pending (for 1h) on any block.
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`listen: 127.0.0.1:0
@@ -224,6 +228,8 @@ inputs:
   - {path: %s, mta: pmta}
 source_ips:
   - {mta: postfix, ip: 192.0.2.20}
+dns: {servers: [%s], timeout: 100ms}
+hygiene: {dnsbl: [zen.spamhaus.org]}
 alerting:
   eval_interval: 50ms
   resend_interval: 100ms
@@ -233,7 +239,7 @@ alerts:
   - {name: AnyBlockFiring, measure: blocks, by: source_ip, window: 24h, threshold: 0, min_attempts: 1, for: 0s, severity: page}
   - {name: AnyBlockPending, measure: blocks, by: source_ip, window: 24h, threshold: 0, min_attempts: 1, for: 1h, severity: warning}
 `, filepath.Join(dir, "ppwatch.db"), filepath.Join(dir, "mail.log"), filepath.Join(dir, "exim-mainlog"),
-		filepath.Join(dir, "acct-*.csv"), am.URL)), "names-test.yml")
+		filepath.Join(dir, "acct-*.csv"), dns.Addr, am.URL)), "names-test.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

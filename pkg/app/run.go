@@ -14,6 +14,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/dnscheck"
+	"github.com/ppwatch/ppwatch/pkg/hygiene"
 	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/journal"
 	"github.com/ppwatch/ppwatch/pkg/store"
@@ -79,6 +80,7 @@ func (a *App) Start() error {
 	a.setup = s
 	a.mx.Start()
 	a.alerts.Start(a.Addr())
+	a.checks.Start()
 	a.mu.Lock()
 	a.ready = true
 	a.mu.Unlock()
@@ -128,6 +130,7 @@ type ingestSetup struct {
 	cls      *classify.Classifier
 	alerts   *alerting.Setup
 	dns      *dnscheck.Checker // nil: no resolver to ask
+	checks   *hygiene.Setup
 }
 
 func (s *ingestSetup) has(path string) bool {
@@ -154,11 +157,12 @@ func (a *App) prepare(cfg *config.Config, running *ingestSetup) (*ingestSetup, e
 	if err != nil {
 		return nil, err
 	}
-	s := &ingestSetup{cfg: cfg, cls: cls, alerts: alerts, inputs: cfg.Inputs}
-	if s.dns, err = dnscheck.New(cfg.DNSCheckOptions(cls)); err != nil {
-		// A host without resolvers still counts; what needs DNS says
-		// unknown.
-		a.log.Warn().Err(err).Msg("no DNS resolver: recipient domains are not learned from their MX, sender checks are unknown (set dns.servers)")
+	s := &ingestSetup{cfg: cfg, cls: cls, alerts: alerts, checks: a.checks.Prepare(cfg), inputs: cfg.Inputs}
+	dnsOpts := cfg.DNSCheckOptions(cls)
+	dnsOpts.ResolvConf = resolvConf
+	if s.dns, err = dnscheck.New(dnsOpts); err != nil {
+		// A host without resolvers still counts.
+		a.log.Warn().Err(err).Msg("no DNS resolver: recipient domains are not learned from their MX records (set dns.servers)")
 		s.dns = nil
 	}
 	if cfg.Proofpoint.LearnFromMX && s.dns != nil {
@@ -334,6 +338,7 @@ func (a *App) Reload(cfg *config.Config) error {
 		return fmt.Errorf("%w (the running configuration was started again)", err)
 	}
 	a.alerts.Apply(next.alerts)
+	a.checks.Apply(next.checks)
 	a.self.ReloadSuccess.Set(1)
 	a.self.ReloadTimestamp.Set(float64(a.now().Unix()))
 	a.log.Info().Msg("configuration reloaded")
@@ -397,6 +402,7 @@ func (a *App) Stop() error {
 	a.stopped = true
 	a.stopIngest()
 	a.alerts.Stop()
+	a.checks.Stop()
 	var errs []error
 	errs = append(errs, a.mx.Stop())
 	if a.web != nil {

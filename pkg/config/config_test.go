@@ -59,6 +59,7 @@ func TestBadConfigs(t *testing.T) {
 			`testdata/bad-hygiene-domain.yml:5: hygiene.domains[1]: no name (the domain mail is sent as, e.g. "example.com")`,
 		"bad-hygiene-dnsbl.yml":    `testdata/bad-hygiene-dnsbl.yml:4: hygiene.dnsbl[1]: "zen.spamhaus.org" is listed twice`,
 		"bad-hygiene-interval.yml": `testdata/bad-hygiene-interval.yml:3: hygiene.dnsbl_interval: 1m is outside 10m..7d`,
+		"bad-hygiene-top-ips.yml":  `testdata/bad-hygiene-top-ips.yml:2: hygiene.top_ips: 1000 is outside 0..100`,
 	}
 	files, _ := filepath.Glob("testdata/bad-*.yml")
 	if len(files) != len(want) {

@@ -29,6 +29,9 @@ type Hygiene struct {
 	DNSBL         []string `yaml:"dnsbl"`
 	Interval      Duration `yaml:"interval"`       // reverse DNS, SPF, DMARC, DKIM
 	DNSBLInterval Duration `yaml:"dnsbl_interval"` // the DNSBLs: their free use is limited
+	// TopIPs is how many of the source IPs seen in the logs the daemon
+	// checks beside the configured ones: those with the most attempts.
+	TopIPs int `yaml:"top_ips"`
 }
 
 // SendingDomain is a domain mail is sent as and its DKIM selectors.
@@ -41,12 +44,18 @@ type SendingDomain struct {
 const (
 	DefaultHygieneInterval = 15 * time.Minute
 	DefaultDNSBLInterval   = time.Hour
+	DefaultHygieneTopIPs   = 10
+	// MaxHygieneTopIPs bounds the series of the checks' metrics: each IP
+	// has a few per check and DNSBL zone, and a sending domain's SPF one
+	// per IP.
+	MaxHygieneTopIPs = 100
 )
 
 func defaultDNS() DNS { return DNS{Timeout: Duration(dnscheck.DefaultTimeout)} }
 
 func defaultHygiene() Hygiene {
-	return Hygiene{DNSBL: dnscheck.DefaultZoneNames(), Interval: Duration(DefaultHygieneInterval), DNSBLInterval: Duration(DefaultDNSBLInterval)}
+	return Hygiene{DNSBL: dnscheck.DefaultZoneNames(), Interval: Duration(DefaultHygieneInterval), DNSBLInterval: Duration(DefaultDNSBLInterval),
+		TopIPs: DefaultHygieneTopIPs}
 }
 
 func (c *Config) validateDNS(bad func(field, format string, args ...any)) {
@@ -97,6 +106,9 @@ func (c *Config) validateDNS(bad func(field, format string, args ...any)) {
 	// quota and tells nothing new.
 	if d := c.Hygiene.DNSBLInterval; d < Duration(10*time.Minute) || d > Duration(7*24*time.Hour) {
 		bad("hygiene.dnsbl_interval", "%s is outside 10m..7d", d)
+	}
+	if n := c.Hygiene.TopIPs; n < 0 || n > MaxHygieneTopIPs {
+		bad("hygiene.top_ips", "%d is outside 0..%d", n, MaxHygieneTopIPs)
 	}
 }
 

@@ -22,8 +22,11 @@ import (
 // default.
 type Options struct {
 	// Servers are the recursive resolvers to ask, "IP:port", in order.
-	// Empty: the nameservers of /etc/resolv.conf.
+	// Empty: the nameservers of ResolvConf.
 	Servers []string
+	// ResolvConf is the file that names the resolvers when Servers is
+	// empty (default /etc/resolv.conf).
+	ResolvConf string
 	// Timeout bounds one exchange with one server (default 2s).
 	Timeout time.Duration
 	// Attempts is how many rounds over Servers a lookup makes before it
@@ -52,15 +55,10 @@ const (
 	DefaultDNSBLRate   = 5
 )
 
-// resolvConf is read when Options.Servers is empty: /etc/resolv.conf, or
-// the file $PPWATCH_RESOLV_CONF names (a container's own; the tests of the
-// daemon name one that does not exist, so that no test can ask a real
-// resolver).
+// resolvConf is Options.ResolvConf's default, unless $PPWATCH_RESOLV_CONF
+// names another file (a container's own; the daemon's tests name one that
+// does not exist, so that no test can ask a real resolver).
 var resolvConf = "/etc/resolv.conf"
-
-// resolvConfPath is read when New is called, so that a test's TestMain
-// can set the variable before any Checker is made.
-func resolvConfPath() string { return cmp.Or(os.Getenv("PPWATCH_RESOLV_CONF"), resolvConf) }
 
 // Checker runs the checks. It is safe for concurrent use, and its cache
 // lives as long as it does: the daemon keeps one.
@@ -73,9 +71,12 @@ type Checker struct {
 
 // New checks the options and makes a Checker.
 func New(o Options) (*Checker, error) {
+	if o.ResolvConf == "" {
+		// Read at each New, so that a test's TestMain can set it first.
+		o.ResolvConf = cmp.Or(os.Getenv("PPWATCH_RESOLV_CONF"), resolvConf)
+	}
 	if len(o.Servers) == 0 {
-		conf := resolvConfPath()
-		cc, err := dns.ClientConfigFromFile(conf)
+		cc, err := dns.ClientConfigFromFile(o.ResolvConf)
 		if err != nil {
 			return nil, fmt.Errorf("no DNS servers given and %v", err)
 		}
@@ -83,7 +84,7 @@ func New(o Options) (*Checker, error) {
 			o.Servers = append(o.Servers, net.JoinHostPort(s, cc.Port))
 		}
 		if len(o.Servers) == 0 {
-			return nil, fmt.Errorf("no DNS servers given and no nameserver in %s", conf)
+			return nil, fmt.Errorf("no DNS servers given and no nameserver in %s", o.ResolvConf)
 		}
 	}
 	for _, s := range o.Servers {

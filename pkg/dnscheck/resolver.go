@@ -168,9 +168,26 @@ func (r *resolver) lookup(ctx context.Context, name string, qtype uint16, limite
 
 // exchange asks one server, over TCP again when the UDP answer was cut.
 func (r *resolver) exchange(ctx context.Context, q *dns.Msg, srv string) (*dns.Msg, error) {
-	reply, _, err := r.udp.ExchangeContext(ctx, q, srv)
+	reply, err := exchangeWith(ctx, r.udp, q, srv)
 	if err == nil && reply.Truncated {
-		reply, _, err = r.tcp.ExchangeContext(ctx, q, srv)
+		reply, err = exchangeWith(ctx, r.tcp, q, srv)
+	}
+	return reply, err
+}
+
+// exchangeWith asks srv through c. miekg/dns heeds a context's deadline
+// but not its cancellation, so a context that ends closes the connection:
+// the daemon's Stop then does not wait out a server that never answers.
+func exchangeWith(ctx context.Context, c *dns.Client, q *dns.Msg, srv string) (*dns.Msg, error) {
+	conn, err := c.DialContext(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
+	reply, _, err := c.ExchangeWithConnContext(ctx, q, conn)
+	if err != nil && ctx.Err() != nil {
+		err = ctx.Err()
 	}
 	return reply, err
 }

@@ -333,6 +333,18 @@ func checkRecord(opts Options, bucket string, k, v []byte) error {
 		if _, err := decodeMX(k, v); err != nil {
 			return err
 		}
+	case string(checksName):
+		// The values are opaque but for the time PruneChecks reads.
+		if _, err := decodeCheckKey(k); err != nil {
+			return err
+		}
+		if len(v) < 8 {
+			return fmt.Errorf("value of %d bytes: %w", len(v), errCorrupt)
+		}
+	case string(checkChangesName):
+		if _, _, err := checkChangeKey(k); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -44,6 +44,12 @@
 //	  uint32 n -> the caller's opaque state  made on the first save (files
 //	                                    before had field(rule) {field(label)
 //	                                    field(value)} keys; only values are read)
+//	checks                              the sender checks' latest results (made
+//	  field(check) field(target) ->        by the first SaveChecks)
+//	      int64 checked | the caller's opaque state
+//	check_changes                       every change of a check's result, kept
+//	  field(check) field(target) int64 time -> the caller's opaque change
+//	                                    400 days and 1000 per target (PruneChecks)
 //	domains                             the (source ip, recipient domain) pairs
 //	  field(ip) field(domain) -> ""        kept by name; never pruned
 //	domains_folded                      per source ip, the attempts counted under
@@ -64,6 +70,13 @@
 // id instead of the series itself, which makes them 12-byte keys and the
 // bucket less than half the size; ids come from the series_ids sequence, in
 // key order of the new series of a batch.
+//
+// The checks' times (checked, and a change's time) are unix microseconds
+// with the sign bit flipped, the same way, so that a target's changes lie
+// in time order under its key prefix. The target field may be 1024 bytes
+// long, not 255: a target cut short would no longer match its check. What
+// the values hold is the caller's (pkg/hygiene: JSON); Open checks the
+// keys and the time, and the caller drops a value it cannot read.
 //
 // The domain buckets are made by the first SetDomainLimits or Apply, so a
 // file from before them needs no new schema version, and the series

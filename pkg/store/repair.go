@@ -349,8 +349,12 @@ func (sv *salvage) losses() []string {
 	if rep.Unread[string(mxName)]+rep.Dropped[string(mxName)] > 0 {
 		out = append(out, "MX verdicts: some could not be read; those recipient domains are looked up again")
 	}
+	if rep.Unread[string(checksName)]+rep.Dropped[string(checksName)]+rep.Unread[string(checkChangesName)]+rep.Dropped[string(checkChangesName)] > 0 {
+		out = append(out, "sender checks: some results or changes could not be read; the history of those checks misses them (the checks themselves run again)")
+	}
 	for _, b := range slices.Sorted(maps.Keys(rep.Unread)) {
-		if b != "" && !slices.ContainsFunc(dataBuckets, func(n []byte) bool { return string(n) == b }) && b != string(alertsName) && b != string(mxName) && b != string(metaName) {
+		if b != "" && !slices.ContainsFunc(dataBuckets, func(n []byte) bool { return string(n) == b }) &&
+			b != string(alertsName) && b != string(mxName) && b != string(checksName) && b != string(checkChangesName) && b != string(metaName) {
 			out = append(out, fmt.Sprintf("bucket %s: some pages could not be read", b))
 		}
 	}
