@@ -8,7 +8,7 @@ import (
 
 // Help goes to stdout with exit 0; a bad flag is one line on stderr, exit 2.
 func TestHelpAndBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"scan", "--help"}, {"parse", "-h"}, {"check-config", "--help"}, {"state", "check", "--help"}, {"state", "repair", "-help"}, {"tail", "--help"}} {
+	for _, args := range [][]string{{"scan", "--help"}, {"report", "--help"}, {"parse", "-h"}, {"check-config", "--help"}, {"state", "check", "--help"}, {"state", "repair", "-help"}, {"tail", "--help"}} {
 		var out, errb bytes.Buffer
 		code := Main(args, Env{Stdout: &out, Stderr: &errb})
 		if code != ExitOK || !strings.HasPrefix(out.String(), "Usage of ppwatch "+strings.Join(args[:len(args)-1], " ")) || errb.Len() != 0 {

@@ -56,6 +56,9 @@ type Config struct {
 	DNS     DNS     `yaml:"dns"`
 	Hygiene Hygiene `yaml:"hygiene"`
 
+	// Report is ppwatch report's: the evidence packet.
+	Report Report `yaml:"report"`
+
 	Location *time.Location `yaml:"-"`
 	File     string         `yaml:"-"`
 
@@ -84,6 +87,14 @@ func (c *Config) SetByFlag(key, flag string) {
 		c.flags = map[string]string{}
 	}
 	c.flags[key] = flag
+}
+
+// Report are the evidence packet's settings.
+type Report struct {
+	// MaskRecipients shows recipients' local parts as "…" in the samples.
+	MaskRecipients bool `yaml:"mask_recipients"`
+	// From is the From address of the eml draft.
+	From string `yaml:"from"`
 }
 
 // SourceIP maps an instance (Postfix syslog name, Exim transport, PowerMTA
@@ -446,6 +457,9 @@ func (c *Config) validate(lines map[string]int, p *problems) {
 		if !event.ValidClass(event.Class(r.Class)) || r.Class == string(event.ClassNone) {
 			bad(f+".class", "unknown class %q (use one of %s)", r.Class, classList())
 		}
+	}
+	if f := c.Report.From; f != "" && (event.DomainOf(f) == "" || strings.ContainsAny(f, " <>")) {
+		bad("report.from", "%q is not a mail address (e.g. postmaster@example.com)", f)
 	}
 	c.validateDaemon(bad)
 	c.validateAlerts(bad, lines)

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"bufio"
+	"cmp"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/evidence"
+	"github.com/ppwatch/ppwatch/pkg/pipeline"
+)
+
+// runReport writes the evidence packet of one sending IP from log files.
+func runReport(args []string, env Env) error {
+	fs := newFlagSet("report", env)
+	var c common
+	c.register(fs)
+	ip := fs.String("ip", "", "the sending `IP` the case is about (\"unknown\" for attempts without one)")
+	domain := fs.String("domain", "", "only attempts to this recipient `domain`")
+	since := fs.String("since", "", "only attempts from this `time` on: a duration before now (24h, 7d), a date (2026-11-22) or an RFC 3339 time")
+	until := fs.String("until", "", "only attempts before this `time` (a date or an RFC 3339 time)")
+	format := fs.String("format", "text", "text, markdown, json or eml (an RFC 5322 draft to open in a mail client)")
+	updateSince := fs.String("update-since", "", "write the update of a case sent at this `time`: what is new since then")
+	mask := fs.Bool("mask-recipients", false, "show recipients as …@domain (default: the config's report.mask_recipients)")
+	from := fs.String("from", "", "the From `address` of the eml draft (default: the config's report.from)")
+	files, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := c.setup(); err != nil {
+		return err
+	}
+	if *ip == "" {
+		return usagef("report: give --ip, the sending IP the case is about")
+	}
+	if a, err := netip.ParseAddr(*ip); err == nil {
+		*ip = a.Unmap().String()
+	} else if *ip != "unknown" {
+		return usagef("--ip: %q is not an IP address", *ip)
+	}
+	if len(files) == 0 {
+		return usagef("report: give the log files to read (\"-\" for standard input)")
+	}
+	switch *format {
+	case "text", "markdown", "json", "eml":
+	default:
+		return usagef("--format: unknown format %q (use text, markdown, json or eml)", *format)
+	}
+	now := time.Now()
+	o := evidence.Options{IP: *ip, Domain: event.DomainOf("x@" + *domain), MaskRecipients: *mask || c.cfg.Report.MaskRecipients}
+	for _, t := range []struct {
+		flag, val string
+		to        *time.Time
+	}{{"--since", *since, &o.Since}, {"--until", *until, &o.Until}, {"--update-since", *updateSince, &o.UpdateSince}} {
+		if t.val == "" {
+			continue
+		}
+		if *t.to, err = parseWhen(t.val, now); err != nil {
+			return usagef("%s: %v", t.flag, err)
+		}
+	}
+	b := evidence.NewBuilder(o)
+	for _, name := range files {
+		if _, err := c.readInput(name, env, func(ev *event.Delivery, res pipeline.Result, _ error) {
+			if res == pipeline.Parsed {
+				b.Add(ev)
+			}
+		}); err != nil {
+			return err
+		}
+	}
+	p := b.Packet(now, fmt.Sprintf("%d log files", len(files)), nil)
+	out := bufio.NewWriter(env.Stdout)
+	switch *format {
+	case "text":
+		err = evidence.WriteText(out, p)
+	case "markdown":
+		err = evidence.WriteMarkdown(out, p)
+	case "json":
+		err = evidence.WriteJSON(out, p)
+	case "eml":
+		err = evidence.WriteEML(out, p, cmp.Or(*from, c.cfg.Report.From))
+	}
+	if err != nil {
+		return err
+	}
+	return out.Flush()
+}
+
+// parseWhen reads a time flag: a duration before now ("24h", "7d"), a
+// UTC date ("2026-11-22") or an RFC 3339 time.
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if d, err := config.ParseDuration(s); err == nil {
+		return now.Add(-d).UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d), a date (2026-11-22) nor an RFC 3339 time", s)
+}

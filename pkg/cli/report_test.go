@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/ppwatch/ppwatch/pkg/evidence"
+)
+
+// ppwatch report reads the logs as scan does, joins senders and
+// Message-IDs, and writes the packet (its layout has golden tests in
+// pkg/evidence); usage errors are exit 2 with one line.
+func TestReportCommand(t *testing.T) {
+	files := []string{"../../testdata/postfix/sample.log", "../../testdata/exim/sample.log", "../../testdata/pmta/sample.log"}
+	code, out, errs := run(t, "", append([]string{"report", "--config", "../../testdata/demo.yml", "--ip", "192.0.2.10", "--format", "json"}, files...)...)
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	var p evidence.Packet
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Totals.Attempts != 38 || p.Totals.ProofpointAttempts != 29 || p.Totals.Blocks != 12 || p.Totals.Deferrals != 8 ||
+		p.Case.Kind != evidence.KindReputation || p.Messages.Deferred != 6 || p.Messages.DeliveredAfterRetry != 3 || p.Source != "3 log files" {
+		t.Errorf("packet: totals %+v, case %s, messages %+v", p.Totals, p.Case.Kind, p.Messages)
+	}
+	if len(p.Samples) == 0 || p.Samples[0].MessageID != "20261122094102.3@news.example.com" || p.Samples[0].Sender != "news@news.example.com" {
+		t.Errorf("first sample %+v", p.Samples[0])
+	}
+	code, out, _ = run(t, "", "report", "--ip", "203.0.113.11", "--format", "eml", "--from", "ops@example.com", "../../testdata/pmta/sample.log")
+	if code != 0 || !strings.HasPrefix(out, "From: ops@example.com\r\nTo: postmaster@proofpoint.com\r\nSubject: Sending IP 203.0.113.11: a block on the sending IP's reputation (550 5.7.0)\r\n") {
+		t.Errorf("eml: exit %d\n%.300s", code, out)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", "x.log"}, "ppwatch: report: give --ip, the sending IP the case is about\n"},
+		{[]string{"report", "--ip", "192.0.2.300", "x.log"}, "ppwatch: --ip: \"192.0.2.300\" is not an IP address\n"},
+		{[]string{"report", "--ip", "192.0.2.10"}, "ppwatch: report: give the log files to read (\"-\" for standard input)\n"},
+		{[]string{"report", "--ip", "192.0.2.10", "--format", "pdf", "x.log"}, "ppwatch: --format: unknown format \"pdf\" (use text, markdown, json or eml)\n"},
+		{[]string{"report", "--ip", "192.0.2.10", "--since", "yesterday", "x.log"}, "ppwatch: --since: \"yesterday\" is neither a duration (24h, 7d), a date (2026-11-22) nor an RFC 3339 time\n"},
+	} {
+		if code, out, errs := run(t, "", tt.args...); code != 2 || out != "" || errs != tt.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", tt.args, code, out, errs, tt.want)
+		}
+	}
+}
