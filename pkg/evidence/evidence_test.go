@@ -139,7 +139,7 @@ func TestMessageOutcomes(t *testing.T) {
 		at(30, "Q1", "a@acme.example", event.Delivered, 250),
 		at(40, "Q1", "b@acme.example", event.Bounced, 554),
 		at(41, "Q3", "d@acme.example", event.Deferred, 451),
-		at(42, "Q4", "e@acme.example", event.Deferred, 421), // past the bound
+		at(42, "Q4", "e@acme.example", event.Deferred, 421),  // past the bound
 		at(50, "Q1", "a@acme.example", event.Delivered, 250), // a duplicate after the outcome changes nothing
 	} {
 		b.Add(ev)
