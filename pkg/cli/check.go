@@ -47,29 +47,9 @@ func runCheck(args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	cls, err := cfg.NewClassifier()
+	checker, err := newChecker(cfg, servers, *timeout)
 	if err != nil {
-		return usagef("%v", err)
-	}
-	opts := cfg.DNSCheckOptions(cls)
-	for _, s := range servers {
-		if err := dnscheck.CheckServer(s); err != nil {
-			return usagef("--dns.server: %v", err)
-		}
-	}
-	if len(servers) > 0 {
-		opts.Servers = servers
-	}
-	if *timeout != "" {
-		d, err := config.ParseDuration(*timeout)
-		if err != nil || d == 0 {
-			return usagef("--dns.timeout: %q is not a positive duration (e.g. 500ms, 2s)", *timeout)
-		}
-		opts.Timeout = d
-	}
-	checker, err := dnscheck.New(opts)
-	if err != nil {
-		return usagef("check: %v (give --dns.server IP:port)", err)
+		return err
 	}
 
 	results := checker.Check(context.Background(), subjects)
@@ -98,6 +78,36 @@ func runCheck(args []string, env Env) error {
 
 // checkSubjects are the flags' subjects, or without any, the config's. A
 // domain named by --domain gets the DKIM selectors the config gives it.
+// newChecker is the Checker of the config's dns keys, with the
+// --dns.server and --dns.timeout flags over them.
+func newChecker(cfg *config.Config, servers []string, timeout string) (*dnscheck.Checker, error) {
+	cls, err := cfg.NewClassifier()
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	opts := cfg.DNSCheckOptions(cls)
+	for _, s := range servers {
+		if err := dnscheck.CheckServer(s); err != nil {
+			return nil, usagef("--dns.server: %v", err)
+		}
+	}
+	if len(servers) > 0 {
+		opts.Servers = servers
+	}
+	if timeout != "" {
+		d, err := config.ParseDuration(timeout)
+		if err != nil || d == 0 {
+			return nil, usagef("--dns.timeout: %q is not a positive duration (e.g. 500ms, 2s)", timeout)
+		}
+		opts.Timeout = d
+	}
+	checker, err := dnscheck.New(opts)
+	if err != nil {
+		return nil, usagef("check: %v (give --dns.server IP:port)", err)
+	}
+	return checker, nil
+}
+
 func checkSubjects(cfg *config.Config, ips, domains, recipients []string) (dnscheck.Subjects, error) {
 	if len(ips)+len(domains)+len(recipients) == 0 {
 		s := cfg.HygieneSubjects()

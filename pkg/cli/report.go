@@ -3,11 +3,14 @@ package cli
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/dnscheck"
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/evidence"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
@@ -26,6 +29,9 @@ func runReport(args []string, env Env) error {
 	updateSince := fs.String("update-since", "", "write the update of a case sent at this `time`: what is new since then")
 	mask := fs.Bool("mask-recipients", false, "show recipients as …@domain (default: the config's report.mask_recipients)")
 	from := fs.String("from", "", "the From `address` of the eml draft (default: the config's report.from)")
+	check := fs.Bool("check", false, "make the sender checks now (PTR, DNSBLs, SPF, DMARC, DKIM of the sending domains, the recipient domains' MX) and put them in the packet")
+	var servers repeated
+	fs.Var(&servers, "dns.server", "with --check: a resolver to ask, `IP:port` (repeatable; default: the config's dns.servers, else /etc/resolv.conf)")
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -72,7 +78,15 @@ func runReport(args []string, env Env) error {
 			return err
 		}
 	}
-	p := b.Packet(now, fmt.Sprintf("%d log files", len(files)), nil)
+	source := fmt.Sprintf("%d log files", len(files))
+	p := b.Packet(now, source, nil)
+	if *check {
+		results, err := packetChecks(c.cfg, servers, p)
+		if err != nil {
+			return err
+		}
+		p = b.Packet(now, source, results)
+	}
 	out := bufio.NewWriter(env.Stdout)
 	switch *format {
 	case "text":
@@ -103,4 +117,31 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d), a date (2026-11-22) nor an RFC 3339 time", s)
+}
+
+// packetChecks makes the sender checks of a packet's IP and sending
+// domains (with the config's DKIM selectors), and the MX of its recipient
+// domains: what the packet states with the time it was checked.
+func packetChecks(cfg *config.Config, servers []string, p *evidence.Packet) ([]evidence.Check, error) {
+	checker, err := newChecker(cfg, servers, "")
+	if err != nil {
+		return nil, err
+	}
+	var s dnscheck.Subjects
+	if a, err := netip.ParseAddr(p.IP); err == nil {
+		s.IPs = append(s.IPs, a)
+	}
+	for _, d := range p.SendingDomains {
+		dom := dnscheck.Domain{Name: d.Name}
+		for _, hd := range cfg.Hygiene.Domains {
+			if strings.EqualFold(hd.Name, d.Name) {
+				dom.DKIMSelectors = hd.DKIMSelectors
+			}
+		}
+		s.Domains = append(s.Domains, dom)
+	}
+	for _, d := range p.RecipientDomains {
+		s.RecipientDomains = append(s.RecipientDomains, d.RecipientDomain)
+	}
+	return checker.Check(context.Background(), s), nil
 }

@@ -2,9 +2,12 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ppwatch/ppwatch/pkg/dnscheck/dnstest"
 	"github.com/ppwatch/ppwatch/pkg/evidence"
 )
 
@@ -46,5 +49,31 @@ func TestReportCommand(t *testing.T) {
 		if code, out, errs := run(t, "", tt.args...); code != 2 || out != "" || errs != tt.want {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", tt.args, code, out, errs, tt.want)
 		}
+	}
+}
+
+// --check makes the sender checks now, against the resolvers given, and
+// the packet states them: a failing SPF comes first as what to fix.
+func TestReportCheck(t *testing.T) {
+	srv := dnstest.Start(t, dnstest.Zones(t, dnstest.TestZones))
+	log := filepath.Join(t.TempDir(), "acct.csv")
+	os.WriteFile(log, []byte("type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,bounceCat,srcType,srcMta,dlvType,dlvSourceIp,dlvDestinationIp,dlvEsmtpAvailable,dlvSize,vmta,jobId,envId,queue,vmtaPool\n"+
+		"b,2026-11-22 09:04:01+0000,2026-11-22 08:59:40+0000,news@example.com,a@pp.example,,failed,5.7.0 (other or undefined security status),smtp;550 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=198.51.100.7,mx0a-001b2d01.pphosted.com (148.163.156.1),policy-related,smtp,app01.example.com (192.0.2.20),smtp,198.51.100.7,148.163.156.1,,4821,vmta-1,job-1,,pp.example/vmta-1,news\n"), 0o644)
+	code, out, errs := run(t, "", "report", "--ip", "198.51.100.7", "--check", "--dns.server", srv.Addr, log)
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	for _, want := range []string{
+		"Before sending, fix first (then check again with ppwatch check):\n  FAIL spf 198.51.100.7 for example.com: not permitted by \"v=spf1 include:_spf.example.com ~all\" (softfail)\n",
+		"PTR:               out.example.com (pass, checked ",
+		"  PASS mx pp.example: Proofpoint: MX mx0a-001b2d01.pphosted.com, mx0b-001b2d01.pphosted.com (checked ",
+		"  FAIL spf 198.51.100.7 for example.com: not permitted by",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	if code, _, errs := run(t, "", "report", "--ip", "198.51.100.7", "--check", "--dns.server", "resolver.example:53", log); code != 2 || !strings.HasPrefix(errs, "ppwatch: --dns.server: ") {
+		t.Errorf("bad --dns.server: exit %d %q", code, errs)
 	}
 }
