@@ -40,7 +40,7 @@ func TestImportDirection(t *testing.T) {
 		"pkg/internal/...": {},
 		"pkg/cli":          {"parsers", "pkg/app", "pkg/config", "pkg/dnscheck", "pkg/event", "pkg/evidence", "pkg/ingest", "pkg/livetail", "pkg/pipeline", "pkg/report", "pkg/store", "pkg/version"},
 		"pkg/ingest":       {"parsers", "pkg/agg", "pkg/classify", "pkg/config", "pkg/event", "pkg/journal", "pkg/metrics", "pkg/pipeline", "pkg/store", "pkg/tailer"},
-		"pkg/web":          {"pkg/alert", "pkg/event"},
+		"pkg/web":          {"pkg/alert", "pkg/event", "pkg/evidence"},
 		"pkg/alerting":     {"docs", "pkg/agg", "pkg/alert", "pkg/config", "pkg/event", "pkg/notify", "pkg/store"},
 		"pkg/hygiene":      {"pkg/config", "pkg/dnscheck", "pkg/store"},
 		"pkg/app":          {"*"},

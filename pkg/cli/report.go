@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -30,7 +34,8 @@ func runReport(args []string, env Env) error {
 	mask := fs.Bool("mask-recipients", false, "show recipients as …@domain (default: the config's report.mask_recipients)")
 	from := fs.String("from", "", "the From `address` of the eml draft (default: the config's report.from)")
 	check := fs.Bool("check", false, "make the sender checks now (PTR, DNSBLs, SPF, DMARC, DKIM of the sending domains, the recipient domains' MX) and put them in the packet")
-	var servers repeated
+	var servers, urls repeated
+	fs.Var(&urls, "url", "a running daemon's `URL` (http://127.0.0.1:9797; user:password@ for basic auth) whose state file adds to the packet (repeatable: a fleet's daemons are merged)")
 	fs.Var(&servers, "dns.server", "with --check: a resolver to ask, `IP:port` (repeatable; default: the config's dns.servers, else /etc/resolv.conf)")
 	files, err := parseFlags(fs, args)
 	if err != nil {
@@ -47,8 +52,8 @@ func runReport(args []string, env Env) error {
 	} else if *ip != "unknown" {
 		return usagef("--ip: %q is not an IP address", *ip)
 	}
-	if len(files) == 0 {
-		return usagef("report: give the log files to read (\"-\" for standard input)")
+	if len(files) == 0 && len(urls) == 0 {
+		return usagef("report: give the log files to read (\"-\" for standard input), or --url of a running daemon")
 	}
 	switch *format {
 	case "text", "markdown", "json", "eml":
@@ -64,7 +69,7 @@ func runReport(args []string, env Env) error {
 		if t.val == "" {
 			continue
 		}
-		if *t.to, err = parseWhen(t.val, now); err != nil {
+		if *t.to, err = evidence.ParseWhen(t.val, now); err != nil {
 			return usagef("%s: %v", t.flag, err)
 		}
 	}
@@ -78,14 +83,29 @@ func runReport(args []string, env Env) error {
 			return err
 		}
 	}
-	source := fmt.Sprintf("%d log files", len(files))
-	p := b.Packet(now, source, nil)
+	var parts []*evidence.Packet
+	var sources []string
+	if len(files) > 0 {
+		sources = append(sources, fmt.Sprintf("%d log files", len(files)))
+		parts = append(parts, b.Packet(now, sources[0], nil))
+	}
+	for _, u := range urls {
+		p, err := fetchPacket(u, *ip, o, *since, *until, *updateSince)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, p)
+		sources = append(sources, p.Source)
+	}
+	source := strings.Join(sources, " and ")
+	p := evidence.Merge(parts, now, source)
 	if *check {
 		results, err := packetChecks(c.cfg, servers, p)
 		if err != nil {
 			return err
 		}
-		p = b.Packet(now, source, results)
+		p.Hygiene = append(p.Hygiene, results...)
+		p = evidence.Merge([]*evidence.Packet{p}, now, source) // the newest of each check
 	}
 	out := bufio.NewWriter(env.Stdout)
 	switch *format {
@@ -102,21 +122,6 @@ func runReport(args []string, env Env) error {
 		return err
 	}
 	return out.Flush()
-}
-
-// parseWhen reads a time flag: a duration before now ("24h", "7d"), a
-// UTC date ("2026-11-22") or an RFC 3339 time.
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if d, err := config.ParseDuration(s); err == nil {
-		return now.Add(-d).UTC(), nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d), a date (2026-11-22) nor an RFC 3339 time", s)
 }
 
 // packetChecks makes the sender checks of a packet's IP and sending
@@ -145,3 +150,38 @@ func packetChecks(cfg *config.Config, servers []string, p *evidence.Packet) ([]e
 	}
 	return checker.Check(context.Background(), s), nil
 }
+
+// fetchPacket asks a running daemon for its packet of ip, with the
+// report's window as it was given (the daemon reads it against its clock).
+func fetchPacket(base, ip string, o evidence.Options, since, until, updateSince string) (*evidence.Packet, error) {
+	u, err := url.Parse(strings.TrimSuffix(base, "/") + "/api/v1/ips/" + url.PathEscape(ip) + "/report")
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef("--url: %q is not an http or https URL", base)
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"domain": o.Domain, "since": since, "until": until, "update_since": updateSince} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	client := http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("--url %s: %w", redactURL(u), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&e)
+		return nil, fmt.Errorf("--url %s: %s %s", redactURL(u), resp.Status, e.Error)
+	}
+	var p evidence.Packet
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		return nil, fmt.Errorf("--url %s: not a packet: %w", redactURL(u), err)
+	}
+	return &p, nil
+}
+
+// redactURL is u without its password, for messages.
+func redactURL(u *url.URL) string { return u.Redacted() }

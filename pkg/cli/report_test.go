@@ -2,13 +2,19 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/ppwatch/ppwatch/pkg/app"
+	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/dnscheck/dnstest"
 	"github.com/ppwatch/ppwatch/pkg/evidence"
+	"github.com/rs/zerolog"
 )
 
 // ppwatch report reads the logs as scan does, joins senders and
@@ -42,7 +48,7 @@ func TestReportCommand(t *testing.T) {
 	}{
 		{[]string{"report", "x.log"}, "ppwatch: report: give --ip, the sending IP the case is about\n"},
 		{[]string{"report", "--ip", "192.0.2.300", "x.log"}, "ppwatch: --ip: \"192.0.2.300\" is not an IP address\n"},
-		{[]string{"report", "--ip", "192.0.2.10"}, "ppwatch: report: give the log files to read (\"-\" for standard input)\n"},
+		{[]string{"report", "--ip", "192.0.2.10"}, "ppwatch: report: give the log files to read (\"-\" for standard input), or --url of a running daemon\n"},
 		{[]string{"report", "--ip", "192.0.2.10", "--format", "pdf", "x.log"}, "ppwatch: --format: unknown format \"pdf\" (use text, markdown, json or eml)\n"},
 		{[]string{"report", "--ip", "192.0.2.10", "--since", "yesterday", "x.log"}, "ppwatch: --since: \"yesterday\" is neither a duration (24h, 7d), a date (2026-11-22) nor an RFC 3339 time\n"},
 	} {
@@ -75,5 +81,75 @@ func TestReportCheck(t *testing.T) {
 	}
 	if code, _, errs := run(t, "", "report", "--ip", "198.51.100.7", "--check", "--dns.server", "resolver.example:53", log); code != 2 || !strings.HasPrefix(errs, "ppwatch: --dns.server: ") {
 		t.Errorf("bad --dns.server: exit %d %q", code, errs)
+	}
+}
+
+// Two daemons of a fleet, each with part of one IP's mail: the packet
+// from both (--url twice) has the counts and replies of reading both
+// hosts' logs at once, and a daemon that fails is named in the error.
+func TestReportFleetMerge(t *testing.T) {
+	start := func(log, mta string) string {
+		dir := t.TempDir()
+		cfg, err := config.Parse(fmt.Appendf(nil, "listen: 127.0.0.1:0\nstate_file: %s/ppwatch.db\nflush_interval: 20ms\ntimezone: UTC\n"+
+			"inputs: [{path: %s, mta: %s}]\nsource_ips: [{mta: postfix, ip: 192.0.2.10}]\ndns: {servers: [\"127.0.0.1:1\"]}\n", dir, log, mta), "fleet.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := app.New(app.Options{Config: cfg, Logger: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(); err != nil {
+			a.Stop()
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Stop() })
+		return "http://" + a.Addr()
+	}
+	// What the logs say, read at once, with the same source IP mapping.
+	cfgFile := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(cfgFile, []byte("timezone: UTC\nsource_ips: [{mta: postfix, ip: 192.0.2.10}]\n"), 0o644)
+	_, out, _ := run(t, "", "report", "--config", cfgFile, "--ip", "192.0.2.10", "--format", "json", "../../testdata/postfix/sample.log", "../../testdata/exim/sample.log")
+	var want evidence.Packet
+	if err := json.Unmarshal([]byte(out), &want); err != nil {
+		t.Fatal(err)
+	}
+	a, b := start("../../testdata/postfix/sample.log", "postfix"), start("../../testdata/exim/sample.log", "exim")
+	var got evidence.Packet
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, out, errs := run(t, "", "report", "--ip", "192.0.2.10", "--format", "json", "--url", a, "--url", b+"/")
+		got = evidence.Packet{}
+		json.Unmarshal([]byte(out), &got)
+		if got.Totals.Attempts == want.Totals.Attempts || time.Now().After(deadline) {
+			if errs != "" {
+				t.Fatalf("stderr %q", errs)
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if want.Totals.Attempts == 0 || want.Totals.Blocks == 0 || len(want.Replies) < 3 {
+		t.Fatalf("the logs give %+v", want.Totals)
+	}
+	if got.Totals.Attempts != want.Totals.Attempts || got.Totals.ProofpointAttempts != want.Totals.ProofpointAttempts ||
+		got.Totals.Blocks != want.Totals.Blocks || got.Totals.Deferrals != want.Totals.Deferrals || got.Case.Kind != want.Case.Kind {
+		t.Errorf("merged totals %+v case %s; the logs read at once: %+v case %s", got.Totals, got.Case.Kind, want.Totals, want.Case.Kind)
+	}
+	count := func(p evidence.Packet) map[string]int {
+		m := map[string]int{}
+		for _, r := range p.Replies {
+			m[r.Response] += r.Count
+		}
+		return m
+	}
+	if d := cmp.Diff(count(want), count(got)); d != "" {
+		t.Errorf("replies (-logs +daemons):\n%s", d)
+	}
+	if len(got.Days) != 1 || got.Days[0].Blocks != want.Totals.Blocks || !strings.HasPrefix(got.Source, "the state file of ") {
+		t.Errorf("days %+v, source %q", got.Days, got.Source)
+	}
+	if code, _, errs := run(t, "", "report", "--ip", "192.0.2.10", "--url", a+"/nothing-here"); code != 1 || !strings.Contains(errs, "/nothing-here/api/v1/ips/192.0.2.10/report: 404 Not Found") {
+		t.Errorf("a failing daemon: exit %d, %q", code, errs)
 	}
 }

@@ -14,7 +14,10 @@ package evidence
 
 import (
 	"cmp"
+	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -295,25 +298,12 @@ func (b *Builder) Packet(now time.Time, source string, hygiene []Check) *Packet 
 	r := b.rep.Report()
 	p := &Packet{IP: b.o.IP, Domain: b.o.Domain, Generated: now.UTC(), Source: source, FirstEvent: r.FirstEvent, LastEvent: r.LastEvent,
 		Totals: r.Totals, RecipientDomains: r.ProofpointDomains, Replies: r.ProofpointReplies, Hygiene: hygiene}
-	if p.Hygiene == nil {
-		p.Hygiene = []Check{}
-	}
 	if !b.first.IsZero() {
 		first := b.first
 		p.FirstSeen = &first
 	}
-	p.Hosts = slices.Sorted(mapKeys(b.hosts))
+	p.Hosts = slices.Sorted(maps.Keys(b.hosts))
 	p.Senders, p.SendingDomains = top(b.senders), top(b.domains)
-	for _, r := range p.Replies {
-		if p.FirstFailure == nil || r.FirstSeen.Before(*p.FirstFailure) {
-			t := r.FirstSeen
-			p.FirstFailure = &t
-		}
-		if p.LatestFailure == nil || r.LastSeen.After(*p.LatestFailure) {
-			t := r.LastSeen
-			p.LatestFailure = &t
-		}
-	}
 	p.Samples = append(append(p.Samples, b.head...), b.tail[b.next:]...)
 	p.Samples = append(p.Samples, b.tail[:b.next]...)
 	p.Messages = b.outcomes
@@ -326,9 +316,8 @@ func (b *Builder) Packet(now time.Time, source string, hygiene []Check) *Packet 
 		p.Messages.MedianDelay = d[(n-1)/2]
 	}
 	p.Days = b.lastDays()
-	p.Case = caseOf(p)
 	if !b.o.UpdateSince.IsZero() {
-		u := &Update{Since: b.o.UpdateSince.UTC(), Failures: b.newFailures, NewDomains: []string{}, LatestFailure: p.LatestFailure}
+		u := &Update{Since: b.o.UpdateSince.UTC(), Failures: b.newFailures, NewDomains: []string{}}
 		for d, t := range b.firstFailure {
 			if !t.Before(b.o.UpdateSince) {
 				u.NewDomains = append(u.NewDomains, d)
@@ -337,20 +326,54 @@ func (b *Builder) Packet(now time.Time, source string, hygiene []Check) *Packet 
 		slices.Sort(u.NewDomains)
 		p.Update = u
 	}
+	return p.Finish()
+}
+
+// Finish fills in what a packet's source does not give, from what it
+// does: the first and latest failure, the kind of case and what to ask,
+// the update's latest failure, and empty lists for absent ones. Sources
+// other than a Builder (a daemon's state file, packets merged) call it.
+func (p *Packet) Finish() *Packet {
+	p.FirstFailure, p.LatestFailure = nil, nil
+	for _, r := range p.Replies {
+		if p.FirstFailure == nil || r.FirstSeen.Before(*p.FirstFailure) {
+			t := r.FirstSeen
+			p.FirstFailure = &t
+		}
+		if p.LatestFailure == nil || r.LastSeen.After(*p.LatestFailure) {
+			t := r.LastSeen
+			p.LatestFailure = &t
+		}
+	}
+	p.Case = caseOf(p)
+	if p.Update != nil {
+		p.Update.LatestFailure = p.LatestFailure
+	}
 	if p.Hosts == nil {
 		p.Hosts = []string{}
 	}
-	return p
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
+	if p.Senders == nil {
+		p.Senders = []NameCount{}
 	}
+	if p.SendingDomains == nil {
+		p.SendingDomains = []NameCount{}
+	}
+	if p.RecipientDomains == nil {
+		p.RecipientDomains = []report.Domain{}
+	}
+	if p.Replies == nil {
+		p.Replies = []report.Reply{}
+	}
+	if p.Samples == nil {
+		p.Samples = []Sample{}
+	}
+	if p.Days == nil {
+		p.Days = []Day{}
+	}
+	if p.Hygiene == nil {
+		p.Hygiene = []Check{}
+	}
+	return p
 }
 
 // top are the most frequent names, ties by name.
@@ -365,7 +388,7 @@ func top(m map[string]*int) []NameCount {
 
 // lastDays are the volumeDays days up to the last attempt read.
 func (b *Builder) lastDays() []Day {
-	dates := slices.Sorted(mapKeys(b.days))
+	dates := slices.Sorted(maps.Keys(b.days))
 	if len(dates) > volumeDays {
 		dates = dates[len(dates)-volumeDays:]
 	}
@@ -374,4 +397,24 @@ func (b *Builder) lastDays() []Day {
 		out = append(out, *b.days[d])
 	}
 	return out
+}
+
+// ParseWhen reads a time a user gives (flags, API parameters): a duration
+// before now ("24h", "7d"), a UTC date ("2026-11-22") or an RFC 3339 time.
+func ParseWhen(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d).UTC(), nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if days, err := strconv.Atoi(n); err == nil && days >= 0 {
+			return now.Add(-time.Duration(days) * 24 * time.Hour).UTC(), nil
+		}
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d), a date (2026-11-22) nor an RFC 3339 time", s)
 }

@@ -96,6 +96,7 @@ func (s *Server) mountPages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ip/{ip}", s.serveIP)
 	mux.HandleFunc("GET /api/v1/ip/{ip}", s.serveIP)
 	mux.HandleFunc("GET /alerts", s.serveAlerts)
+	s.mountReport(mux)
 }
 
 // serveIP reads everything first (short store reads) and only then writes

@@ -1,0 +1,186 @@
+package app
+
+import (
+	"cmp"
+	"maps"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/dnscheck"
+	"github.com/ppwatch/ppwatch/pkg/event"
+	"github.com/ppwatch/ppwatch/pkg/evidence"
+	"github.com/ppwatch/ppwatch/pkg/report"
+	"github.com/ppwatch/ppwatch/pkg/store"
+)
+
+// Evidence is the evidence packet of one sending IP from what the daemon
+// keeps: the per-minute counts of the state file over [since, until)
+// (since zero: the retention), its replies verbatim, and the latest sender
+// checks. The daemon keeps no attempts, so the packet has no samples and
+// no message outcomes; ppwatch report over the log files gives those.
+// With updateSince set, it is a case's update.
+func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (*evidence.Packet, error) {
+	now := a.now()
+	if since.IsZero() || since.Before(now.Add(-time.Duration(a.cfg.Retention))) {
+		since = now.Add(-time.Duration(a.cfg.Retention))
+	}
+	if until.IsZero() || until.After(now) {
+		until = now.Add(time.Minute) // the minute of now is counted whole
+	}
+	label := cmp.Or(ip, "unknown")
+	host, _ := os.Hostname()
+	p := &evidence.Packet{IP: label, Domain: domain, Generated: now.UTC(), Source: "the state file of " + host, Hosts: []string{host}}
+	if updateSince.IsZero() {
+		p.Update = nil
+	} else {
+		p.Update = &evidence.Update{Since: updateSince.UTC(), NewDomains: []string{}}
+	}
+
+	var first, last time.Time
+	domains := map[string]*report.Domain{}
+	days := map[string]*evidence.Day{}
+	firstFailure := map[string]int64{} // domain → first minute with a failure
+	err := a.store.IPBuckets(since, until, ip, func(m int64, se store.Series, n uint64) {
+		if domain != "" && se.RecipientDomain != domain {
+			return
+		}
+		t := time.Unix(m*60, 0).UTC()
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+		c := int(n)
+		add := func(k *report.Counts) {
+			k.Attempts += c
+			if k.Classes == nil {
+				k.Classes = map[string]int{}
+			}
+			k.Classes[se.Class] += c
+			switch event.Status(se.Status) {
+			case event.Delivered:
+				k.Delivered += c
+			case event.Deferred:
+				k.Deferred += c
+			case event.Bounced:
+				k.Bounced += c
+			}
+			if !se.Proofpoint {
+				return
+			}
+			k.ProofpointAttempts += c
+			switch se.Outcome {
+			case event.OutcomeBlock:
+				k.Blocks += c
+			case event.OutcomeDeferral:
+				k.Deferrals += c
+			}
+		}
+		add(&p.Totals)
+		date := t.Format(time.DateOnly)
+		d := days[date]
+		if d == nil {
+			d = &evidence.Day{Date: date}
+			days[date] = d
+		}
+		d.Attempts += c
+		if se.Proofpoint {
+			d.ProofpointAttempts += c
+			rd := domains[se.RecipientDomain]
+			if rd == nil {
+				rd = &report.Domain{RecipientDomain: se.RecipientDomain}
+				domains[se.RecipientDomain] = rd
+			}
+			add(&rd.Counts)
+		}
+		switch se.Outcome {
+		case event.OutcomeBlock:
+			d.Blocks += c
+		case event.OutcomeDeferral:
+			d.Deferrals += c
+		}
+		if se.Outcome == event.OutcomeBlock || se.Outcome == event.OutcomeDeferral {
+			if f, ok := firstFailure[se.RecipientDomain]; !ok || m < f {
+				firstFailure[se.RecipientDomain] = m
+			}
+			if p.Update != nil && !t.Before(updateSince.Truncate(time.Minute)) {
+				p.Update.Failures += c
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !first.IsZero() {
+		p.FirstEvent, p.LastEvent = &first, &last
+	}
+	evidence.Ratios(&p.Totals)
+	for _, d := range domains {
+		evidence.Ratios(&d.Counts)
+		p.RecipientDomains = append(p.RecipientDomains, *d)
+	}
+	slices.SortFunc(p.RecipientDomains, func(x, y report.Domain) int {
+		return cmp.Or(cmp.Compare(y.Blocks, x.Blocks), cmp.Compare(y.Deferrals, x.Deferrals), cmp.Compare(x.RecipientDomain, y.RecipientDomain))
+	})
+	for _, date := range slices.Sorted(maps.Keys(days)) {
+		p.Days = append(p.Days, *days[date])
+	}
+	if len(p.Days) > 14 {
+		p.Days = p.Days[len(p.Days)-14:]
+	}
+	if p.Update != nil {
+		for d, m := range firstFailure {
+			if m*60 >= updateSince.Unix()/60*60 {
+				p.Update.NewDomains = append(p.Update.NewDomains, d)
+			}
+		}
+		slices.Sort(p.Update.NewDomains)
+	}
+
+	// The replies, one per text: the state file keeps them per domain.
+	byText := map[string]*report.Reply{}
+	err = a.store.EachIPReply(ip, func(r store.Reply) {
+		if domain != "" && r.RecipientDomain != domain || r.LastSeen.Before(since) || !r.FirstSeen.Before(until) {
+			return
+		}
+		x := byText[r.Response]
+		if x == nil {
+			x = &report.Reply{SourceIP: label, Response: r.Response, SMTPCode: r.SMTPCode, EnhancedCode: r.EnhancedCode, Class: r.Class,
+				FirstSeen: r.FirstSeen, LastSeen: r.LastSeen}
+			byText[r.Response] = x
+		}
+		x.Count += int(r.Count)
+		if r.FirstSeen.Before(x.FirstSeen) {
+			x.FirstSeen = r.FirstSeen
+		}
+		if r.LastSeen.After(x.LastSeen) {
+			x.LastSeen = r.LastSeen
+		}
+		x.RecipientDomains = append(x.RecipientDomains, report.DomainCount{Domain: r.RecipientDomain, Count: int(r.Count)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range byText {
+		slices.SortFunc(r.RecipientDomains, func(x, y report.DomainCount) int {
+			return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Domain, y.Domain))
+		})
+		r.RecipientDomains = r.RecipientDomains[:min(len(r.RecipientDomains), report.MaxReplyDomains)]
+		p.Replies = append(p.Replies, *r)
+	}
+	slices.SortFunc(p.Replies, func(x, y report.Reply) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Response, y.Response))
+	})
+
+	// The checks of this IP, and of the sending domains (the daemon keeps
+	// no senders, so every configured domain's).
+	for _, s := range a.checks.Latest() {
+		r := s.Result
+		if r.Subject == label || r.IP == label || r.Check == dnscheck.CheckDMARC || r.Check == dnscheck.CheckDKIM {
+			p.Hygiene = append(p.Hygiene, r)
+		}
+	}
+	return p.Finish(), nil
+}

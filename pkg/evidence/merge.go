@@ -1,0 +1,215 @@
+package evidence
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/report"
+)
+
+// Merge is one packet of several about the same IP: a fleet's daemons,
+// or a daemon and the log files, each saw part of its mail. Counts add
+// up; a reply seen by several is one reply with their counts; the samples
+// are the first and latest of all; each check is its latest.
+func Merge(ps []*Packet, now time.Time, source string) *Packet {
+	if len(ps) == 1 {
+		p := *ps[0]
+		p.Generated, p.Source = now.UTC(), source
+		return p.Finish()
+	}
+	out := &Packet{Generated: now.UTC(), Source: source}
+	hosts := map[string]bool{}
+	senders, domains := map[string]int{}, map[string]int{}
+	rdoms := map[string]*report.Domain{}
+	replies := map[string]*report.Reply{}
+	days := map[string]*Day{}
+	checks := map[string]Check{}
+	var newDomains []string
+	for _, p := range ps {
+		out.IP, out.Domain = p.IP, p.Domain
+		out.FirstEvent, out.LastEvent = earliest(out.FirstEvent, p.FirstEvent), latest(out.LastEvent, p.LastEvent)
+		out.FirstSeen = earliest(out.FirstSeen, p.FirstSeen)
+		for _, h := range p.Hosts {
+			hosts[h] = true
+		}
+		for _, n := range p.Senders {
+			senders[n.Name] += n.Count
+		}
+		for _, n := range p.SendingDomains {
+			domains[n.Name] += n.Count
+		}
+		addCounts(&out.Totals, &p.Totals)
+		for _, d := range p.RecipientDomains {
+			x := rdoms[d.RecipientDomain]
+			if x == nil {
+				x = &report.Domain{RecipientDomain: d.RecipientDomain}
+				rdoms[d.RecipientDomain] = x
+			}
+			addCounts(&x.Counts, &d.Counts)
+		}
+		for _, r := range p.Replies {
+			x := replies[r.Response]
+			if x == nil {
+				c := r
+				c.RecipientDomains = nil
+				c.Count = 0
+				x = &c
+				replies[r.Response] = x
+			}
+			x.Count += r.Count
+			x.FirstSeen, x.LastSeen = minT(x.FirstSeen, r.FirstSeen), maxT(x.LastSeen, r.LastSeen)
+			x.RecipientDomains = append(x.RecipientDomains, r.RecipientDomains...)
+		}
+		out.Samples = append(out.Samples, p.Samples...)
+		m := &out.Messages
+		if p.Messages.DeliveredAfterRetry > m.DeliveredAfterRetry {
+			m.MedianDelay = p.Messages.MedianDelay // medians do not add: the larger part's
+		}
+		m.Deferred += p.Messages.Deferred
+		m.DeliveredAfterRetry += p.Messages.DeliveredAfterRetry
+		m.Bounced += p.Messages.Bounced
+		m.StillDeferred += p.Messages.StillDeferred
+		m.Dropped += p.Messages.Dropped
+		m.MaxAttempts = max(m.MaxAttempts, p.Messages.MaxAttempts)
+		for _, d := range p.Days {
+			x := days[d.Date]
+			if x == nil {
+				x = &Day{Date: d.Date}
+				days[d.Date] = x
+			}
+			x.Attempts += d.Attempts
+			x.ProofpointAttempts += d.ProofpointAttempts
+			x.Blocks += d.Blocks
+			x.Deferrals += d.Deferrals
+		}
+		for _, c := range p.Hygiene {
+			k := string(c.Check) + " " + c.Target()
+			if old, ok := checks[k]; !ok || c.Checked.After(old.Checked) {
+				checks[k] = c
+			}
+		}
+		if p.Update != nil {
+			if out.Update == nil {
+				out.Update = &Update{Since: p.Update.Since}
+			}
+			out.Update.Failures += p.Update.Failures
+			newDomains = append(newDomains, p.Update.NewDomains...)
+		}
+	}
+	out.Hosts = slices.Sorted(maps.Keys(hosts))
+	out.Senders, out.SendingDomains = topOf(senders), topOf(domains)
+	Ratios(&out.Totals)
+	for _, d := range rdoms {
+		Ratios(&d.Counts)
+		out.RecipientDomains = append(out.RecipientDomains, *d)
+	}
+	slices.SortFunc(out.RecipientDomains, func(x, y report.Domain) int {
+		return cmp.Or(cmp.Compare(y.Blocks, x.Blocks), cmp.Compare(y.Deferrals, x.Deferrals), cmp.Compare(x.RecipientDomain, y.RecipientDomain))
+	})
+	for _, r := range replies {
+		r.RecipientDomains = sumDomains(r.RecipientDomains)
+		out.Replies = append(out.Replies, *r)
+	}
+	slices.SortFunc(out.Replies, func(x, y report.Reply) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Response, y.Response))
+	})
+	slices.SortStableFunc(out.Samples, func(x, y Sample) int { return x.Time.Compare(y.Time) })
+	if n := len(out.Samples); n > DefaultSamples {
+		half := DefaultSamples / 2
+		out.Samples = append(out.Samples[:half:half], out.Samples[n-(DefaultSamples-half):]...)
+	}
+	for _, d := range slices.Sorted(maps.Keys(days)) {
+		out.Days = append(out.Days, *days[d])
+	}
+	if len(out.Days) > volumeDays {
+		out.Days = out.Days[len(out.Days)-volumeDays:]
+	}
+	for _, k := range slices.Sorted(maps.Keys(checks)) {
+		out.Hygiene = append(out.Hygiene, checks[k])
+	}
+	if out.Update != nil {
+		slices.Sort(newDomains)
+		out.Update.NewDomains = slices.Compact(newDomains)
+		if out.Update.NewDomains == nil {
+			out.Update.NewDomains = []string{}
+		}
+	}
+	return out.Finish()
+}
+
+func addCounts(c, o *report.Counts) {
+	c.Attempts += o.Attempts
+	c.Delivered += o.Delivered
+	c.Deferred += o.Deferred
+	c.Bounced += o.Bounced
+	c.ProofpointAttempts += o.ProofpointAttempts
+	c.Blocks += o.Blocks
+	c.Deferrals += o.Deferrals
+	for k, n := range o.Classes {
+		if c.Classes == nil {
+			c.Classes = map[string]int{}
+		}
+		c.Classes[k] += n
+	}
+}
+
+// Ratios sets the block and deferral ratios of counts added up.
+func Ratios(c *report.Counts) {
+	c.BlockRatio, c.DeferralRatio = 0, 0
+	if c.ProofpointAttempts > 0 {
+		c.BlockRatio = float64(c.Blocks) / float64(c.ProofpointAttempts)
+		c.DeferralRatio = float64(c.Deferrals) / float64(c.ProofpointAttempts)
+	}
+}
+
+func sumDomains(l []report.DomainCount) []report.DomainCount {
+	by := map[string]int{}
+	for _, d := range l {
+		by[d.Domain] += d.Count
+	}
+	out := []report.DomainCount{}
+	for d, n := range by {
+		out = append(out, report.DomainCount{Domain: d, Count: n})
+	}
+	slices.SortFunc(out, func(x, y report.DomainCount) int { return cmp.Or(cmp.Compare(y.Count, x.Count), strings.Compare(x.Domain, y.Domain)) })
+	return out[:min(len(out), report.MaxReplyDomains)]
+}
+
+func topOf(m map[string]int) []NameCount {
+	p := map[string]*int{}
+	for k, v := range m {
+		p[k] = &v
+	}
+	return top(p)
+}
+
+func earliest(a, b *time.Time) *time.Time {
+	if a == nil || b != nil && b.Before(*a) {
+		return b
+	}
+	return a
+}
+
+func latest(a, b *time.Time) *time.Time {
+	if a == nil || b != nil && b.After(*a) {
+		return b
+	}
+	return a
+}
+
+func minT(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxT(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
