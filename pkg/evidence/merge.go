@@ -174,7 +174,9 @@ func sumDomains(l []report.DomainCount) []report.DomainCount {
 	for d, n := range by {
 		out = append(out, report.DomainCount{Domain: d, Count: n})
 	}
-	slices.SortFunc(out, func(x, y report.DomainCount) int { return cmp.Or(cmp.Compare(y.Count, x.Count), strings.Compare(x.Domain, y.Domain)) })
+	slices.SortFunc(out, func(x, y report.DomainCount) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), strings.Compare(x.Domain, y.Domain))
+	})
 	return out[:min(len(out), report.MaxReplyDomains)]
 }
 
