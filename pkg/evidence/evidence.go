@@ -106,7 +106,8 @@ type Messages struct {
 	DeliveredAfterRetry int           `json:"delivered_after_retry"`
 	MedianDelay         time.Duration `json:"median_delay_ns"` // of those delivered after retry, from the first deferral
 	Bounced             int           `json:"bounced"`
-	StillDeferred       int           `json:"still_deferred"` // no later attempt in what was read: still queued, or expired
+	Expired             int           `json:"expired"`        // given up by the MTA's retry limit (Exim's "retry timeout exceeded")
+	StillDeferred       int           `json:"still_deferred"` // no later attempt in what was read: still queued (or expired where the MTA logs it per message only: Postfix)
 	MaxAttempts         int           `json:"max_attempts"`
 	Dropped             int           `json:"dropped,omitempty"` // not followed: past the bound (DefaultMaxMessages)
 }
@@ -259,7 +260,11 @@ func (b *Builder) follow(ev *event.Delivery) {
 		b.delays = append(b.delays, ev.Time.Sub(m.firstDeferral))
 	case event.Bounced:
 		m.done = true
-		b.outcomes.Bounced++
+		if strings.HasSuffix(ev.Response, "retry timeout exceeded") {
+			b.outcomes.Expired++
+		} else {
+			b.outcomes.Bounced++
+		}
 	}
 	b.outcomes.MaxAttempts = max(b.outcomes.MaxAttempts, m.attempts)
 }
@@ -309,7 +314,7 @@ func (b *Builder) Packet(now time.Time, source string, hygiene []Check) *Packet 
 	p.Messages = b.outcomes
 	p.Messages.Deferred = len(b.msgs)
 	p.Messages.Dropped = b.dropped
-	p.Messages.StillDeferred = p.Messages.Deferred - p.Messages.DeliveredAfterRetry - p.Messages.Bounced
+	p.Messages.StillDeferred = p.Messages.Deferred - p.Messages.DeliveredAfterRetry - p.Messages.Bounced - p.Messages.Expired
 	if n := len(b.delays); n > 0 {
 		d := slices.Clone(b.delays)
 		slices.Sort(d)

@@ -123,7 +123,7 @@ func TestGoldenPackets(t *testing.T) {
 // past the bound, messages are counted as dropped.
 func TestMessageOutcomes(t *testing.T) {
 	defer func(n int) { maxMessages = n }(maxMessages)
-	maxMessages = 3
+	maxMessages = 4
 	t0 := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	at := func(min int, qid, rcpt string, st event.Status, code int) *event.Delivery {
 		return &event.Delivery{Time: t0.Add(time.Duration(min) * time.Minute), SourceIP: "192.0.2.10", QueueID: qid, Recipient: rcpt,
@@ -139,13 +139,19 @@ func TestMessageOutcomes(t *testing.T) {
 		at(30, "Q1", "a@acme.example", event.Delivered, 250),
 		at(40, "Q1", "b@acme.example", event.Bounced, 554),
 		at(41, "Q3", "d@acme.example", event.Deferred, 451),
+		at(41, "Q5", "f@acme.example", event.Deferred, 421),
 		at(42, "Q4", "e@acme.example", event.Deferred, 421),  // past the bound
 		at(50, "Q1", "a@acme.example", event.Delivered, 250), // a duplicate after the outcome changes nothing
+		func() *event.Delivery { // Exim gives up: a bounce with the last deferral's reply
+			ev := at(60, "Q5", "f@acme.example", event.Bounced, 421)
+			ev.Response = "421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10: retry timeout exceeded"
+			return ev
+		}(),
 	} {
 		b.Add(ev)
 	}
 	got := b.Packet(now, "test", nil).Messages
-	want := Messages{Deferred: 3, DeliveredAfterRetry: 1, MedianDelay: 30 * time.Minute, Bounced: 1, StillDeferred: 1, MaxAttempts: 3, Dropped: 1}
+	want := Messages{Deferred: 4, DeliveredAfterRetry: 1, MedianDelay: 30 * time.Minute, Bounced: 1, Expired: 1, StillDeferred: 1, MaxAttempts: 3, Dropped: 1}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}

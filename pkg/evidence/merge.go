@@ -71,6 +71,7 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 		m.Deferred += p.Messages.Deferred
 		m.DeliveredAfterRetry += p.Messages.DeliveredAfterRetry
 		m.Bounced += p.Messages.Bounced
+		m.Expired += p.Messages.Expired
 		m.StillDeferred += p.Messages.StillDeferred
 		m.Dropped += p.Messages.Dropped
 		m.MaxAttempts = max(m.MaxAttempts, p.Messages.MaxAttempts)

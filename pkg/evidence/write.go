@@ -138,8 +138,8 @@ func (d *doc) evidence(p *Packet) {
 		if m.DeliveredAfterRetry > 0 {
 			delay = fmt.Sprintf(" (median delay %s)", m.MedianDelay.Round(time.Second))
 		}
-		d.line("%d messages deferred: %d delivered after retry%s, %d bounced, %d still deferred at the last line read (queued or expired); up to %d attempts each.",
-			m.Deferred, m.DeliveredAfterRetry, delay, m.Bounced, m.StillDeferred, m.MaxAttempts)
+		d.line("%d messages deferred: %d delivered after retry%s, %d bounced, %d expired, %d still deferred at the last line read; up to %d attempts each.",
+			m.Deferred, m.DeliveredAfterRetry, delay, m.Bounced, m.Expired, m.StillDeferred, m.MaxAttempts)
 		if m.Dropped > 0 {
 			d.line("%d more were not followed (past %d messages).", m.Dropped, maxMessages)
 		}
