@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,28 +21,14 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/internal/testkit"
 	"github.com/ppwatch/ppwatch/pkg/notify"
 	"github.com/ppwatch/ppwatch/pkg/store"
 	"github.com/ppwatch/ppwatch/pkg/web"
 )
 
 // clock is the App's injectable clock; the tests move it.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
+type clock = testkit.Clock
 
 // alertmanager stands in for Alertmanager: it records every POST.
 type alertmanager struct {
@@ -210,7 +195,7 @@ func TestAlertsEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, filepath.Join(dir, "mail.log"))
 	am := newAlertmanager(t)
-	clk := &clock{t: time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC))
 	a := testApp(t, dir, am.URL, "0.4", "1m", clk)
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
@@ -342,7 +327,7 @@ func TestPendingSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, filepath.Join(dir, "mail.log"))
 	am := newAlertmanager(t)
-	clk := &clock{t: time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC))
 	a := testApp(t, dir, am.URL, "0.4", "2m", clk)
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
@@ -371,7 +356,7 @@ func TestReloadThreshold(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, filepath.Join(dir, "mail.log"))
 	am := newAlertmanager(t)
-	clk := &clock{t: time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC))
 	a := testApp(t, dir, am.URL, "0.5", "0s", clk) // 2 of 4 is not above 0.5
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
@@ -418,7 +403,7 @@ func TestExternalLabelsAndRunbookURL(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, filepath.Join(dir, "mail.log"))
 	am := newAlertmanager(t)
-	clk := &clock{t: t1}
+	clk := testkit.NewClock(t1)
 	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, dir, am.URL, "0.4", "0s")), "test.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -451,7 +436,7 @@ func TestRunbookAndWebInfo(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, filepath.Join(dir, "mail.log"))
 	am := newAlertmanager(t)
-	clk := &clock{t: t1}
+	clk := testkit.NewClock(t1)
 	a := testApp(t, dir, am.URL, "0.4", "0s", clk)
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
@@ -641,7 +626,7 @@ func grep(text, prefix string) string {
 // The IP page lists the most frequent replies only, and says how many there are.
 func TestIPPageRepliesBounded(t *testing.T) {
 	dir := t.TempDir()
-	clk := &clock{t: t1}
+	clk := testkit.NewClock(t1)
 	a := testApp(t, dir, "http://127.0.0.1:1", "0.05", "0s", clk)
 	defer a.Stop()
 	b := store.NewBatch()

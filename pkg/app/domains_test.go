@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/internal/testkit"
 	"github.com/ppwatch/ppwatch/pkg/web"
 )
 
@@ -130,7 +131,7 @@ func TestDomainFloodThroughDaemon(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "mail.log")
 	appendFlood(t, log, 0, 1000)
-	clk := &clock{t: time.Date(2026, 11, 22, 11, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 22, 11, 0, 0, 0, time.UTC))
 	a := floodApp(t, dir, 100, clk)
 	eventually(t, "1,000 attempts", func() bool { return sum(t, get(t, a, "/metrics"), "ppwatch_attempts_total") == 1000 })
 	// 50 of the kept domains were blocked, each with its reply; the 450

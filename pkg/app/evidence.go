@@ -116,9 +116,9 @@ func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (
 	if !first.IsZero() {
 		p.FirstEvent, p.LastEvent = &first, &last
 	}
-	evidence.Ratios(&p.Totals)
+	p.Totals.SetRatios()
 	for _, d := range domains {
-		evidence.Ratios(&d.Counts)
+		d.Counts.SetRatios()
 		p.RecipientDomains = append(p.RecipientDomains, *d)
 	}
 	slices.SortFunc(p.RecipientDomains, func(x, y report.Domain) int {

@@ -49,7 +49,7 @@ func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, filepath.Join(dir, "mail.log"))
 	am := newAlertmanager(t)
-	clk := &clock{t: t1}
+	clk := testkit.NewClock(t1)
 	cfg, err := config.Parse([]byte(fmt.Sprintf(testConfig, dir, am.URL, "0.4", "0s")), "test.yml")
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/internal/testkit"
 	"github.com/ppwatch/ppwatch/pkg/tailer"
 )
 
@@ -38,7 +39,7 @@ func newPositionsEnv(t *testing.T) *positionsEnv {
 	dir := t.TempDir()
 	return &positionsEnv{t: t, dir: dir, state: filepath.Join(dir, "ppwatch.db"),
 		a: filepath.Join(dir, "a.log"), b: filepath.Join(dir, "b.log"),
-		clk: &clock{t: time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC)}}
+		clk: testkit.NewClock(time.Date(2026, 11, 22, 10, 10, 0, 0, time.UTC))}
 }
 
 func (e *positionsEnv) config(paths ...string) *config.Config {

@@ -41,14 +41,14 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 		for _, n := range p.SendingDomains {
 			domains[n.Name] += n.Count
 		}
-		addCounts(&out.Totals, &p.Totals)
+		out.Totals.Sum(&p.Totals)
 		for _, d := range p.RecipientDomains {
 			x := rdoms[d.RecipientDomain]
 			if x == nil {
 				x = &report.Domain{RecipientDomain: d.RecipientDomain}
 				rdoms[d.RecipientDomain] = x
 			}
-			addCounts(&x.Counts, &d.Counts)
+			x.Counts.Sum(&d.Counts)
 		}
 		for _, r := range p.Replies {
 			x := replies[r.Response]
@@ -102,9 +102,7 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 	}
 	out.Hosts = slices.Sorted(maps.Keys(hosts))
 	out.Senders, out.SendingDomains = topOf(senders), topOf(domains)
-	Ratios(&out.Totals)
 	for _, d := range rdoms {
-		Ratios(&d.Counts)
 		out.RecipientDomains = append(out.RecipientDomains, *d)
 	}
 	slices.SortFunc(out.RecipientDomains, func(x, y report.Domain) int {
@@ -139,31 +137,6 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 		}
 	}
 	return out.Finish()
-}
-
-func addCounts(c, o *report.Counts) {
-	c.Attempts += o.Attempts
-	c.Delivered += o.Delivered
-	c.Deferred += o.Deferred
-	c.Bounced += o.Bounced
-	c.ProofpointAttempts += o.ProofpointAttempts
-	c.Blocks += o.Blocks
-	c.Deferrals += o.Deferrals
-	for k, n := range o.Classes {
-		if c.Classes == nil {
-			c.Classes = map[string]int{}
-		}
-		c.Classes[k] += n
-	}
-}
-
-// Ratios sets the block and deferral ratios of counts added up.
-func Ratios(c *report.Counts) {
-	c.BlockRatio, c.DeferralRatio = 0, 0
-	if c.ProofpointAttempts > 0 {
-		c.BlockRatio = float64(c.Blocks) / float64(c.ProofpointAttempts)
-		c.DeferralRatio = float64(c.Deferrals) / float64(c.ProofpointAttempts)
-	}
 }
 
 func sumDomains(l []report.DomainCount) []report.DomainCount {

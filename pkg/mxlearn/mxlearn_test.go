@@ -3,7 +3,6 @@ package mxlearn
 import (
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,26 +14,9 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/dnscheck"
 	"github.com/ppwatch/ppwatch/pkg/dnscheck/dnstest"
+	"github.com/ppwatch/ppwatch/pkg/internal/testkit"
 	"github.com/ppwatch/ppwatch/pkg/store"
 )
-
-// clock is a test's time, moved by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func checker(t *testing.T, srv *dnstest.Server) *dnscheck.Checker {
 	t.Helper()
@@ -84,10 +66,10 @@ func TestLearnsFromMX(t *testing.T) {
 	srv := dnstest.Start(t, dnstest.Zones(t, dnstest.TestZones))
 	path := filepath.Join(t.TempDir(), "ppwatch.db")
 	st := openStore(t, path)
-	clk := &clock{t: time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC))
 	reg := prometheus.NewPedanticRegistry()
 	c := checker(t, srv)
-	l, err := New(Options{Lookup: c.CheckMX, Store: st, Now: clk.now, Logger: zerolog.Nop(), Registerer: reg, SaveEvery: time.Hour})
+	l, err := New(Options{Lookup: c.CheckMX, Store: st, Now: clk.Now, Logger: zerolog.Nop(), Registerer: reg, SaveEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +110,7 @@ ppwatch_mx_lookups_total{result="unknown"} 0
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := clk.now()
+	at := clk.Now()
 	wantSaved := []store.MXVerdict{ // the zone's 1800 s TTL, held to MinTTL
 		{Domain: "plain.example", Checked: at, Expires: at.Add(time.Hour)},
 		{Domain: "pp.example", Proofpoint: true, Checked: at, Expires: at.Add(time.Hour)},
@@ -141,8 +123,8 @@ ppwatch_mx_lookups_total{result="unknown"} 0
 	// A restart knows them without asking.
 	st = openStore(t, path)
 	defer st.Close()
-	clk.add(30 * time.Minute)
-	l, err = New(Options{Lookup: checker(t, srv).CheckMX, Store: st, Now: clk.now, Logger: zerolog.Nop(), SaveEvery: time.Hour}) // a new process: a new DNS cache
+	clk.Add(30 * time.Minute)
+	l, err = New(Options{Lookup: checker(t, srv).CheckMX, Store: st, Now: clk.Now, Logger: zerolog.Nop(), SaveEvery: time.Hour}) // a new process: a new DNS cache
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +134,7 @@ ppwatch_mx_lookups_total{result="unknown"} 0
 		t.Error("after a restart: pp.example not known, or asked again")
 	}
 	// Expired: forgotten, asked again at the next attempt.
-	clk.add(31 * time.Minute)
+	clk.Add(31 * time.Minute)
 	l.expire()
 	if l.Proofpoint("pp.example") {
 		t.Error("an expired verdict still answered")
@@ -170,9 +152,9 @@ func TestFailedLookupsAndBound(t *testing.T) {
 	srv := dnstest.Start(t, dnstest.ServFail())
 	st := openStore(t, filepath.Join(t.TempDir(), "ppwatch.db"))
 	defer st.Close()
-	clk := &clock{t: time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC))
 	reg := prometheus.NewPedanticRegistry()
-	l, err := New(Options{Lookup: checker(t, srv).CheckMX, Store: st, Now: clk.now, Logger: zerolog.Nop(), Registerer: reg,
+	l, err := New(Options{Lookup: checker(t, srv).CheckMX, Store: st, Now: clk.Now, Logger: zerolog.Nop(), Registerer: reg,
 		MaxDomains: 2, SaveEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +171,7 @@ func TestFailedLookupsAndBound(t *testing.T) {
 	if n := srv.Queries("pp.example.", "MX", ""); n != 1 {
 		t.Errorf("asked %d times before RetryAfter, want 1", n)
 	}
-	clk.add(DefaultRetryAfter)
+	clk.Add(DefaultRetryAfter)
 	l.expire()
 	l.Proofpoint("pp.example")
 	eventually(t, func() bool { return srv.Queries("pp.example.", "MX", "") == 2 })

@@ -105,16 +105,35 @@ func (c *Counts) merge(o *Counts) {
 }
 
 func (c *Counts) finish() {
-	if c.ProofpointAttempts > 0 {
-		c.BlockRatio = float64(c.Blocks) / float64(c.ProofpointAttempts)
-		c.DeferralRatio = float64(c.Deferrals) / float64(c.ProofpointAttempts)
-	}
+	c.SetRatios()
 	c.Classes = map[string]int{}
 	for i, n := range c.classN {
 		if n > 0 {
 			c.Classes[string(event.Classes[i])] = n
 		}
 	}
+}
+
+// SetRatios sets the block and deferral ratios from the counts.
+func (c *Counts) SetRatios() {
+	c.BlockRatio, c.DeferralRatio = 0, 0
+	if c.ProofpointAttempts > 0 {
+		c.BlockRatio = float64(c.Blocks) / float64(c.ProofpointAttempts)
+		c.DeferralRatio = float64(c.Deferrals) / float64(c.ProofpointAttempts)
+	}
+}
+
+// Sum adds the counts of a report made apart (a fleet's packets), as
+// finished (their Classes), and sets the ratios of the sum.
+func (c *Counts) Sum(o *Counts) {
+	c.merge(o)
+	for k, n := range o.Classes {
+		if c.Classes == nil {
+			c.Classes = map[string]int{}
+		}
+		c.Classes[k] += n
+	}
+	c.SetRatios()
 }
 
 // IP is one sending IP ("" when unknown).
