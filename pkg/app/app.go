@@ -26,6 +26,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/ingest"
 	"github.com/ppwatch/ppwatch/pkg/metrics"
 	"github.com/ppwatch/ppwatch/pkg/mxlearn"
+	"github.com/ppwatch/ppwatch/pkg/outcome"
 	"github.com/ppwatch/ppwatch/pkg/store"
 	"github.com/ppwatch/ppwatch/pkg/version"
 	"github.com/ppwatch/ppwatch/pkg/web"
@@ -75,6 +76,7 @@ type App struct {
 	checks *hygiene.Runner
 	health *inputHealth
 	mx     *mxlearn.Learner
+	msgs   *outcome.Tracker                 // the messages Proofpoint deferred, across reloads
 	dns    atomic.Pointer[dnscheck.Checker] // the running setup's; nil: no resolver
 
 	mu      sync.Mutex
@@ -94,7 +96,7 @@ func New(opts Options) (*App, error) {
 		opts.Now = time.Now
 	}
 	cfg := opts.Config
-	a := &App{opts: opts, log: opts.Logger, now: opts.Now, cfg: cfg, reg: prometheus.NewRegistry(), health: newInputHealth()}
+	a := &App{opts: opts, log: opts.Logger, now: opts.Now, cfg: cfg, reg: prometheus.NewRegistry(), health: newInputHealth(), msgs: outcome.New()}
 	path, err := stateFile(cfg)
 	if err != nil {
 		return nil, err
@@ -117,7 +119,7 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	a.reg.MustRegister(versioncollector.NewCollector(version.Program), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.reg.MustRegister(a.health)
+	a.reg.MustRegister(a.health, a.msgs)
 	a.reg.MustRegister(metrics.NewCollector(a, a.now, func(d time.Duration) string { return config.Duration(d).String() }))
 	if a.alerts, err = alerting.New(a.log, st, a.now, a.reg, cfg); err != nil {
 		st.Close()
@@ -243,6 +245,9 @@ func (a *App) load(ag *agg.Agg, cfg *config.Config) error {
 		return fmt.Errorf("loading replies: %w", err)
 	}
 	figs, err := a.store.Figures()
+	if err == nil {
+		err = a.msgs.Restore(figs)
+	}
 	if err != nil {
 		return fmt.Errorf("loading figures: %w", err)
 	}

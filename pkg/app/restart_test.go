@@ -115,6 +115,9 @@ func TestEveryFigureSurvivesRestartAndReload(t *testing.T) {
 	if v, ok := before[`ppwatch_proofpoint_last_block_timestamp_seconds{source_ip="192.0.2.25"}`]; !ok {
 		t.Fatalf("no last block for 192.0.2.25 (%q): the log needs blocks for this test", v)
 	}
+	if v := before[`ppwatch_proofpoint_messages_deferred{source_ip="192.0.2.25"}`]; v == "" || v == "0" {
+		t.Fatalf("no deferred messages followed (%q): the log needs them for this test", v)
+	}
 	if err := a.Stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -232,7 +232,7 @@ func (a *App) startIngest(s *ingestSetup, ag *agg.Agg) error {
 			return err
 		}
 	}
-	in := ingest.New(ingest.Options{Logger: a.log.With().Str("component", "ingest").Logger(), Store: a.store, Agg: ag, Self: a.self,
+	in := ingest.New(ingest.Options{Logger: a.log.With().Str("component", "ingest").Logger(), Store: a.store, Agg: ag, Self: a.self, Outcomes: a.msgs,
 		Now: a.now, Config: s.cfg, Classifier: s.cls, Inputs: s.inputs, Tail: t})
 	a.health.use(t, s.journals)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/journal"
 	"github.com/ppwatch/ppwatch/pkg/metrics"
+	"github.com/ppwatch/ppwatch/pkg/outcome"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
 	"github.com/ppwatch/ppwatch/pkg/store"
 	"github.com/ppwatch/ppwatch/pkg/tailer"
@@ -53,16 +55,18 @@ const YearSlack = time.Hour
 // through the pipelines and commits counts and positions in one store
 // transaction per flush interval.
 type Writer struct {
-	log   zerolog.Logger
-	st    *store.Store
-	agg   *agg.Agg
-	self  *metrics.Self
-	now   func() time.Time
-	ev    event.Delivery // reused for every line: the pipeline writes it only for attempts
-	cfg   *config.Config
-	cls   *classify.Classifier
-	mtas  map[string]string // configured input → MTA ("auto" resolved per file)
-	pipes map[string]*pipeline.Pipeline
+	log  zerolog.Logger
+	st   *store.Store
+	agg  *agg.Agg
+	self *metrics.Self
+	now  func() time.Time
+	ev   event.Delivery // reused for every line: the pipeline writes it only for attempts
+	cfg  *config.Config
+	cls  *classify.Classifier
+
+	outcomes *outcome.Tracker
+	mtas     map[string]string // configured input → MTA ("auto" resolved per file)
+	pipes    map[string]*pipeline.Pipeline
 	// The last pipeline and position looked up: lines come in runs of one
 	// file, and a map operation per line was a tenth of the catch-up time.
 	lastPath string
@@ -94,12 +98,15 @@ type Options struct {
 	Classifier *classify.Classifier
 	Inputs     []config.Input // as resolved by the caller (defaults filled in)
 	Tail       *tailer.Tailer // nil when there are only journald inputs
+	// Outcomes follow the messages Proofpoint deferred; their changes are
+	// committed with the counts. nil: not followed.
+	Outcomes *outcome.Tracker
 }
 
 // New returns a Writer; Run starts it.
 func New(o Options) *Writer {
 	in := &Writer{log: o.Logger, st: o.Store, agg: o.Agg, self: o.Self, now: o.Now, cfg: o.Config, cls: o.Classifier,
-		tail: o.Tail, mtas: map[string]string{}, pipes: map[string]*pipeline.Pipeline{}}
+		tail: o.Tail, outcomes: o.Outcomes, mtas: map[string]string{}, pipes: map[string]*pipeline.Pipeline{}}
 	in.malformed = o.Logger.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute})
 	for _, i := range o.Inputs {
 		in.mtas[i.Path] = i.MTA
@@ -282,6 +289,9 @@ func (in *Writer) count(ev *event.Delivery) {
 	}
 	in.batch.Add(ev.Time, s)
 	in.events = append(in.events, agg.Event{Time: ev.Time, Series: s, Folded: folded})
+	if in.outcomes != nil {
+		in.outcomes.Observe(ev)
+	}
 }
 
 // flush commits the batch; it reports whether the store is up to date.
@@ -301,6 +311,9 @@ func (in *Writer) flush() bool {
 	}
 	now := in.now()
 	in.saveFigures(now)
+	if in.outcomes != nil {
+		maps.Copy(in.batch.Figures, in.outcomes.Changes())
+	}
 	start := time.Now()
 	err := in.st.Apply(in.batch)
 	in.self.CommitDuration.Observe(time.Since(start).Seconds())

@@ -1,0 +1,59 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ppwatch/ppwatch/pkg/config"
+)
+
+// The daemon follows each message Proofpoint deferred to its outcome, as
+// the evidence packet of the same log does: in the Exim sample, 192.0.2.10
+// has 6 such messages, 3 delivered after retry and 3 bounced (the packet's
+// golden figures), and none left deferred.
+func TestMessageOutcomesFromTheLog(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile("../../testdata/exim/sample.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "mainlog")
+	os.WriteFile(log, b, 0o644)
+	cfg, err := config.Parse(fmt.Appendf(nil, "listen: 127.0.0.1:0\nstate_file: %s/ppwatch.db\nflush_interval: 20ms\ntimezone: UTC\ninputs: [{path: %s, mta: exim}]\n", dir, log), "o.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		a.Stop()
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	want := map[string]float64{
+		`ppwatch_proofpoint_message_outcomes_total{outcome="delivered",source_ip="192.0.2.10"}`: 3,
+		`ppwatch_proofpoint_message_outcomes_total{outcome="bounced",source_ip="192.0.2.10"}`:   3,
+		`ppwatch_proofpoint_message_outcomes_total{outcome="expired",source_ip="192.0.2.10"}`:   0,
+		`ppwatch_proofpoint_messages_deferred{source_ip="192.0.2.10"}`:                          0,
+	}
+	eventually(t, "the whole log read", func() bool {
+		v, _ := sample(t, a, `ppwatch_input_offset_bytes{input="`+log+`"}`)
+		return int64(v) == int64(len(b))
+	})
+	for series, n := range want {
+		if v, ok := sample(t, a, series); !ok || v != n {
+			t.Errorf("%s = %v (%v), want %v", series, v, ok, n)
+		}
+	}
+	// The delays from each first deferral to delivery: 18m58s, 14m48s
+	// (the packet's median) and 12m42s.
+	if v, _ := sample(t, a, `ppwatch_proofpoint_message_delay_seconds_total{source_ip="192.0.2.10"}`); v != 1138+888+762 {
+		t.Errorf("delay summed %v s", v)
+	}
+}

@@ -1,0 +1,98 @@
+package outcome
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ppwatch/ppwatch/pkg/event"
+)
+
+var t0 = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+
+func at(min int, ip, qid, rcpt string, st event.Status, code int, resp string) *event.Delivery {
+	return &event.Delivery{Time: t0.Add(time.Duration(min) * time.Minute), SourceIP: ip, QueueID: qid, Recipient: rcpt,
+		RecipientDomain: event.DomainOf(rcpt), Status: st, SMTPCode: code, Proofpoint: true, Class: event.ClassReputation, Response: resp}
+}
+
+// Each outcome once: delivered after retry (its delay from the first
+// deferral), bounced, expired by Exim's retry timeout and by no attempt
+// for ExpireAfter; a message never deferred is not followed; past MaxOpen
+// one is untracked. The state comes back whole from its figures, and the
+// metrics say the same.
+func TestOutcomes(t *testing.T) {
+	tr := New()
+	tr.MaxOpen = 3
+	for _, ev := range []*event.Delivery{
+		at(0, "192.0.2.10", "Q1", "a@acme.example", event.Deferred, 421, "421 Deferred"),
+		at(0, "192.0.2.10", "Q1", "b@acme.example", event.Deferred, 421, "421 Deferred"),
+		at(1, "192.0.2.10", "Q2", "c@acme.example", event.Delivered, 250, "250 ok"), // never deferred
+		at(10, "192.0.2.10", "Q1", "a@acme.example", event.Deferred, 421, "421 Deferred"),
+		at(30, "192.0.2.10", "Q1", "a@acme.example", event.Delivered, 250, "250 ok"),
+		at(40, "192.0.2.10", "Q1", "b@acme.example", event.Bounced, 554, "554 Blocked"),
+		at(41, "192.0.2.11", "Q3", "d@acme.example", event.Deferred, 451, "451 later"),
+		at(41, "192.0.2.11", "Q5", "f@acme.example", event.Deferred, 421, "421 Deferred"),
+		at(42, "192.0.2.11", "Q6", "g@acme.example", event.Deferred, 421, "421 Deferred"),
+		at(43, "192.0.2.11", "Q7", "h@acme.example", event.Deferred, 421, "421 Deferred"), // past MaxOpen
+		at(60, "192.0.2.11", "Q5", "f@acme.example", event.Bounced, 421, "421 Deferred: retry timeout exceeded"),
+	} {
+		tr.Observe(ev)
+	}
+	// Q3 is heard from again; Q6 is not, for eight days of log.
+	tr.Observe(at(8*24*60, "192.0.2.11", "Q3", "d@acme.example", event.Deferred, 451, "451 later"))
+	figs := tr.Changes()
+	want := []IPCounts{
+		{SourceIP: "192.0.2.10", Counts: Counts{Delivered: 1, Bounced: 1, DelaySeconds: 1800}},
+		{SourceIP: "192.0.2.11", Counts: Counts{Expired: 2, Untracked: 1}, Open: 1},
+	}
+	if d := cmp.Diff(want, tr.Snapshot()); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if len(tr.Changes()) != 0 {
+		t.Error("Changes again without a change")
+	}
+	// The figures hold only what is open and the counts.
+	var keys []string
+	for k, v := range figs {
+		if v != nil {
+			keys = append(keys, strings.ReplaceAll(k, "\x00", "|"))
+		}
+	}
+	if d := cmp.Diff([]string{"outcome.counts:192.0.2.10", "outcome.counts:192.0.2.11", "outcome.open:192.0.2.11|Q3|d@acme.example"}, slices.Sorted(slices.Values(keys))); d != "" {
+		t.Errorf("figures (-want +got):\n%s", d)
+	}
+	back := New()
+	if err := back.Restore(figs); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, back.Snapshot()); d != "" {
+		t.Errorf("restored (-want +got):\n%s", d)
+	}
+	// The open message goes on from where it was.
+	back.Observe(at(8*24*60+5, "192.0.2.11", "Q3", "d@acme.example", event.Delivered, 250, "250 ok"))
+	if s := back.Snapshot(); s[1].Delivered != 1 || s[1].Open != 0 || s[1].DelaySeconds != (8*24*60+5-41)*60 {
+		t.Errorf("after restore: %+v", s[1])
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(tr)
+	exp := `
+# HELP ppwatch_proofpoint_messages_deferred Messages Proofpoint deferred that have no outcome yet: still queued.
+# TYPE ppwatch_proofpoint_messages_deferred gauge
+ppwatch_proofpoint_messages_deferred{source_ip="192.0.2.10"} 0
+ppwatch_proofpoint_messages_deferred{source_ip="192.0.2.11"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(exp), "ppwatch_proofpoint_messages_deferred"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(tr, "ppwatch_proofpoint_message_outcomes_total"); n != 6 {
+		t.Errorf("%d outcome series, want 3 per IP", n)
+	}
+	if err := back.Restore(map[string][]byte{"outcome.open:x": {1}}); err == nil {
+		t.Error("a damaged figure restored")
+	}
+}
