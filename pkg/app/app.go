@@ -74,6 +74,7 @@ type App struct {
 	alerts *alerting.Runner
 	checks *hygiene.Runner
 	health *inputHealth
+	rates  lineRates // the inputs' lines/s, for the status page
 	mx     *mxlearn.Learner
 	dns    atomic.Pointer[dnscheck.Checker] // the running setup's; nil: no resolver
 

@@ -22,6 +22,11 @@ type noSource struct{}
 func (noSource) IPReport(string, string) (*IPReport, error) { return nil, nil }
 func (noSource) Alerts() []alert.Alert                      { return nil }
 func (noSource) Now() time.Time                             { return time.Now() }
+func (noSource) Summary() (*Summary, error)                 { return &Summary{}, nil }
+func (noSource) Inputs() []InputStatus                      { return nil }
+func (noSource) Timeline(string, time.Time, time.Time, time.Duration) (*Timeline, error) {
+	return &Timeline{}, nil
+}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
