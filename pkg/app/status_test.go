@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ppwatch/ppwatch/pkg/config"
 )
@@ -320,4 +321,87 @@ func TestPagesEscapeRepliesAndDomains(t *testing.T) {
 		`<td>1: o&#39;neil&#34;&lt;script&gt;.example (25)</td>`)
 	_, js := fetch(t, "http://"+a.Addr()+"/api/v1/ips/203.0.113.11/replies")
 	has(t, "escaped JSON", js, `"response":"550 5.7.1 \u003cscript\u003ealert(\"r\")\u003c/script\u003e Blocked`, `"recipient_domain":"o'neil\"\u003cscript\u003e.example"`)
+}
+
+// Basic auth of the web config covers every page and API path, as it
+// covers /metrics.
+func TestBasicAuthCoversPagesAndAPI(t *testing.T) {
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webCfg := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(webCfg, []byte("basic_auth_users:\n  oncall: "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "acct-2026-11-22.csv"), []byte(strings.Join(demoLog()[:50], "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(fmt.Sprintf(statusConfig, dir)), "status.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Options{Config: cfg, WebConfigFile: webCfg, Logger: zerolog.New(zerolog.NewTestWriter(t)), Now: func() time.Time { return demoNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	for _, p := range []string{"/", "/?refresh=0", "/ip/", "/ip/203.0.113.10", "/ip/198.51.100.1", "/alerts", "/runbook", "/metrics",
+		"/api/v1/", "/api/v1/summary", "/api/v1/ips", "/api/v1/ips/203.0.113.10", "/api/v1/ips/203.0.113.10/replies",
+		"/api/v1/ips/203.0.113.10/timeline", "/api/v1/inputs", "/api/v1/ip/203.0.113.10", "/api/v1/nothing"} {
+		req, _ := http.NewRequest("GET", "http://"+a.Addr()+p, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s without credentials: %d", p, resp.StatusCode)
+		}
+		req.SetBasicAuth("oncall", "s3cret")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[bool]int{true: 404, false: 200}[p == "/ip/198.51.100.1" || p == "/api/v1/nothing"]; resp.StatusCode != want {
+			t.Errorf("%s with credentials: %d, want %d", p, resp.StatusCode, want)
+		}
+	}
+}
+
+// The status page and an IP page in a real browser (make check-browser):
+// the text a person sees, and that a screenshot renders.
+func TestStatusPagesInChromium(t *testing.T) {
+	if *chromium == "" {
+		t.Skip("browser test skipped: no -chromium flag (make check-browser runs it with Debian's chromium)")
+	}
+	a := demoApp(t)
+	out := t.TempDir()
+	for _, c := range []struct {
+		path string
+		text []string
+	}{
+		{"/?refresh=0", []string{"1 blocked, 1 deferred, 1 clean.", "BLOCKED", "ProofpointBlockRatioHigh firing", "50.0% over 5.0%", "DEFERRED", "CLEAN"}},
+		{"/ip/203.0.113.11", []string{"203.0.113.11: Blocked by Proofpoint since 02:20 UTC (reputation: Proofpoint Dynamic Reputation)",
+			"Next step: Fix the sender side first", "2026-11-22 02:00 UTC: 120 attempts, 46 blocks, 14 deferrals", "3: initech.example (16), acme.example (15), globex.example (15)"}},
+	} {
+		url := "http://" + a.Addr() + c.path
+		dom := run(t, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url)
+		has(t, "DOM of "+c.path, dom, c.text...)
+		png := filepath.Join(out, "shot.png")
+		run(t, "--headless", "--no-sandbox", "--disable-gpu", "--screenshot="+png, "--window-size=1280,900", url)
+		b, err := os.ReadFile(png)
+		if err != nil || len(b) < 1000 || string(b[1:4]) != "PNG" {
+			t.Errorf("%s: no screenshot (%d bytes, %v)", c.path, len(b), err)
+		}
+		if dir := os.Getenv("PPWATCH_SCREENSHOTS"); dir != "" {
+			os.WriteFile(filepath.Join(dir, strings.NewReplacer("/", "_", "?", "_").Replace(c.path)+".png"), b, 0o644)
+			os.WriteFile(filepath.Join(dir, strings.NewReplacer("/", "_", "?", "_").Replace(c.path)+".html"), []byte(dom), 0o644)
+		}
+	}
 }
