@@ -148,8 +148,8 @@ func fetch(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// The API's answers over the demo, byte for byte (make status-golden... or
-// go test ./pkg/app -run APIGoldens -update rewrites them).
+// The API's answers over the demo, byte for byte (go test ./pkg/app -run
+// APIGoldens -update rewrites them; README quotes them).
 func TestAPIGoldens(t *testing.T) {
 	a := demoApp(t)
 	for _, c := range []struct {
@@ -193,7 +193,7 @@ func TestAPIGoldens(t *testing.T) {
 // dir is the directory of the App's state file (the tests' temporary one).
 func (a *App) dir() string { return filepath.Dir(a.cfg.StateFile) }
 
-// run is for the browser test: chromium's output, or a skip.
+// run is chromium's output for the browser test.
 func run(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(*chromium, args...).Output()

@@ -69,7 +69,7 @@ func TestListenAddressesAndTelemetryPath(t *testing.T) {
 			t.Errorf("%s/metrics: %d, want 404", a, code)
 		}
 		if code, body := get(t, "http://"+a+"/"); code != 200 || !strings.Contains(body, `href="/prom"`) {
-			t.Errorf("%s/: %d, the landing page does not link /prom", a, code)
+			t.Errorf("%s/: %d, the status page does not link /prom", a, code)
 		}
 	}
 	// exporter-toolkit logs "Listening on" and "TLS is disabled." once per
