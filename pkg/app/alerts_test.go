@@ -255,7 +255,8 @@ func TestAlertsEndToEnd(t *testing.T) {
 		t.Errorf("ip report (-want +got):\n%s", d)
 	}
 	page := get(t, a, "/ip/192.0.2.25")
-	for _, want := range []string{"<h1>Sending IP 192.0.2.25</h1>", "<pre>" + reply + "</pre>", `<td class="firing">firing</td>`,
+	for _, want := range []string{`<h1>192.0.2.25: Blocked by Proofpoint since 10:10 UTC (reputation: Proofpoint Dynamic Reputation)</h1>`,
+		`<pre>554 5.7.1 Blocked - see <a href="https://ipcheck.proofpoint.com/?ip=192.0.2.25" rel="noreferrer noopener">https://ipcheck.proofpoint.com/?ip=192.0.2.25</a></pre>`, `<td class="firing">firing</td>`,
 		"192.0.2.25: 50.0% blocked (2 of 4 in 15m)"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("ip page lacks %q:\n%s", want, page)
@@ -265,7 +266,7 @@ func TestAlertsEndToEnd(t *testing.T) {
 		t.Errorf("alerts page:\n%s", list)
 	}
 	if !strings.Contains(get(t, a, "/"), `href="/alerts"`) {
-		t.Error("landing page does not link the alerts")
+		t.Error("status page does not link the alerts")
 	}
 
 	// A restart keeps the firing alert: exposed at once, not sent again
@@ -478,7 +479,7 @@ func TestRunbookAndWebInfo(t *testing.T) {
 		t.Errorf("the runbook has no section #%s", anchor)
 	}
 	if !strings.Contains(get(t, a, "/"), `href="/runbook"`) {
-		t.Error("landing page does not link the runbook")
+		t.Error("status page does not link the runbook")
 	}
 	host, _ := os.Hostname()
 	_, port, _ := strings.Cut(a.Addr(), ":")

@@ -75,6 +75,7 @@ type App struct {
 	alerts *alerting.Runner
 	checks *hygiene.Runner
 	health *inputHealth
+	rates  lineRates // the inputs' lines/s, for the status page
 	mx     *mxlearn.Learner
 	msgs   *outcome.Tracker                 // the messages Proofpoint deferred, across reloads
 	dns    atomic.Pointer[dnscheck.Checker] // the running setup's; nil: no resolver

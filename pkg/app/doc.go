@@ -18,7 +18,7 @@
 //	pkg/notify      Alertmanager and webhook delivery
 //	pkg/alerting    the evaluation loop over the store, its saved state and metrics
 //	pkg/hygiene     the sender checks on their intervals, their saved history and metrics
-//	pkg/web         HTTP: /metrics, readiness, the IP pages and API, /alerts
+//	pkg/web         HTTP: /metrics, readiness, the status page, the IP pages, the JSON API, /alerts
 //	pkg/cli         the one-shot commands (parse, scan, check-config, state, version)
 //
 // A package imports only packages above it in this list: parsers know

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/alert"
@@ -23,8 +22,8 @@ const MaxPageDomains = 20
 const MaxPageReplies = 500
 
 // IPReport is what the daemon knows of one sending IP: GET /ip/<ip> shows
-// it, GET /api/v1/ip/<ip> returns it as JSON (field names are a public
-// contract).
+// it (in IPPage), GET /api/v1/ip/<ip> returns it as JSON (field names are
+// a public contract).
 type IPReport struct {
 	SourceIP      string         `json:"source_ip"`
 	GeneratedAt   time.Time      `json:"generated_at"`
@@ -90,16 +89,24 @@ type Source interface {
 	// Alerts are the alert instances, in name and label order.
 	Alerts() []alert.Alert
 	Now() time.Time
+	// Summary is every known IP's state, the firing alerts, the inputs'
+	// health and the failing sender checks (status.go).
+	Summary() (*Summary, error)
+	// Inputs are the configured inputs' health.
+	Inputs() []InputStatus
+	// Timeline is ip's Proofpoint attempts per step from since to until.
+	Timeline(ip string, since, until time.Time, step time.Duration) (*Timeline, error)
 }
 
 func (s *Server) mountPages(mux *http.ServeMux) {
-	mux.HandleFunc("GET /ip/{ip}", s.serveIP)
+	mux.HandleFunc("GET /ip/{ip}", s.serveIPPage)
 	mux.HandleFunc("GET /api/v1/ip/{ip}", s.serveIP)
 	mux.HandleFunc("GET /alerts", s.serveAlerts)
 	s.mountReport(mux)
 }
 
-// serveIP reads everything first (short store reads) and only then writes
+// serveIP is /api/v1/ip/<ip>, the first API, kept as it is. It reads
+// everything first (short store reads) and only then writes
 // the response, so no read transaction waits on a slow client.
 func (s *Server) serveIP(w http.ResponseWriter, r *http.Request) {
 	label := r.PathValue("ip")
@@ -119,15 +126,10 @@ func (s *Server) serveIP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if strings.HasPrefix(r.URL.Path, "/api/") {
-		enc := json.NewEncoder(&buf)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(rep)
-		w.Header().Set("Content-Type", "application/json")
-	} else {
-		err = ipPage.Execute(&buf, rep)
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	}
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	err = enc.Encode(rep)
+	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -181,33 +183,6 @@ var pageFuncs = template.FuncMap{
 const pageStyle = `<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}` +
 	`th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}td.n{text-align:right}` +
 	`.firing{color:#b00}.pending{color:#a60}pre{white-space:pre-wrap;margin:0}</style>`
-
-var ipPage = template.Must(template.New("ip").Funcs(pageFuncs).Parse(`<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>ppwatch: {{.SourceIP}}</title>` + pageStyle + `</head>
-<body>
-<p><a href="/">ppwatch</a> · <a href="/alerts">alerts</a> · <a href="/api/v1/ip/{{.SourceIP}}">JSON</a></p>
-<h1>Sending IP {{.SourceIP}}</h1>
-<p>As of {{utc .GeneratedAt}}{{with .LastBlock}}; latest Proofpoint block {{utc .}}{{end}}.</p>
-<h2>Proofpoint attempts by event time</h2>
-<table><tr><th>window</th><th>attempts</th><th>blocks</th><th>deferrals</th><th>block ratio</th><th>deferral ratio</th></tr>
-{{range .Windows}}<tr><td>{{.Window}}</td><td class="n">{{.Attempts}}</td><td class="n">{{.Blocks}}</td><td class="n">{{.Deferrals}}</td><td class="n">{{percent .BlockRatio}}</td><td class="n">{{percent .DeferralRatio}}</td></tr>
-{{end}}</table>
-<h2>Alerts</h2>
-{{if .Alerts}}<table><tr><th>alert</th><th>severity</th><th>state</th><th>since</th><th>summary</th><th>runbook</th></tr>
-{{range .Alerts}}<tr><td>{{.AlertName}}{{with .Labels.recipient_domain}} ({{.}}){{end}}</td><td>{{.Severity}}</td><td class="{{.State}}">{{.State}}</td><td>{{utc .ActiveAt}}</td><td>{{.Annotations.summary}}</td><td>{{with .Annotations.runbook_url}}<a href="{{.}}">runbook</a>{{end}}</td></tr>
-{{end}}</table>{{else}}<p>None pending or firing.</p>{{end}}
-<h2>Recipient domains, last {{.DomainsWindow}}</h2>
-{{if .TopDomains}}<table><tr><th>recipient domain</th><th>attempts</th><th>blocks</th><th>deferrals</th></tr>
-{{range .TopDomains}}<tr><td>{{.Domain}}</td><td class="n">{{.Attempts}}</td><td class="n">{{.Blocks}}</td><td class="n">{{.Deferrals}}</td></tr>
-{{end}}</table>{{else}}<p>No Proofpoint attempts.</p>{{end}}
-<p>The state file keeps {{.DomainsStored}} recipient domains of this IP by name (at most {{.DomainsStoredLimit}} per IP, {{.DomainsTotalLimit}} in all).{{if .DomainsFolded}} {{.DomainsFolded}} attempts to domains first seen past that bound are counted under "other".{{end}}</p>
-<h2>Proofpoint replies, verbatim</h2>
-{{if .Replies}}<table><tr><th>count</th><th>first seen (UTC)</th><th>last seen (UTC)</th><th>recipient domain</th><th>class</th><th>reply</th></tr>
-{{range .Replies}}<tr><td class="n">{{.Count}}</td><td>{{utc .FirstSeen}}</td><td>{{utc .LastSeen}}</td><td>{{.RecipientDomain}}</td><td>{{.Class}}</td><td><pre>{{.Response}}</pre></td></tr>
-{{end}}</table>{{if gt .RepliesTotal (len .Replies)}}<p>The {{len .Replies}} most frequent of {{.RepliesTotal}} distinct replies.</p>{{end}}{{else}}<p>None kept.</p>{{end}}
-{{if .RepliesOverflow}}<p>{{.RepliesOverflow}} more replies were not kept verbatim: their recipient domain already had its bound of distinct replies.</p>{{end}}
-</body></html>
-`))
 
 var alertsPage = template.Must(template.New("alerts").Funcs(pageFuncs).Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>ppwatch: alerts</title>` + pageStyle + `</head>

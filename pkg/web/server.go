@@ -1,5 +1,5 @@
 // Package web is the daemon's HTTP side: /metrics, the health and
-// readiness answers, the landing page, the IP pages and their JSON API,
+// readiness answers, the status page, the IP pages and their JSON API,
 // and the alerts page, with exporter-toolkit's TLS and basic auth. It
 // reads what it shows through Source and a Prometheus gatherer, and
 // imports no storage.
@@ -72,10 +72,11 @@ type Options struct {
 
 // Server serves the daemon's HTTP endpoints.
 type Server struct {
-	opts Options
-	lns  []net.Listener
-	srv  *http.Server
-	done chan error
+	opts        Options
+	metricsPath string
+	lns         []net.Listener
+	srv         *http.Server
+	done        chan error
 }
 
 // CheckConfigFile loads an exporter-toolkit web config file (TLS
@@ -117,27 +118,14 @@ func Start(o Options) (*Server, error) {
 		}
 		fmt.Fprintln(w, "OK")
 	})
-	links := []web.LandingLinks{
-		{Address: metricsPath, Text: "Metrics"},
-		{Address: "/alerts", Text: "Alerts"},
-	}
 	if o.Runbook != nil {
 		mux.HandleFunc("/runbook", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Write(o.Runbook)
 		})
-		links = append(links, web.LandingLinks{Address: "/runbook", Text: "Runbook"})
 	}
-	links = append(links, web.LandingLinks{Address: "/-/healthy", Text: "Health"}, web.LandingLinks{Address: "/-/ready", Text: "Readiness"})
-	landing, err := web.NewLandingPage(web.LandingConfig{
-		Name:        "ppwatch",
-		Description: "Proofpoint blocks and deferrals seen in this host's MTA logs",
-		Links:       links,
-	})
-	if err != nil {
-		return nil, err
-	}
-	mux.Handle("/", landing)
+	s.metricsPath = metricsPath
+	s.mountStatus(mux)
 	s.mountPages(mux)
 
 	if len(o.Listen) == 0 {

@@ -22,6 +22,11 @@ type noSource struct{}
 func (noSource) IPReport(string, string) (*IPReport, error) { return nil, nil }
 func (noSource) Alerts() []alert.Alert                      { return nil }
 func (noSource) Now() time.Time                             { return time.Now() }
+func (noSource) Summary() (*Summary, error)                 { return &Summary{}, nil }
+func (noSource) Inputs() []InputStatus                      { return nil }
+func (noSource) Timeline(string, time.Time, time.Time, time.Duration) (*Timeline, error) {
+	return &Timeline{}, nil
+}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -64,7 +69,7 @@ func TestListenAddressesAndTelemetryPath(t *testing.T) {
 			t.Errorf("%s/metrics: %d, want 404", a, code)
 		}
 		if code, body := get(t, "http://"+a+"/"); code != 200 || !strings.Contains(body, `href="/prom"`) {
-			t.Errorf("%s/: %d, the landing page does not link /prom", a, code)
+			t.Errorf("%s/: %d, the status page does not link /prom", a, code)
 		}
 	}
 	// exporter-toolkit logs "Listening on" and "TLS is disabled." once per
