@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the API goldens in testdata/status")
@@ -107,7 +108,7 @@ func statusApp(t *testing.T, lines []string, clocks ...time.Time) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: clocks[0]}
+	clk := testkit.NewClock(clocks[0])
 	a, err := New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t)), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -96,10 +96,10 @@ func TestStateCheckAndRepair(t *testing.T) {
 		t.Errorf("repair --out: %d\n%s", code, out)
 	}
 
-	// Cut in half, it has lost the pages of its last commits, bucket
-	// lists included: refused, and nothing to repair.
-	fi, _ := os.Stat(path)
-	if err := os.Truncate(path, fi.Size()/2); err != nil {
+	// Cut to its meta pages, it has lost every page of its commits,
+	// bucket lists included: refused, and nothing to repair. (Cut in
+	// half, what is left depends on where bbolt happened to put pages.)
+	if err := os.Truncate(path, 2*4096); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errs = run(t, "", "state", "check", path)
