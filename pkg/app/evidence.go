@@ -174,6 +174,21 @@ func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (
 		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Response, y.Response))
 	})
 
+	// The messages deferred, as the daemon followed them (since it began
+	// to: not only in the window).
+	for _, c := range a.msgs.Snapshot() {
+		if c.SourceIP != ip {
+			continue
+		}
+		m := &p.Messages
+		m.DeliveredAfterRetry, m.Bounced, m.Expired, m.StillDeferred = int(c.Delivered), int(c.Bounced), int(c.Expired), c.Open
+		m.Deferred = m.DeliveredAfterRetry + m.Bounced + m.Expired + m.StillDeferred
+		m.Dropped = int(c.Untracked)
+		if c.Delivered > 0 {
+			m.MeanDelay = time.Duration(c.DelaySeconds / float64(c.Delivered) * float64(time.Second))
+		}
+	}
+
 	// The checks of this IP, and of the sending domains (the daemon keeps
 	// no senders, so every configured domain's).
 	for _, s := range a.checks.Latest() {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -50,6 +51,14 @@ func TestMessageOutcomesFromTheLog(t *testing.T) {
 		if v, ok := sample(t, a, series); !ok || v != n {
 			t.Errorf("%s = %v (%v), want %v", series, v, ok, n)
 		}
+	}
+	// The daemon's evidence packet says the same.
+	p, err := a.Evidence("192.0.2.10", "", time.Time{}, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := p.Messages; m.Deferred != 6 || m.DeliveredAfterRetry != 3 || m.Bounced != 3 || m.StillDeferred != 0 || m.MeanDelay != (1138+888+762)*time.Second/3 {
+		t.Errorf("the packet's messages: %+v", m)
 	}
 	// The delays from each first deferral to delivery: 18m58s, 14m48s
 	// (the packet's median) and 12m42s.

@@ -105,6 +105,7 @@ type Messages struct {
 	Deferred            int           `json:"deferred"` // messages (queue ID and recipient) deferred at least once
 	DeliveredAfterRetry int           `json:"delivered_after_retry"`
 	MedianDelay         time.Duration `json:"median_delay_ns"` // of those delivered after retry, from the first deferral
+	MeanDelay           time.Duration `json:"mean_delay_ns"`   // the same, the mean: what a daemon's counters give
 	Bounced             int           `json:"bounced"`
 	Expired             int           `json:"expired"`        // given up by the MTA's retry limit (Exim's "retry timeout exceeded")
 	StillDeferred       int           `json:"still_deferred"` // no later attempt in what was read: still queued (or expired where the MTA logs it per message only: Postfix)
@@ -319,6 +320,11 @@ func (b *Builder) Packet(now time.Time, source string, hygiene []Check) *Packet 
 		d := slices.Clone(b.delays)
 		slices.Sort(d)
 		p.Messages.MedianDelay = d[(n-1)/2]
+		var sum time.Duration
+		for _, x := range d {
+			sum += x
+		}
+		p.Messages.MeanDelay = sum / time.Duration(n)
 	}
 	p.Days = b.lastDays()
 	if !b.o.UpdateSince.IsZero() {

@@ -151,7 +151,7 @@ func TestMessageOutcomes(t *testing.T) {
 		b.Add(ev)
 	}
 	got := b.Packet(now, "test", nil).Messages
-	want := Messages{Deferred: 4, DeliveredAfterRetry: 1, MedianDelay: 30 * time.Minute, Bounced: 1, Expired: 1, StillDeferred: 1, MaxAttempts: 3, Dropped: 1}
+	want := Messages{Deferred: 4, DeliveredAfterRetry: 1, MedianDelay: 30 * time.Minute, MeanDelay: 30 * time.Minute, Bounced: 1, Expired: 1, StillDeferred: 1, MaxAttempts: 3, Dropped: 1}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}

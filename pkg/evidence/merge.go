@@ -68,6 +68,9 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 		if p.Messages.DeliveredAfterRetry > m.DeliveredAfterRetry {
 			m.MedianDelay = p.Messages.MedianDelay // medians do not add: the larger part's
 		}
+		if n := m.DeliveredAfterRetry + p.Messages.DeliveredAfterRetry; n > 0 {
+			m.MeanDelay = (m.MeanDelay*time.Duration(m.DeliveredAfterRetry) + p.Messages.MeanDelay*time.Duration(p.Messages.DeliveredAfterRetry)) / time.Duration(n)
+		}
 		m.Deferred += p.Messages.Deferred
 		m.DeliveredAfterRetry += p.Messages.DeliveredAfterRetry
 		m.Bounced += p.Messages.Bounced

@@ -135,8 +135,11 @@ func (d *doc) evidence(p *Packet) {
 		d.line("None.")
 	} else {
 		delay := ""
-		if m.DeliveredAfterRetry > 0 {
+		switch {
+		case m.MedianDelay > 0:
 			delay = fmt.Sprintf(" (median delay %s)", m.MedianDelay.Round(time.Second))
+		case m.MeanDelay > 0:
+			delay = fmt.Sprintf(" (mean delay %s)", m.MeanDelay.Round(time.Second))
 		}
 		d.line("%d messages deferred: %d delivered after retry%s, %d bounced, %d expired, %d still deferred at the last line read; up to %d attempts each.",
 			m.Deferred, m.DeliveredAfterRetry, delay, m.Bounced, m.Expired, m.StillDeferred, m.MaxAttempts)
