@@ -72,7 +72,10 @@ func bannerOf(p *IPPage) banner {
 		if w.Blocks+w.Deferrals == 0 {
 			b.Headline = "No Proofpoint failures in " + w.Window
 		} else {
-			b.Headline = fmt.Sprintf("Below the alert thresholds: %d blocks and %d deferrals of %d Proofpoint attempts in %s", w.Blocks, w.Deferrals, w.Attempts, w.Window)
+			// Not all-clear: failures the rules do not page on (too
+			// few attempts, or below the ratio) still need a look.
+			b.State = "failing"
+			b.Headline = fmt.Sprintf("Proofpoint failures below the alert thresholds: %d blocks and %d deferrals of %d Proofpoint attempts in %s", w.Blocks, w.Deferrals, w.Attempts, w.Window)
 		}
 		return b
 	}
