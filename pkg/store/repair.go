@@ -349,8 +349,9 @@ func (sv *salvage) losses() []string {
 	if rep.Unread[string(mxName)]+rep.Dropped[string(mxName)] > 0 {
 		out = append(out, "MX verdicts: some could not be read; those recipient domains are looked up again")
 	}
+	out = append(out, historyLosses(rep)...)
 	for _, b := range slices.Sorted(maps.Keys(rep.Unread)) {
-		if b != "" && !slices.ContainsFunc(dataBuckets, func(n []byte) bool { return string(n) == b }) && b != string(alertsName) && b != string(mxName) && b != string(metaName) {
+		if b != "" && !slices.ContainsFunc(dataBuckets, func(n []byte) bool { return string(n) == b }) && b != string(alertsName) && b != string(mxName) && b != string(metaName) && !historyBucket(b) {
 			out = append(out, fmt.Sprintf("bucket %s: some pages could not be read", b))
 		}
 	}
