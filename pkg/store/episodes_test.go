@@ -17,6 +17,7 @@ var epDay = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 // epAttempt is one Proofpoint attempt of an episode test.
 type epAttempt struct {
 	at           string // "15:04" or "15:04:05" on epDay
+	day          int    // days after epDay
 	ip, domain   string
 	code         int // 0 delivered
 	enhanced     string
@@ -32,7 +33,7 @@ func (a epAttempt) time() time.Time {
 	if err != nil {
 		panic(err)
 	}
-	return epDay.Add(time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute + time.Duration(t.Second())*time.Second)
+	return epDay.AddDate(0, 0, a.day).Add(time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute + time.Duration(t.Second())*time.Second)
 }
 
 const (
@@ -96,7 +97,7 @@ func allEpisodes(t *testing.T, s *Store, ips ...string) []string {
 	t.Helper()
 	var out []string
 	for _, ip := range ips {
-		eps, err := s.Episodes(ip, epDay.Add(-time.Hour), epDay.Add(48*time.Hour))
+		eps, err := s.Episodes(ip, time.Time{}, epDay.AddDate(1, 0, 0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +150,7 @@ func TestEpisodes(t *testing.T) {
 			`192.0.2.1 x.example block 11:30:00-11:30:00 open a=1 b=1 d=0 [x.example:1] ` + blockA + ` domain="x.example" x1 11:30:00-11:30:00`,
 		},
 	}, {
-		name: "another IP's attempts close it by event time, not the wall clock",
+		name:     "another IP's attempts close it by event time, not the wall clock",
 		attempts: []epAttempt{blk("10:00", ipA, "x.example"), sent("10:59", ipB, "y.example")},
 		want: []string{
 			`192.0.2.1 * block 10:00:00-10:00:00 open a=1 b=1 d=0 [x.example:1] ` + blockA + ` domain="" x1 10:00:00-10:00:00`,
