@@ -45,7 +45,25 @@ type IPReport struct {
 	DomainsStoredLimit int    `json:"domains_stored_limit"` // domains.stored_per_ip
 	DomainsTotalLimit  int    `json:"domains_stored_total_limit"`
 	DomainsFolded      uint64 `json:"domains_folded"`
+	// The IP's latest block and deferral episodes (MaxPageEpisodes, the
+	// newest first), over all its domains ("" recipient_domain) and per
+	// domain, and how many the state file keeps for it.
+	Episodes      []EpisodeView `json:"episodes"`
+	EpisodesTotal int           `json:"episodes_total"`
+	// When the IP was first seen, its attempts per day over the last
+	// HistoryDays days, and the jumps in its volume over all days kept.
+	History event.IPHistory `json:"history"`
 }
+
+// MaxPageEpisodes bounds the episodes a page lists; HistoryDays is the
+// days of volume it shows.
+const (
+	MaxPageEpisodes = 20
+	HistoryDays     = 14
+)
+
+// EpisodeView is an episode as the IP page and API show it.
+type EpisodeView = event.Episode
 
 type IPWindow struct {
 	Window        string  `json:"window"`
@@ -205,6 +223,18 @@ var ipPage = template.Must(template.New("ip").Funcs(pageFuncs).Parse(`<!DOCTYPE 
 {{range .Replies}}<tr><td class="n">{{.Count}}</td><td>{{utc .FirstSeen}}</td><td>{{utc .LastSeen}}</td><td>{{.RecipientDomain}}</td><td>{{.Class}}</td><td><pre>{{.Response}}</pre></td></tr>
 {{end}}</table>{{if gt .RepliesTotal (len .Replies)}}<p>The {{len .Replies}} most frequent of {{.RepliesTotal}} distinct replies.</p>{{end}}{{else}}<p>None kept.</p>{{end}}
 {{if .RepliesOverflow}}<p>{{.RepliesOverflow}} more replies were not kept verbatim: their recipient domain already had its bound of distinct replies.</p>{{end}}
+<h2>Episodes</h2>
+{{if .Episodes}}<table><tr><th>kind</th><th>recipient domain</th><th>start (UTC)</th><th>end (UTC)</th><th>state</th><th>attempts</th><th>blocks</th><th>deferrals</th><th>domains</th><th>reply</th></tr>
+{{range .Episodes}}<tr><td>{{.Kind}}</td><td>{{or .RecipientDomain "all"}}</td><td>{{utc .Start}}</td><td>{{utc .End}}</td><td>{{if .Open}}open{{else}}closed{{end}}</td><td class="n">{{.Attempts}}</td><td class="n">{{.Blocks}}</td><td class="n">{{.Deferrals}}</td><td>{{range $i, $d := .Domains}}{{if $i}}, {{end}}{{$d.Domain}} ({{$d.Failures}}){{end}}</td><td><pre>{{.Reply.Response}}</pre>{{.Reply.Count}}×, {{.Reply.Class}}</td></tr>
+{{end}}</table>{{if gt .EpisodesTotal (len .Episodes)}}<p>The {{len .Episodes}} latest of {{.EpisodesTotal}} episodes kept.</p>{{end}}{{else}}<p>None kept.</p>{{end}}
+<h2>History</h2>
+<p>{{if .History.FirstSeen.IsZero}}Never seen.{{else}}First seen {{utc .History.FirstSeen}}.{{end}}</p>
+{{if .History.Days}}<table><tr><th>day (UTC)</th><th>attempts</th></tr>
+{{range .History.Days}}<tr><td>{{.Day}}</td><td class="n">{{.Attempts}}</td></tr>
+{{end}}</table>{{end}}
+{{if .History.Jumps}}<p>Volume jumps:</p><table><tr><th>day (UTC)</th><th>attempts</th><th>median of the days before</th></tr>
+{{range .History.Jumps}}<tr><td>{{.Day}}</td><td class="n">{{.Attempts}}</td><td class="n">{{.Median}}</td></tr>
+{{end}}</table>{{end}}
 </body></html>
 `))
 
