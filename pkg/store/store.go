@@ -297,7 +297,7 @@ func (s *Store) Created() time.Time { return s.created }
 func (s *Store) Fresh() bool { return s.fresh }
 
 // Apply commits a batch in one bbolt transaction: bucket counts, totals,
-// replies, the recipient domains it lets in (see Domain; pairs that did not
+// replies, episodes and IP history, the recipient domains it lets in (see Domain; pairs that did not
 // go through Domain are let in or folded here, under the same bound) and
 // input positions. It is all-or-nothing: on any error, including
 // a failed commit on a full disk, nothing of the batch is stored, the store
