@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -83,14 +84,17 @@ type episodeRec struct {
 	replies    []Reply
 	pend       epCounts
 	pendMinute int64
-	key        []byte // as read; nil for a new episode
+	failedTx   uint64 // the commit whose failure it joined last
+	key        []byte // as read; nil for a new episode or one moved
+	stored     int64  // the start it was read with
 	fresh      bool   // made by this commit from a failure
+	dirty      bool   // changed by this commit
 }
 
 func (e *episodeRec) block() bool { return e.Kind == event.OutcomeBlock }
 
 // storedStart is the start the episode was read with.
-func (e *episodeRec) storedStart() int64 { return getOrdered(e.key[len(e.key)-8:]) }
+func (e *episodeRec) storedStart() int64 { return e.stored }
 
 func kindName(block bool) string {
 	if block {
@@ -132,6 +136,7 @@ func (e *episodeRec) joinPending() {
 }
 
 func (e *episodeRec) fail(f failure, domain string) {
+	e.dirty = true
 	t := time.UnixMicro(f.t).UTC()
 	if t.Before(e.Start) {
 		e.Start = t
@@ -153,6 +158,8 @@ func (e *episodeRec) fail(f failure, domain string) {
 
 // absorb merges o, which a failure has joined to e, into e.
 func (e *episodeRec) absorb(o *episodeRec) {
+	e.dirty = true
+	e.failedTx = max(e.failedTx, o.failedTx)
 	if o.Start.Before(e.Start) {
 		e.Start = o.Start
 	}
@@ -229,12 +236,13 @@ func (e *episodeRec) dominant() Reply {
 	return best
 }
 
-// The record: key field(ip) field(domain) kind | int64 start; value
+// The record: key int64 start | field(ip) field(domain) kind; value
 // int64 end | uint64 blocks, deferrals, attempts | pending uint64
-// attempts, blocks, deferrals | int64 pending minute | uvarint n,
+// attempts, blocks, deferrals | int64 pending minute | uint64 the
+// commit (transaction id) whose failure it joined last | uvarint n,
 // n × (field(domain) uint64 failures) | uvarint n, n × (field(response)
 // field(reply value as in replies)). Times are unix microseconds.
-const episodeFixedLen = 8 * 8
+const episodeFixedLen = 9 * 8
 
 func episodePrefix(dst []byte, ip, domain string, block bool) []byte {
 	dst = appendPairKey(dst, ip, domain)
@@ -252,15 +260,22 @@ func appendOrdered(dst []byte, v int64) []byte {
 
 func getOrdered(src []byte) int64 { return int64(binary.BigEndian.Uint64(src) ^ (1 << 63)) }
 
+// Keys begin with the start, so that the episodes a commit changes, the
+// recent ones, share the last pages of the bucket: keyed by IP first, a
+// catch-up's new episodes each rewrote a page somewhere in it, and its
+// commits took four times as long.
 func (e *episodeRec) keyBytes() []byte {
-	k := episodePrefix(nil, e.SourceIP, e.RecipientDomain, e.block())
-	return appendOrdered(k, e.Start.UnixMicro())
+	return episodeKey(e.Start.UnixMicro(), episodePrefix(nil, e.SourceIP, e.RecipientDomain, e.block()))
+}
+
+func episodeKey(start int64, prefix []byte) []byte {
+	return append(appendOrdered(make([]byte, 0, 8+len(prefix)), start), prefix...)
 }
 
 func encodeEpisode(e *episodeRec) []byte {
 	v := make([]byte, 0, episodeFixedLen+64*len(e.Domains)+256*len(e.replies))
 	v = binary.BigEndian.AppendUint64(v, uint64(e.End.UnixMicro()))
-	for _, n := range []uint64{e.Blocks, e.Deferrals, e.Attempts, e.pend.attempts, e.pend.blocks, e.pend.deferrals, uint64(e.pendMinute)} {
+	for _, n := range []uint64{e.Blocks, e.Deferrals, e.Attempts, e.pend.attempts, e.pend.blocks, e.pend.deferrals, uint64(e.pendMinute), e.failedTx} {
 		v = binary.BigEndian.AppendUint64(v, n)
 	}
 	v = binary.AppendUvarint(v, uint64(len(e.Domains)))
@@ -279,17 +294,20 @@ func encodeEpisode(e *episodeRec) []byte {
 }
 
 func decodeEpisodeKey(k []byte) (ip, domain string, block bool, start int64, err error) {
-	rest := k
+	if len(k) < 8 {
+		return "", "", false, 0, errCorrupt
+	}
+	rest := k[8:]
 	if ip, rest, err = readField(rest); err != nil {
 		return
 	}
 	if domain, rest, err = readField(rest); err != nil {
 		return
 	}
-	if len(rest) != 9 || rest[0] != kindBlock && rest[0] != kindDeferral {
+	if len(rest) != 1 || rest[0] != kindBlock && rest[0] != kindDeferral {
 		return "", "", false, 0, errCorrupt
 	}
-	return ip, domain, rest[0] == kindBlock, getOrdered(rest[1:]), nil
+	return ip, domain, rest[0] == kindBlock, getOrdered(k), nil
 }
 
 func decodeEpisode(k, v []byte) (*episodeRec, error) {
@@ -300,18 +318,18 @@ func decodeEpisode(k, v []byte) (*episodeRec, error) {
 	if len(v) < episodeFixedLen {
 		return nil, fmt.Errorf("value of %d bytes: %w", len(v), errCorrupt)
 	}
-	e := &episodeRec{key: bytes.Clone(k)}
+	e := &episodeRec{key: bytes.Clone(k), stored: start}
 	e.SourceIP, e.RecipientDomain = ip, domain
 	e.Kind = kindName(block)
 	e.Start = time.UnixMicro(start).UTC()
 	e.End = time.UnixMicro(int64(binary.BigEndian.Uint64(v))).UTC()
-	var nums [7]uint64
+	var nums [8]uint64
 	for i := range nums {
 		nums[i] = binary.BigEndian.Uint64(v[8+8*i:])
 	}
 	e.Blocks, e.Deferrals, e.Attempts = nums[0], nums[1], nums[2]
 	e.pend = epCounts{nums[3], nums[4], nums[5]}
-	e.pendMinute = int64(nums[6])
+	e.pendMinute, e.failedTx = int64(nums[6]), nums[7]
 	if e.End.Before(e.Start) {
 		return nil, fmt.Errorf("end before start: %w", errCorrupt)
 	}
@@ -355,17 +373,24 @@ func decodeEpisode(k, v []byte) (*episodeRec, error) {
 	return e, nil
 }
 
-// span is an episode's start and end, unix microseconds.
+// span locates an episode of a key: its start and end (unix
+// microseconds).
 type span struct{ start, end int64 }
 
-// episodeIndex is the writer's copy of the start and end of each key's
-// latest episode (key: field(ip) field(domain) kind), so that the cells of
-// a commit look up only the episodes they can join. It is loaded at the
-// first Apply and bounded as the keys are: source IPs and the domains kept
-// by name, two kinds each.
+// keySpans are the episodes of a key that its next lines can join: the
+// latest (by start) and the current one, which the latest failure read
+// joined (they differ when lines are read out of order: a log whose
+// year-less times were taken for last year's, or one file read far behind
+// another).
+type keySpans struct{ latest, current span }
+
+// episodeIndex is the writer's copy of each key's keySpans (key:
+// field(ip) field(domain) kind), so that a commit reads only the episodes
+// its lines can join. It is loaded at the first Apply and bounded as the
+// keys are: source IPs and the domains kept by name, two kinds each.
 type episodeIndex struct {
 	loaded bool
-	spans  map[string]span
+	spans  map[string]keySpans
 }
 
 func (s *Store) loadEpisodeIndex() error {
@@ -373,18 +398,28 @@ func (s *Store) loadEpisodeIndex() error {
 	if x.loaded {
 		return nil
 	}
-	spans := map[string]span{}
+	spans := map[string]keySpans{}
+	failed := map[string]uint64{} // per key, the current one's commit
 	err := s.view(func(tx *bolt.Tx) error {
 		eb := tx.Bucket(episodesName)
 		if eb == nil {
 			return nil
 		}
-		// Key order is start order within a key: the last one wins.
+		// Key order is start order: the last one of a key is its latest;
+		// the current one is the one a failure joined last, the latest
+		// ending of those.
 		return eb.ForEach(func(k, v []byte) error {
-			if len(k) < 9 || len(v) < 8 {
+			if len(k) < 9 || len(v) < episodeFixedLen {
 				return corrupt(string(episodesName), k, errCorrupt)
 			}
-			spans[string(k[:len(k)-8])] = span{getOrdered(k[len(k)-8:]), int64(binary.BigEndian.Uint64(v))}
+			sp := span{getOrdered(k), int64(binary.BigEndian.Uint64(v))}
+			txid := binary.BigEndian.Uint64(v[episodeFixedLen-8:])
+			ks := spans[string(k[8:])]
+			ks.latest = sp
+			if f, ok := failed[string(k[8:])]; !ok || txid > f || txid == f && sp.end >= ks.current.end {
+				ks.current, failed[string(k[8:])] = sp, txid
+			}
+			spans[string(k[8:])] = ks
 			return nil
 		})
 	})
@@ -400,18 +435,49 @@ func (x *episodeIndex) commit(w *episodeWork) {
 		return
 	}
 	for prefix, list := range w.eps {
-		if n := len(list); n > 0 {
-			last := list[n-1]
-			x.spans[prefix] = span{last.Start.UnixMicro(), last.End.UnixMicro()}
+		if len(list) == 0 {
+			continue
 		}
+		ks, had := x.spans[prefix]
+		// The spans not read stay what they were, unless they went.
+		kept := func(sp span) bool {
+			return had && !slices.Contains(w.gone[prefix], sp.start) &&
+				!slices.ContainsFunc(list, func(e *episodeRec) bool { return e.key != nil && e.stored == sp.start })
+		}
+		last := list[len(list)-1]
+		if !kept(ks.latest) || last.Start.UnixMicro() > ks.latest.start {
+			ks.latest = span{last.Start.UnixMicro(), last.End.UnixMicro()}
+		}
+		var cur *episodeRec
+		for _, e := range list {
+			if e.failedTx == w.txid && (cur == nil || !e.End.Before(cur.End)) {
+				cur = e
+			}
+		}
+		switch {
+		case cur != nil:
+			ks.current = span{cur.Start.UnixMicro(), cur.End.UnixMicro()}
+		case !kept(ks.current):
+			// Read (and changed by cells), or new: as it is now.
+			i := slices.IndexFunc(list, func(e *episodeRec) bool { return e.key != nil && e.stored == ks.current.start })
+			if i < 0 {
+				ks.current = ks.latest
+			} else {
+				ks.current = span{list[i].Start.UnixMicro(), list[i].End.UnixMicro()}
+			}
+		}
+		x.spans[prefix] = ks
 	}
 }
 
 // episodeWork is one commit's episodes: per key, those it read or made,
 // by start.
 type episodeWork struct {
-	eps     map[string][]*episodeRec
-	minutes map[int64]*minuteCells // committed cells of new episodes' first minutes
+	txid     uint64
+	from, to int64 // the batch's first and last event time
+	eps      map[string][]*episodeRec
+	gone     map[string][]int64     // per key, the starts of the episodes deleted
+	minutes  map[int64]*minuteCells // committed cells of new episodes' first minutes
 }
 
 // minuteCells are the committed Proofpoint attempts of one minute, per
@@ -421,16 +487,40 @@ type minuteCells struct {
 	pair map[string]epCounts
 }
 
+// candidates reads the episodes of key prefix that lines from first to
+// last (unix microseconds) can join, by start.
+func (w *episodeWork) candidates(eb *bolt.Bucket, x *episodeIndex, prefix string, first, last, quiet int64) ([]*episodeRec, error) {
+	ks, ok := x.spans[prefix]
+	if !ok {
+		return nil, nil
+	}
+	var out []*episodeRec
+	for i, sp := range []span{ks.current, ks.latest} {
+		if i == 1 && sp.start == ks.current.start || sp.end < first-quiet || sp.start > last+quiet {
+			continue
+		}
+		e, err := getEpisode(eb, prefix, sp.start)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b *episodeRec) int { return a.Start.Compare(b.Start) })
+	return out, nil
+}
+
 // applyEpisodes adds a batch's failures and Proofpoint cells to the
 // episodes (see doc.go), and its cells to the IPs' history. The failures
-// of each key are merged by event time with the stored episodes they are
-// within the quiet period of, so the episodes do not depend on how the
-// lines were cut into commits, nor, within a commit, on their order.
+// of each key are merged by event time with the stored episodes they can
+// join, so the episodes do not depend on how the lines were cut into
+// commits, nor, within a commit, on their order.
 func (s *Store) applyEpisodes(tx *bolt.Tx, b *Batch, counts map[BucketKey]uint64, adm *admission) (*episodeWork, error) {
 	if err := s.applyHistory(tx, counts); err != nil {
 		return nil, err
 	}
-	w := &episodeWork{eps: map[string][]*episodeRec{}}
+	w := &episodeWork{txid: uint64(tx.ID()), eps: map[string][]*episodeRec{}}
 	if len(b.fails) == 0 && len(s.latest.spans) == 0 {
 		return w, nil
 	}
@@ -438,7 +528,20 @@ func (s *Store) applyEpisodes(tx *bolt.Tx, b *Batch, counts map[BucketKey]uint64
 	if err != nil {
 		return nil, err
 	}
+	// New episodes are mostly appended at the end, and the ones changed
+	// are there too; their values grow a little.
+	eb.FillPercent = 0.8
 	quiet := s.opts.EpisodeQuiet.Microseconds()
+	// The batch's time span: the episodes read for a key are those its
+	// failures or its cells of the batch can join.
+	from, to := int64(math.MaxInt64), int64(math.MinInt64)
+	for k := range counts {
+		from, to = min(from, k.Minute*60e6), max(to, k.Minute*60e6+60e6-1)
+	}
+	for _, f := range b.fails {
+		from, to = min(from, f.t), max(to, f.t)
+	}
+	w.from, w.to = from, to
 
 	// The failures per key (the IP's, and its domain's when the attempt
 	// has one), with the domain they are counted under.
@@ -478,12 +581,9 @@ func (s *Store) applyEpisodes(tx *bolt.Tx, b *Batch, counts map[BucketKey]uint64
 		if !slices.IsSortedFunc(g, func(a, b keyed) int { return cmp.Compare(a.f.t, b.f.t) }) {
 			slices.SortStableFunc(g, func(a, b keyed) int { return cmp.Compare(a.f.t, b.f.t) })
 		}
-		first, last := g[0].f.t, g[len(g)-1].f.t
-		var ex []*episodeRec
-		if sp, ok := s.latest.spans[prefix]; ok && sp.end >= first-quiet {
-			if ex, err = overlapping(eb, []byte(prefix), first-quiet, last+quiet); err != nil {
-				return nil, err
-			}
+		ex, err := w.candidates(eb, &s.latest, prefix, from, to, quiet)
+		if err != nil {
+			return nil, err
 		}
 		// Merge the stored episodes and the failures by time: each joins
 		// the one before it when within the quiet period of its end.
@@ -519,17 +619,9 @@ func (s *Store) applyEpisodes(tx *bolt.Tx, b *Batch, counts map[BucketKey]uint64
 				cur.End = cur.Start
 			}
 			cur.fail(k.f, k.domain)
+			cur.failedTx = w.txid
 		}
 		out = append(out, cur)
-		// A later episode than any met here (the failures came late) stays
-		// the key's latest, and the cells below may join it.
-		if sp, ok := s.latest.spans[prefix]; ok && sp.start > out[len(out)-1].Start.UnixMicro() && !slices.ContainsFunc(ex, func(e *episodeRec) bool { return e.storedStart() == sp.start }) {
-			if e, err := getEpisode(eb, prefix, sp.start); err != nil {
-				return nil, err
-			} else if e != nil {
-				out = append(out, e)
-			}
-		}
 		for _, e := range out {
 			if e.fresh {
 				mc, err := w.minuteCells(tx, MinuteOf(e.Start))
@@ -549,13 +641,18 @@ func (s *Store) applyEpisodes(tx *bolt.Tx, b *Batch, counts map[BucketKey]uint64
 				if err := eb.Delete(e.key); err != nil {
 					return nil, err
 				}
+				e.key = nil
+				if w.gone == nil {
+					w.gone = map[string][]int64{}
+				}
+				w.gone[prefix] = append(w.gone[prefix], e.stored)
 			}
 		}
 		w.eps[prefix] = out
 	}
 
 	// The batch's Proofpoint cells: each joins the episode of its key
-	// whose minutes it falls in, or waits after the latest one's End.
+	// whose minutes it falls in, or waits after that one's End.
 	for k, n := range counts {
 		se := k.Series
 		if !se.Proofpoint || n == 0 {
@@ -572,8 +669,10 @@ func (s *Store) applyEpisodes(tx *bolt.Tx, b *Batch, counts map[BucketKey]uint64
 	}
 	for _, list := range w.eps {
 		for _, e := range list {
-			if err := eb.Put(e.keyBytes(), encodeEpisode(e)); err != nil {
-				return nil, err
+			if e.dirty || e.key == nil {
+				if err := eb.Put(e.keyBytes(), encodeEpisode(e)); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -584,15 +683,14 @@ func (s *Store) applyEpisodes(tx *bolt.Tx, b *Batch, counts map[BucketKey]uint64
 func (w *episodeWork) addCell(eb *bolt.Bucket, x *episodeIndex, prefix []byte, minute int64, outcome string, n uint64, quiet int64) error {
 	list, ok := w.eps[string(prefix)]
 	if !ok {
-		sp, ok := x.spans[string(prefix)]
-		if !ok || minute < floorDiv(sp.start, 60e6) || minute*60e6 > sp.end+quiet {
+		ks, ok := x.spans[string(prefix)]
+		if !ok || !ks.reaches(minute, quiet) {
 			return nil
 		}
-		e, err := getEpisode(eb, string(prefix), sp.start)
-		if err != nil || e == nil {
+		var err error
+		if list, err = w.candidates(eb, x, string(prefix), w.from, w.to, quiet); err != nil {
 			return err
 		}
-		list = []*episodeRec{e}
 		w.eps[string(prefix)] = list
 	}
 	for i := len(list) - 1; i >= 0; i-- {
@@ -605,44 +703,31 @@ func (w *episodeWork) addCell(eb *bolt.Bucket, x *episodeIndex, prefix []byte, m
 		switch {
 		case minute <= MinuteOf(e.End):
 			e.addCells(c)
+			e.dirty = true
 		case minute*60e6 <= e.End.UnixMicro()+quiet:
 			e.pend.attempts += c.attempts
 			e.pend.blocks += c.blocks
 			e.pend.deferrals += c.deferrals
 			e.pendMinute = max(e.pendMinute, minute)
+			e.dirty = true
 		}
 		return nil
 	}
 	return nil
 }
 
-// overlapping reads the episodes of key prefix that end at or after from
-// and start at or before to, by start.
-func overlapping(eb *bolt.Bucket, prefix []byte, from, to int64) ([]*episodeRec, error) {
-	c := eb.Cursor()
-	k, v := c.Seek(appendOrdered(bytes.Clone(prefix), to+1))
-	if k == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Prev()
-	}
-	var out []*episodeRec
-	for ; k != nil && len(k) == len(prefix)+8 && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
-		e, err := decodeEpisode(k, v)
-		if err != nil {
-			return nil, corrupt(string(episodesName), k, err)
+// reaches reports whether a cell of minute can join one of the spans.
+func (ks keySpans) reaches(minute, quiet int64) bool {
+	for _, sp := range []span{ks.current, ks.latest} {
+		if minute >= floorDiv(sp.start, 60e6) && minute*60e6 <= sp.end+quiet {
+			return true
 		}
-		if e.End.UnixMicro() < from {
-			break
-		}
-		out = append(out, e)
 	}
-	slices.Reverse(out)
-	return out, nil
+	return false
 }
 
 func getEpisode(eb *bolt.Bucket, prefix string, start int64) (*episodeRec, error) {
-	k := appendOrdered([]byte(prefix), start)
+	k := episodeKey(start, []byte(prefix))
 	v := eb.Get(k)
 	if v == nil {
 		return nil, nil // pruned since the index was loaded
@@ -733,13 +818,20 @@ func (s *Store) Episodes(sourceIP string, since, until time.Time) ([]Episode, er
 		if err != nil {
 			return err
 		}
-		return scanPrefix(eb, replyPrefix(sourceIP), func(k, v []byte) error {
+		// By start: up to until, and the IP's only decoded.
+		want := replyPrefix(sourceIP)
+		end := appendOrdered(nil, until.UnixMicro())
+		c := eb.Cursor()
+		for k, v := c.First(); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
+			if len(k) < 8 || !bytes.HasPrefix(k[8:], want) {
+				continue
+			}
 			e, err := decodeEpisode(k, v)
 			if err != nil {
 				return corrupt(string(episodesName), k, err)
 			}
-			if e.End.Before(since) || !e.Start.Before(until) {
-				return nil
+			if e.End.Before(since) {
+				continue
 			}
 			e.Open = e.End.UnixMicro()+quiet > now
 			e.Reply = e.dominant()
@@ -747,8 +839,8 @@ func (s *Store) Episodes(sourceIP string, since, until time.Time) ([]Episode, er
 				e.Domains = []event.EpisodeDomain{}
 			}
 			out = append(out, e.Episode)
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read episodes: %w", err)
@@ -768,15 +860,20 @@ func (s *Store) pruneEpisodes(tx *bolt.Tx, now time.Time, limit int) (int, error
 	cutoff := now.Add(-s.opts.EpisodeRetention)
 	deleted := 0
 	if eb := tx.Bucket(episodesName); eb != nil {
-		old, err := collectOld(eb, episodesName, limit, cutoff, func(v []byte) (time.Time, error) {
+		// An episode ends after it starts: those starting after the
+		// cutoff are all kept.
+		end := appendOrdered(nil, cutoff.UnixMicro())
+		var old [][]byte
+		c := eb.Cursor()
+		for k, v := c.First(); k != nil && len(old) < limit && bytes.Compare(k, end) < 0; k, v = c.Next() {
 			if len(v) < 8 {
-				return time.Time{}, errCorrupt
+				return 0, corrupt(string(episodesName), k, errCorrupt)
 			}
-			return time.UnixMicro(int64(binary.BigEndian.Uint64(v))), nil
-		})
-		if err != nil {
-			return 0, err
+			if int64(binary.BigEndian.Uint64(v)) < cutoff.UnixMicro() {
+				old = append(old, bytes.Clone(k))
+			}
 		}
+		var err error
 		if deleted, err = deleteKeys(eb, old); err != nil {
 			return deleted, err
 		}

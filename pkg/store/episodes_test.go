@@ -120,10 +120,14 @@ const (
 // store closed and opened again between them (a restart).
 func TestEpisodes(t *testing.T) {
 	cases := []struct {
-		name     string
-		perIP    int // the store's domain bound, 0 for the default
-		attempts []epAttempt
-		want     []string
+		name  string
+		perIP int // the store's domain bound, 0 for the default
+		// Within one commit only: across commits a failure joins only its
+		// key's latest episode or the one its key's previous failure
+		// joined (doc.go).
+		oneCommit bool
+		attempts  []epAttempt
+		want      []string
 	}{{
 		name:     "a block opens an episode",
 		attempts: []epAttempt{blk("10:00", ipA, "x.example")},
@@ -173,7 +177,8 @@ func TestEpisodes(t *testing.T) {
 			`192.0.2.1 x.example block 10:00:00-11:15:00 open a=3 b=3 d=0 [x.example:3] ` + blockA + ` domain="x.example" x3 10:00:00-11:15:00`,
 		},
 	}, {
-		name: "a late block between two episodes joins them",
+		name:      "a late block between two episodes joins them",
+		oneCommit: true,
 		attempts: []epAttempt{blk("10:00", ipA, "x.example"), blk("11:50", ipA, "x.example"), sent("12:00", ipB, "y.example"),
 			blk("11:00", ipA, "x.example")},
 		want: []string{
@@ -215,6 +220,9 @@ func TestEpisodes(t *testing.T) {
 	}}
 	for _, c := range cases {
 		for _, mode := range []string{"one batch", "batch per attempt", "restart per attempt"} {
+			if c.oneCommit && mode != "one batch" {
+				continue
+			}
 			t.Run(c.name+"/"+mode, func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "ppwatch.db")
 				s := openTestStore(t, path, Options{Timeout: time.Second})
@@ -241,6 +249,99 @@ func TestEpisodes(t *testing.T) {
 					t.Errorf("episodes (-want +got):\n%s", d)
 				}
 			})
+		}
+	}
+}
+
+// Episodes returns the episodes that overlap [since, until), and an
+// episode keeps its first 20 domains by name and counts the rest under
+// other.
+func TestEpisodesRangeAndDomainList(t *testing.T) {
+	s := newTestStore(t)
+	b := NewBatch()
+	for i := range 22 {
+		blk(fmt.Sprintf("10:%02d", i), ipA, fmt.Sprintf("d%02d.example", i)).add(s, b)
+	}
+	blk("13:00", ipA, "d00.example").add(s, b)
+	mustApply(t, s, b)
+	at := func(hm string) time.Time { return epAttempt{at: hm}.time() }
+	for _, c := range []struct {
+		since, until string
+		want         []string // starts of the IP's episodes over all domains
+	}{
+		{"00:00", "23:00", []string{"10:00", "13:00"}},
+		{"10:21", "13:00", []string{"10:00"}},
+		{"10:22", "13:01", []string{"13:00"}},
+		{"11:00", "12:00", nil},
+	} {
+		eps, err := s.Episodes(ipA, at(c.since), at(c.until))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range eps {
+			if e.RecipientDomain == "" {
+				got = append(got, e.Start.Format("15:04"))
+			}
+		}
+		if d := cmp.Diff(c.want, got); d != "" {
+			t.Errorf("episodes in [%s, %s) (-want +got):\n%s", c.since, c.until, d)
+		}
+	}
+	eps, err := s.Episodes(ipA, at("10:00"), at("10:01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []event.EpisodeDomain
+	for i := range 20 {
+		want = append(want, event.EpisodeDomain{Domain: fmt.Sprintf("d%02d.example", i), Failures: 1})
+	}
+	want = append(want, event.EpisodeDomain{Domain: Other, Failures: 2})
+	if len(eps) == 0 || eps[0].RecipientDomain != "" {
+		t.Fatalf("episodes %v", eps)
+	}
+	if d := cmp.Diff(want, eps[0].Domains); d != "" {
+		t.Errorf("domains of the IP's episode (-want +got):\n%s", d)
+	}
+}
+
+// A log read out of order across commits, as when its year-less times
+// were taken for last year's after a while: the failures read after the
+// jump make episodes of their own and extend them, restart or not,
+// without joining the later episode read before.
+func TestEpisodesAfterATimeJump(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "ppwatch.db")
+		s := openTestStore(t, path, Options{Timeout: time.Second})
+		jumped := func(at string) epAttempt {
+			a := blk(at, ipA, "x.example")
+			a.day = -300
+			return a
+		}
+		for _, a := range []epAttempt{blk("10:00", ipA, "x.example"), jumped("10:00"), jumped("10:30"), sent("10:40", ipA, "x.example"), jumped("11:00")} {
+			if a.code == 0 {
+				a.day = -300
+			}
+			b := NewBatch()
+			a.add(s, b)
+			mustApply(t, s, b)
+			if restart {
+				s = reopen(t, s)
+			}
+		}
+		eps, err := s.Episodes(ipA, time.Time{}, epDay.AddDate(0, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range eps {
+			if e.RecipientDomain == "" {
+				got = append(got, fmt.Sprintf("%s %s-%s a=%d b=%d open=%v", e.Start.Format(time.DateOnly), e.Start.Format("15:04"), e.End.Format("15:04"), e.Attempts, e.Blocks, e.Open))
+			}
+		}
+		want := []string{"2026-01-26 10:00-11:00 a=4 b=3 open=false", "2026-11-22 10:00-10:00 a=1 b=1 open=true"}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("restart %v: episodes (-want +got):\n%s", restart, d)
 		}
 	}
 }

@@ -151,7 +151,7 @@ func TestEpisodeRecordsCheckedAndRepaired(t *testing.T) {
 
 	// Two more commits, so that the one before the last has the bad
 	// record too (else repair copies that one, losing nothing).
-	bad := append(episodePrefix(nil, ipA, "z.example", true), make([]byte, 8)...)
+	bad := episodeKey(0, episodePrefix(nil, ipA, "z.example", true))
 	for range 2 {
 		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 		if err != nil {
