@@ -52,9 +52,10 @@
 //	  domain -> byte flags (bit 0: Proofpoint) | int64 checked | int64 expires
 //	                                    made on the first save
 //	episodes                            block and deferral episodes (see below)
-//	  field(ip) field(domain) kind | int64 start ->
+//	  int64 start | field(ip) field(domain) kind ->
 //	      int64 end | uint64 blocks, deferrals, attempts |
 //	      uint64 pending attempts, blocks, deferrals | int64 pending minute |
+//	      uint64 transaction of its last failure |
 //	      uvarint n {field(domain) uint64 failures} |
 //	      uvarint n {field(response) uvarint len, reply value as in replies}
 //	                                    domain "" is the IP over all domains;
@@ -123,11 +124,20 @@
 // episode under "other"), in the same transaction as the counts: a crash
 // leaves both or neither, and a batch read again is added once. Blocks
 // and deferrals are separate episodes (the kind is in the key). The
-// failures of a key are merged by event time with the stored episodes
-// within EpisodeQuiet of them: a failure joins the episode it falls
-// within the quiet period of, extends it, and joins two it bridges; else
-// it opens one. So the episodes do not depend on how the lines were cut
-// into commits, on restarts, or on their order within a commit. An
+// failures of a key are merged by event time with the key's stored
+// episodes they can join: a failure joins the episode it falls within the
+// quiet period of, extends it, and joins two it bridges; else it opens
+// one. The stored episodes a key's lines can join are its latest (by
+// start) and its current one (the one its latest failure joined; they
+// differ when a log is read out of order, as when year-less times after a
+// while are taken for last year's): the writer keeps both spans of every
+// key in memory and reads them by key, since a scan for older ones cost
+// the catch-up more than the counts did. So the episodes do not depend on
+// how the lines were cut into commits, on restarts, or on the order of
+// lines within a commit; a line read later than the episodes after it,
+// across commits, opens or joins episodes of its own. Keys begin with the
+// start, so that the episodes a commit changes or adds, the recent ones,
+// share the last pages of the bucket. An
 // episode is open while its end lies less than EpisodeQuiet before the
 // event clock, the latest event time committed, so a catch-up over old
 // logs closes episodes as live reading did.
