@@ -21,6 +21,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/alerting"
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/internal/testkit"
 	"github.com/ppwatch/ppwatch/pkg/notify"
 	"github.com/ppwatch/ppwatch/pkg/store"
@@ -250,6 +251,20 @@ func TestAlertsEndToEnd(t *testing.T) {
 			Class: "reputation", Count: 2, FirstSeen: first, LastSeen: last}},
 		RepliesTotal:  1,
 		DomainsStored: 2, DomainsStoredLimit: 5000, DomainsTotalLimit: 20000,
+		EpisodesTotal: 2,
+		History: event.IPHistory{SourceIP: "192.0.2.25", FirstSeen: time.Date(2026, 11, 22, 10, 5, 0, 0, time.UTC),
+			Days: []event.DayVolume{{Day: "2026-11-22", Attempts: 4}}, Jumps: []event.VolumeJump{}},
+	}
+	for _, domain := range []string{"", "acme-corp.example"} {
+		r := wantRep.Replies[0]
+		r.RecipientDomain = domain
+		attempts := uint64(4) // the IP's, in the minute of its blocks
+		if domain != "" {
+			attempts = 3
+		}
+		wantRep.Episodes = append(wantRep.Episodes, web.EpisodeView{SourceIP: "192.0.2.25", RecipientDomain: domain, Kind: "block",
+			Start: first, End: last, Open: true, Attempts: attempts, Blocks: 2,
+			Domains: []event.EpisodeDomain{{Domain: "acme-corp.example", Failures: 2}}, Reply: r})
 	}
 	if d := cmp.Diff(wantRep, rep); d != "" {
 		t.Errorf("ip report (-want +got):\n%s", d)

@@ -108,6 +108,7 @@ func New(opts Options) (*App, error) {
 		}
 	}
 	st, err := store.Open(path, store.Options{Timeout: time.Second, Retention: time.Duration(cfg.Retention),
+		EpisodeQuiet: time.Duration(cfg.Episodes.Quiet), EpisodeRetention: time.Duration(cfg.Episodes.Retention),
 		CheckPosition: ingest.CheckPosition, OnDamage: a.storeDamaged})
 	if err != nil {
 		return nil, err // it names the file and the way out

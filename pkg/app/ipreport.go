@@ -98,6 +98,9 @@ func (a *App) IPReport(ip, label string) (*web.IPReport, error) {
 	lim := a.store.Limits()
 	rep.DomainsStored, rep.DomainsFolded = ds.Stored, ds.Folded
 	rep.DomainsStoredLimit, rep.DomainsTotalLimit = lim.PerIP, lim.Total
+	if err := a.ipHistory(rep, ip, now); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 

@@ -45,6 +45,7 @@ type Config struct {
 	Windows       []Duration `yaml:"windows"`
 	Domains       Domains    `yaml:"domains"`
 	Retention     Duration   `yaml:"retention"`
+	Episodes      Episodes   `yaml:"episodes"` // see episodes.go
 
 	// The daemon's alerts; see alerts.go. Alerts nil (the key given
 	// empty) or [] means none; without the key, DefaultAlerts.
@@ -140,6 +141,7 @@ func Default() *Config {
 		Windows:        append([]Duration(nil), DefaultWindows...),
 		Domains:        Domains{Top: 50, StoredPerIP: DefaultStoredPerIP, StoredTotal: DefaultStoredTotal},
 		Retention:      Duration(30 * 24 * time.Hour),
+		Episodes:       Episodes{Quiet: Duration(DefaultEpisodeQuiet), Retention: Duration(DefaultEpisodeRetention)},
 		Alerting:       Alerting{EvalInterval: Duration(DefaultEvalInterval), ResendInterval: Duration(DefaultResendInterval)},
 		Alerts:         DefaultAlerts(),
 		DNS:            defaultDNS(),
@@ -462,6 +464,7 @@ func (c *Config) validate(lines map[string]int, p *problems) {
 		bad("report.from", "%q is not a mail address (e.g. postmaster@example.com)", f)
 	}
 	c.validateDaemon(bad)
+	c.validateEpisodes(bad)
 	c.validateAlerts(bad, lines)
 	c.validateDNS(bad)
 }

@@ -32,9 +32,10 @@ func TestDefaults(t *testing.T) {
 // Each bad-*.yml has one exact error: file, line, field and what to do.
 func TestBadConfigs(t *testing.T) {
 	want := map[string]string{
-		"bad-unknown-key.yml":  `testdata/bad-unknown-key.yml:2: unknown key "listen_address" in the top level (known keys: alerting, alerts, dns, domains, external_url, flush_interval, hygiene, inputs, internal_relays, listen, proofpoint, report, retention, rules, source_ips, state_file, timezone, windows)`,
+		"bad-unknown-key.yml":  `testdata/bad-unknown-key.yml:2: unknown key "listen_address" in the top level (known keys: alerting, alerts, dns, domains, episodes, external_url, flush_interval, hygiene, inputs, internal_relays, listen, proofpoint, report, retention, rules, source_ips, state_file, timezone, windows)`,
 		"bad-nested-key.yml":   `testdata/bad-nested-key.yml:3: unknown key "hostz" in proofpoint (known keys: hosts, learn_from_mx, networks, recipient_domains)`,
 		"bad-timezone.yml":     `testdata/bad-timezone.yml:1: timezone: unknown zone "Mars/Olympus" (use Local, UTC or an IANA name like Europe/Berlin)`,
+		"bad-episodes.yml":     "testdata/bad-episodes.yml:2: episodes.quiet: 30s is outside 1m..7d\ntestdata/bad-episodes.yml:3: episodes.retention: 12h is shorter than 1d",
 		"bad-source-ip.yml":    `testdata/bad-source-ip.yml:3: source_ips[0].ip: "192.0.2.300" is not an IP address`,
 		"bad-mta.yml":          `testdata/bad-mta.yml:2: source_ips[0].mta: unknown MTA "sendmail" (use postfix, exim, pmta)`,
 		"bad-regex.yml":        "testdata/bad-regex.yml:3: rules[0].match: error parsing regexp: missing closing ): `(`",
@@ -115,7 +116,7 @@ func TestAllErrorsInLineOrder(t *testing.T) {
 	_, err := Load("testdata/many-errors.yml")
 	want := `testdata/many-errors.yml:3: listen: "999.0.0.1:80": "999.0.0.1" is not an IP address
 testdata/many-errors.yml:4: timezone: unknown zone "Mars/Olympus" (use Local, UTC or an IANA name like Europe/Berlin)
-testdata/many-errors.yml:5: unknown key "listen_adress" in the top level (known keys: alerting, alerts, dns, domains, external_url, flush_interval, hygiene, inputs, internal_relays, listen, proofpoint, report, retention, rules, source_ips, state_file, timezone, windows)
+testdata/many-errors.yml:5: unknown key "listen_adress" in the top level (known keys: alerting, alerts, dns, domains, episodes, external_url, flush_interval, hygiene, inputs, internal_relays, listen, proofpoint, report, retention, rules, source_ips, state_file, timezone, windows)
 testdata/many-errors.yml:6: windows: invalid duration "1x" (use e.g. 90s, 5m, 24h, 30d)
 testdata/many-errors.yml:8: source_ips[0].mta: unknown MTA "sendmail" (use postfix, exim, pmta)
 testdata/many-errors.yml:9: source_ips[0].ip: "192.0.2.300" is not an IP address

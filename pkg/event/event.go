@@ -135,10 +135,20 @@ const (
 // Outcome is OutcomeBlock, OutcomeDeferral or "" (neither, or not a
 // Proofpoint attempt): the one place an attempt's outcome is decided.
 func (d *Delivery) Outcome() string {
+	if !d.Proofpoint {
+		return ""
+	}
+	return ReplyOutcome(d.SMTPCode, d.Class)
+}
+
+// ReplyOutcome is Outcome for a Proofpoint receiver's reply with this code
+// and class: the state file judges its stored replies by it, as attempts
+// are judged.
+func ReplyOutcome(code int, class Class) string {
 	switch {
-	case d.IsBlock():
+	case IsBlockReply(code, class):
 		return OutcomeBlock
-	case d.IsDeferral():
+	case code >= 400 && code <= 499:
 		return OutcomeDeferral
 	}
 	return ""

@@ -45,6 +45,8 @@ type Batch struct {
 	newIP  map[string]int       // len(order) per source IP
 	folded map[string]uint64    // source IP -> attempts Domain put under Other
 	key    []byte               // scratch pair key
+
+	fails []failure // the blocks and deferrals among the replies, for the episodes
 }
 
 type pairState uint8
@@ -77,7 +79,8 @@ func (b *Batch) Add(t time.Time, s Series) {
 
 // AddReply counts one occurrence of reply r at event time t. The Count in r
 // is ignored. When the same reply is added again, its codes and class are
-// taken from the occurrence with the latest time.
+// taken from the occurrence with the latest time. A block or a deferral
+// (event.ReplyOutcome) is also a failure of its source IP's episodes.
 func (b *Batch) AddReply(t time.Time, r Reply) {
 	t = t.UTC()
 	k := ReplyKey{SourceIP: r.SourceIP, RecipientDomain: r.RecipientDomain, Response: r.Response}
@@ -85,9 +88,12 @@ func (b *Batch) AddReply(t time.Time, r Reply) {
 	if cur == nil {
 		r.Count = 1
 		r.FirstSeen, r.LastSeen = t, t
-		b.Replies[k] = &r
+		cur = &r
+		b.Replies[k] = cur
+		b.addFailure(t, cur, r.SMTPCode, r.Class)
 		return
 	}
+	b.addFailure(t, cur, r.SMTPCode, r.Class)
 	cur.Count++
 	if t.Before(cur.FirstSeen) {
 		cur.FirstSeen = t
@@ -114,6 +120,7 @@ func (b *Batch) Reset() {
 	b.order = b.order[:0]
 	clear(b.newIP)
 	clear(b.folded)
+	b.fails = b.fails[:0]
 }
 
 // Len returns the number of attempts counted with Add since NewBatch or

@@ -283,6 +283,9 @@ func (c *recordCheck) record(path string, k, v []byte) {
 // checkRecord decodes one record of a bucket the store knows, as its
 // methods will decode it; records of other buckets pass.
 func checkRecord(opts Options, bucket string, k, v []byte) error {
+	if known, err := checkHistoryRecord(bucket, k, v); known {
+		return err
+	}
 	switch bucket {
 	case string(seriesName):
 		if _, err := decodeSeries(k); err != nil {

@@ -57,6 +57,24 @@
 //	mx                                  recipient domains' MX verdicts (SaveMX)
 //	  domain -> byte flags (bit 0: Proofpoint) | int64 checked | int64 expires
 //	                                    made on the first save
+//	episodes                            block and deferral episodes (see below)
+//	  int64 start | field(ip) field(domain) kind ->
+//	      int64 end | uint64 blocks, deferrals, attempts |
+//	      uint64 pending attempts, blocks, deferrals | int64 pending minute |
+//	      uint64 transaction of its last failure |
+//	      uvarint n {field(domain) uint64 failures} |
+//	      uvarint n {field(response) uvarint len, reply value as in replies}
+//	                                    domain "" is the IP over all domains;
+//	                                    kind 'b' or 'd'; start and end unix
+//	                                    microseconds, start sign-flipped
+//	event_clock                         the latest event time committed
+//	  "latest" -> int64 unix microseconds  (a minute's start)
+//	ip_first                            per source ip, its first minute; never
+//	  field(ip) -> int64 unix microseconds pruned
+//	ip_days                             attempts per source ip and UTC day
+//	  field(ip) int64 day -> uint64        (unix days, sign-flipped)
+//	                                    the last four made by the first Apply
+//	                                    that needs them
 //	domains_migration                   only while a file from before the bound
 //	  "phase" -> byte, "after" -> key      is folded (see below)
 //
@@ -110,13 +128,64 @@
 // step leaves the counts exact, so an interrupted migration is simply
 // resumed at the next open.
 //
+// # Episodes and IP history
+//
+// Apply adds each block and deferral of a batch (event.ReplyOutcome of
+// the replies added with AddReply) to the episodes of its source IP over
+// all domains and of its (IP, domain) pair, under the domain the bound
+// gives (so per-domain episodes are bounded by it, and the rest are one
+// episode under "other"), in the same transaction as the counts: a crash
+// leaves both or neither, and a batch read again is added once. Blocks
+// and deferrals are separate episodes (the kind is in the key). The
+// failures of a key are merged by event time with the key's stored
+// episodes they can join: a failure joins the episode it falls within the
+// quiet period of, extends it, and joins two it bridges; else it opens
+// one. The stored episodes a key's lines can join are its latest (by
+// start) and its current one (the one its latest failure joined; they
+// differ when a log is read out of order, as when year-less times after a
+// while are taken for last year's): the writer keeps both spans of every
+// key in memory and reads them by key, since a scan for older ones cost
+// the catch-up more than the counts did. So the episodes do not depend on
+// how the lines were cut into commits, on restarts, or on the order of
+// lines within a commit; a line read later than the episodes after it,
+// across commits, opens or joins episodes of its own. Keys begin with the
+// start, so that the episodes a commit changes or adds, the recent ones,
+// share the last pages of the bucket. An
+// episode is open while its end lies less than EpisodeQuiet before the
+// event clock, the latest event time committed, so a catch-up over old
+// logs closes episodes as live reading did.
+//
+// Each episode counts its own kind's failures exactly, and from the
+// batch's cells the attempts (every outcome) and the other kind in the
+// minutes from its start's to its end's: a new episode takes the
+// committed cells of its first minute, cells of later minutes up to its
+// end are added, and cells after its end wait in the pending counters
+// until a failure extends the episode past them (or are dropped with it).
+// Lines read out of order across commits may move such attempts by a
+// minute or leave them out; the failures and the times stay exact. Each
+// keeps at most 20 domains by name (the rest under "other") and four
+// replies verbatim (Space-Saving: the most frequent is kept). The writer
+// keeps the start and end of each key's latest episode in memory, bounded
+// as the keys are, so that a cell looks up only an episode it can join.
+//
+// ip_first and ip_days come from the cells: the first minute of each
+// source IP (kept for good) and its attempts per UTC day (kept for
+// EpisodeRetention). IPHistory computes the jumps on reading: a day of at
+// least 1000 attempts over three times the median of the seven days
+// before it, days since the IP was first seen only, days without attempts
+// as 0.
+//
 // # Size and retention
 //
 // Each distinct series costs a cell per minute it occurs in, and two keys
 // forever (series, series_ids); the domain bound keeps the series of
 // Proofpoint attempts bounded, and the caller passes RecipientDomain ""
 // where the domain is not needed. Prune deletes old cells, replies and overflow
-// counters in chunks of at most maxKeys keys per transaction. bbolt files
+// counters, then episodes that ended and IP days before EpisodeRetention
+// (400 days by default), in chunks of at most maxKeys keys per
+// transaction. Episodes are bounded by the keys (source IPs and the
+// domains kept by name, two kinds each) times EpisodeRetention over
+// EpisodeQuiet. bbolt files
 // never shrink: freed pages are reused, and `bbolt compact` or "ppwatch
 // state repair" (a copy of every record) makes a smaller copy offline.
 //

@@ -352,9 +352,10 @@ func (sv *salvage) losses() []string {
 	if rep.Unread[string(checksName)]+rep.Dropped[string(checksName)]+rep.Unread[string(checkChangesName)]+rep.Dropped[string(checkChangesName)] > 0 {
 		out = append(out, "sender checks: some results or changes could not be read; the history of those checks misses them (the checks themselves run again)")
 	}
+	out = append(out, historyLosses(rep)...)
 	for _, b := range slices.Sorted(maps.Keys(rep.Unread)) {
 		if b != "" && !slices.ContainsFunc(dataBuckets, func(n []byte) bool { return string(n) == b }) &&
-			b != string(alertsName) && b != string(mxName) && b != string(checksName) && b != string(checkChangesName) && b != string(metaName) {
+			b != string(alertsName) && b != string(mxName) && b != string(checksName) && b != string(checkChangesName) && b != string(metaName) && !historyBucket(b) {
 			out = append(out, fmt.Sprintf("bucket %s: some pages could not be read", b))
 		}
 	}

@@ -79,6 +79,11 @@ type Options struct {
 	// refuses the file if one fails, because the caller could only read
 	// that input again from its start while the totals stay: a double count.
 	CheckPosition func(key string, value []byte) error
+	// EpisodeQuiet is how long, by event time, a source IP (or one of its
+	// recipient domains) must go without a block (or a deferral) for its
+	// episode to close; EpisodeRetention how long episodes and the IPs'
+	// daily volumes are kept after they end.
+	EpisodeQuiet, EpisodeRetention time.Duration
 	// OnDamage, when set, is called once, by the goroutine that met it,
 	// when a method first meets damage (see Damaged). It may be inside a
 	// write, so it must not write to the store.
@@ -94,6 +99,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRepliesPerKey <= 0 {
 		o.MaxRepliesPerKey = DefaultMaxRepliesPerKey
+	}
+	if o.EpisodeQuiet <= 0 {
+		o.EpisodeQuiet = DefaultEpisodeQuiet
+	}
+	if o.EpisodeRetention <= 0 {
+		o.EpisodeRetention = DefaultEpisodeRetention
 	}
 	return o
 }
@@ -112,6 +123,7 @@ type Store struct {
 	lastTx  atomic.Uint64          // the last transaction committed or opened
 	broken  atomic.Pointer[damage] // set once damage is met
 	domains domainIndex
+	latest  episodeIndex
 }
 
 // Open opens the store at path, creating it if the file does not exist. It
@@ -285,7 +297,7 @@ func (s *Store) Created() time.Time { return s.created }
 func (s *Store) Fresh() bool { return s.fresh }
 
 // Apply commits a batch in one bbolt transaction: bucket counts, totals,
-// replies, the recipient domains it lets in (see Domain; pairs that did not
+// replies, episodes and IP history, the recipient domains it lets in (see Domain; pairs that did not
 // go through Domain are let in or folded here, under the same bound) and
 // input positions. It is all-or-nothing: on any error, including
 // a failed commit on a full disk, nothing of the batch is stored, the store
@@ -298,9 +310,19 @@ func (s *Store) Apply(b *Batch) error {
 	if err := s.loadDomains(); err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}
+	if err := s.loadEpisodeIndex(); err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
 	adm := s.admit(b)
 	counts, replies := adm.apply(b)
+	var eps *episodeWork
 	err := s.update(func(tx *bolt.Tx) error {
+		// Before the counts: a new episode takes the committed cells of
+		// its first minute, which must not hold this batch's yet.
+		var err error
+		if eps, err = s.applyEpisodes(tx, b, counts, adm); err != nil {
+			return err
+		}
 		if err := applyCounts(tx, counts); err != nil {
 			return err
 		}
@@ -319,6 +341,7 @@ func (s *Store) Apply(b *Batch) error {
 		return fmt.Errorf("apply batch: %w", err)
 	}
 	s.domains.commit(adm)
+	s.latest.commit(eps)
 	return nil
 }
 
@@ -783,8 +806,9 @@ func ipPrefix(ip string) []byte {
 
 // Prune deletes, in one transaction, at most maxKeys (DefaultPruneKeys if
 // maxKeys <= 0) of: bucket cells whose minute lies wholly before
-// now - Retention, then replies and overflow counters last seen before it.
-// It returns how many it deleted; call it again until that is below maxKeys.
+// now - Retention, then replies and overflow counters last seen before it,
+// then episodes that ended and IP days that lie before now -
+// EpisodeRetention. It returns how many it deleted; call it again until that is below maxKeys.
 // Small chunks keep each commit short (etcd-io/bbolt#401). Totals are not
 // touched. The file does not shrink, but freed pages are reused.
 func (s *Store) Prune(now time.Time, maxKeys int) (deleted int, err error) {
@@ -833,6 +857,11 @@ func (s *Store) Prune(now time.Time, maxKeys int) (deleted int, err error) {
 			return err
 		}
 		n, err = deleteKeys(ob, old)
+		deleted += n
+		if err != nil {
+			return err
+		}
+		n, err = s.pruneEpisodes(tx, now, maxKeys-deleted)
 		deleted += n
 		return err
 	})

@@ -44,7 +44,25 @@ type IPReport struct {
 	DomainsStoredLimit int    `json:"domains_stored_limit"` // domains.stored_per_ip
 	DomainsTotalLimit  int    `json:"domains_stored_total_limit"`
 	DomainsFolded      uint64 `json:"domains_folded"`
+	// The IP's latest block and deferral episodes (MaxPageEpisodes, the
+	// newest first), over all its domains ("" recipient_domain) and per
+	// domain, and how many the state file keeps for it.
+	Episodes      []EpisodeView `json:"episodes"`
+	EpisodesTotal int           `json:"episodes_total"`
+	// When the IP was first seen, its attempts per day over the last
+	// HistoryDays days, and the jumps in its volume over all days kept.
+	History event.IPHistory `json:"history"`
 }
+
+// MaxPageEpisodes bounds the episodes a page lists; HistoryDays is the
+// days of volume it shows.
+const (
+	MaxPageEpisodes = 20
+	HistoryDays     = 14
+)
+
+// EpisodeView is an episode as the IP page and API show it.
+type EpisodeView = event.Episode
 
 type IPWindow struct {
 	Window        string  `json:"window"`
