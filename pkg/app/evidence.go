@@ -174,6 +174,27 @@ func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (
 		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Response, y.Response))
 	})
 
+	// The IP's episodes over all its domains, and its history.
+	eps, err := a.store.Episodes(ip, since, until)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range eps {
+		if e.RecipientDomain == domain {
+			p.Episodes = append(p.Episodes, e)
+		}
+	}
+	slices.SortFunc(p.Episodes, func(x, y event.Episode) int { return y.Start.Compare(x.Start) })
+	h, err := a.store.IPHistory(ip)
+	if err != nil {
+		return nil, err
+	}
+	if !h.FirstSeen.IsZero() {
+		first := h.FirstSeen
+		p.FirstSeen = &first
+	}
+	p.Jumps = h.Jumps
+
 	// The messages deferred, as the daemon followed them (since it began
 	// to: not only in the window).
 	for _, c := range a.msgs.Snapshot() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +57,16 @@ func TestMessageOutcomesFromTheLog(t *testing.T) {
 	p, err := a.Evidence("192.0.2.10", "", time.Time{}, time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// And the IP's episodes: the 12 blocks from 10:12:41 to 11:30:03 and
+	// the 8 deferrals from 09:41:04 to 11:00:04 that the log holds, open
+	// (its last line is the latest event time), newest first.
+	var eps []string
+	for _, e := range p.Episodes {
+		eps = append(eps, fmt.Sprintf("%s %s %s %v %d/%d", e.Kind, e.Start.Format(time.TimeOnly), e.End.Format(time.TimeOnly), e.Open, e.Blocks, e.Deferrals))
+	}
+	if got := strings.Join(eps, "; "); got != "block 10:12:41 11:30:03 true 12/3; deferral 09:41:04 11:00:04 true 9/8" || p.FirstSeen == nil || !p.FirstSeen.Equal(time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("episodes %q, first seen %v", got, p.FirstSeen)
 	}
 	if m := p.Messages; m.Deferred != 6 || m.DeliveredAfterRetry != 3 || m.Bounced != 3 || m.StillDeferred != 0 || m.MeanDelay != (1138+888+762)*time.Second/3 {
 		t.Errorf("the packet's messages: %+v", m)

@@ -78,8 +78,13 @@ type Packet struct {
 	Replies          []report.Reply  `json:"replies"`
 	Samples          []Sample        `json:"samples"`
 	Days             []Day           `json:"days"`
-	Hygiene          []Check         `json:"hygiene"` // none: not checked
-	Update           *Update         `json:"update,omitempty"`
+	// Episodes are the IP's block and deferral episodes over all its
+	// domains (the daemon keeps them; log files give none), newest first;
+	// Jumps the days of sudden volume.
+	Episodes []event.Episode    `json:"episodes"`
+	Jumps    []event.VolumeJump `json:"jumps"`
+	Hygiene  []Check            `json:"hygiene"` // none: not checked
+	Update   *Update            `json:"update,omitempty"`
 }
 
 // NameCount is a name with how often it was seen.
@@ -383,6 +388,12 @@ func (p *Packet) Finish() *Packet {
 	}
 	if p.Hygiene == nil {
 		p.Hygiene = []Check{}
+	}
+	if p.Episodes == nil {
+		p.Episodes = []event.Episode{}
+	}
+	if p.Jumps == nil {
+		p.Jumps = []event.VolumeJump{}
 	}
 	return p
 }

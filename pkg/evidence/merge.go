@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/report"
 )
 
@@ -64,6 +65,8 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 			x.RecipientDomains = append(x.RecipientDomains, r.RecipientDomains...)
 		}
 		out.Samples = append(out.Samples, p.Samples...)
+		out.Episodes = append(out.Episodes, p.Episodes...)
+		out.Jumps = append(out.Jumps, p.Jumps...)
 		m := &out.Messages
 		if p.Messages.DeliveredAfterRetry > m.DeliveredAfterRetry {
 			m.MedianDelay = p.Messages.MedianDelay // medians do not add: the larger part's
@@ -119,6 +122,9 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Response, y.Response))
 	})
 	slices.SortStableFunc(out.Samples, func(x, y Sample) int { return x.Time.Compare(y.Time) })
+	// Each host's episodes are its own: a fleet's are listed together,
+	// newest first.
+	slices.SortStableFunc(out.Episodes, func(x, y event.Episode) int { return y.Start.Compare(x.Start) })
 	if n := len(out.Samples); n > DefaultSamples {
 		half := DefaultSamples / 2
 		out.Samples = append(out.Samples[:half:half], out.Samples[n-(DefaultSamples-half):]...)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/report"
 )
 
@@ -170,6 +171,29 @@ func (d *doc) evidence(p *Packet) {
 	d.heading("Volume by day (UTC)")
 	for _, day := range p.Days {
 		d.item(fmt.Sprintf("%s: %d attempts, %d to Proofpoint, %d blocks, %d deferrals", day.Date, day.Attempts, day.ProofpointAttempts, day.Blocks, day.Deferrals))
+	}
+
+	d.heading("Episodes")
+	if len(p.Episodes) == 0 {
+		d.line("None kept (the daemon keeps them: ppwatch report --url).")
+	}
+	blocks := 0
+	for _, e := range p.Episodes {
+		if e.Kind == event.OutcomeBlock {
+			blocks++
+		}
+		state := "closed"
+		if e.Open {
+			state = "open"
+		}
+		d.item(fmt.Sprintf("%s %s to %s (%s): %d blocks, %d deferrals of %d attempts", e.Kind, ts(e.Start), ts(e.End), state, e.Blocks, e.Deferrals, e.Attempts))
+		d.sub(fmt.Sprintf("%d× %s", e.Reply.Count, e.Reply.Response))
+	}
+	if blocks > 1 {
+		d.line("Blocked %d times in what is kept: a recurring listing.", blocks)
+	}
+	for _, j := range p.Jumps {
+		d.line("Volume jump on %s: %d attempts against a median of %d on the days before.", j.Day, j.Attempts, j.Median)
 	}
 
 	d.heading("Sender checks (DNS)")
