@@ -2,14 +2,18 @@ package app
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"os"
 	"slices"
 	"time"
 
+	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/dnscheck"
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/evidence"
+	"github.com/ppwatch/ppwatch/pkg/ingest"
+	"github.com/ppwatch/ppwatch/pkg/outcome"
 	"github.com/ppwatch/ppwatch/pkg/report"
 	"github.com/ppwatch/ppwatch/pkg/store"
 )
@@ -21,16 +25,50 @@ import (
 // no message outcomes; ppwatch report over the log files gives those.
 // With updateSince set, it is a case's update.
 func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (*evidence.Packet, error) {
-	now := a.now()
-	if since.IsZero() || since.Before(now.Add(-time.Duration(a.cfg.Retention))) {
-		since = now.Add(-time.Duration(a.cfg.Retention))
+	var checks []dnscheck.Result
+	for _, s := range a.checks.Latest() {
+		checks = append(checks, s.Result)
+	}
+	host, _ := os.Hostname()
+	return storeEvidence(a.store, "the state file of "+host, time.Duration(a.cfg.Retention), a.now(), a.msgs, checks, ip, domain, since, until, updateSince)
+}
+
+// StateEvidence is Evidence from the state file of a stopped daemon
+// (ppwatch report --state): opened with a timeout, so that one a running
+// daemon holds is refused with ErrStateInUse at once, and only read. The
+// sender checks are not in it (ppwatch report --check makes them).
+func StateEvidence(path string, cfg *config.Config, now time.Time, ip, domain string, since, until, updateSince time.Time) (*evidence.Packet, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err) // Open would make a new one
+	}
+	st, err := store.Open(path, store.Options{Timeout: time.Second, Retention: time.Duration(cfg.Retention), CheckPosition: ingest.CheckPosition})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	figs, err := st.Figures()
+	if err != nil {
+		return nil, err
+	}
+	msgs := outcome.New()
+	if err := msgs.Restore(figs); err != nil {
+		return nil, err
+	}
+	return storeEvidence(st, "the state file "+path, time.Duration(cfg.Retention), now, msgs, nil, ip, domain, since, until, updateSince)
+}
+
+// storeEvidence assembles the packet from a state file.
+func storeEvidence(st *store.Store, source string, retention time.Duration, now time.Time, msgs *outcome.Tracker, checks []dnscheck.Result,
+	ip, domain string, since, until, updateSince time.Time) (*evidence.Packet, error) {
+	if since.IsZero() || since.Before(now.Add(-retention)) {
+		since = now.Add(-retention)
 	}
 	if until.IsZero() || until.After(now) {
 		until = now.Add(time.Minute) // the minute of now is counted whole
 	}
 	label := cmp.Or(ip, "unknown")
 	host, _ := os.Hostname()
-	p := &evidence.Packet{IP: label, Domain: domain, Generated: now.UTC(), Source: "the state file of " + host, Hosts: []string{host}}
+	p := &evidence.Packet{IP: label, Domain: domain, Generated: now.UTC(), Source: source, Hosts: []string{host}}
 	if updateSince.IsZero() {
 		p.Update = nil
 	} else {
@@ -41,7 +79,7 @@ func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (
 	domains := map[string]*report.Domain{}
 	days := map[string]*evidence.Day{}
 	firstFailure := map[string]int64{} // domain → first minute with a failure
-	err := a.store.IPBuckets(since, until, ip, func(m int64, se store.Series, n uint64) {
+	err := st.IPBuckets(since, until, ip, func(m int64, se store.Series, n uint64) {
 		if domain != "" && se.RecipientDomain != domain {
 			return
 		}
@@ -141,7 +179,7 @@ func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (
 
 	// The replies, one per text: the state file keeps them per domain.
 	byText := map[string]*report.Reply{}
-	err = a.store.EachIPReply(ip, func(r store.Reply) {
+	err = st.EachIPReply(ip, func(r store.Reply) {
 		if domain != "" && r.RecipientDomain != domain || r.LastSeen.Before(since) || !r.FirstSeen.Before(until) {
 			return
 		}
@@ -175,7 +213,7 @@ func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (
 	})
 
 	// The IP's episodes over all its domains, and its history.
-	eps, err := a.store.Episodes(ip, since, until)
+	eps, err := st.Episodes(ip, since, until)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +223,7 @@ func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (
 		}
 	}
 	slices.SortFunc(p.Episodes, func(x, y event.Episode) int { return y.Start.Compare(x.Start) })
-	h, err := a.store.IPHistory(ip)
+	h, err := st.IPHistory(ip)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +235,7 @@ func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (
 
 	// The messages deferred, as the daemon followed them (since it began
 	// to: not only in the window).
-	for _, c := range a.msgs.Snapshot() {
+	for _, c := range msgs.Snapshot() {
 		if c.SourceIP != ip {
 			continue
 		}
@@ -212,8 +250,7 @@ func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (
 
 	// The checks of this IP, and of the sending domains (the daemon keeps
 	// no senders, so every configured domain's).
-	for _, s := range a.checks.Latest() {
-		r := s.Result
+	for _, r := range checks {
 		if r.Subject == label || r.IP == label || r.Check == dnscheck.CheckDMARC || r.Check == dnscheck.CheckDKIM {
 			p.Hygiene = append(p.Hygiene, r)
 		}

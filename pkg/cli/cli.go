@@ -45,12 +45,13 @@ Usage:
       One-shot report over historical logs: per source IP, per Proofpoint recipient domain, replies verbatim.
       Files are read in parallel, one per core; the report is the same for any --jobs.
   ppwatch report --ip IP [--domain D] [--since WHEN] [--until WHEN] [--format text|markdown|json|eml] [--update-since WHEN]
-              [--check [--dns.server IP:PORT]...] [--url URL]... [--mask-recipients] [--from ADDR] [--mta …] [--config FILE] [FILE...]
+              [--check [--dns.server IP:PORT]...] [--url URL]... [--state FILE] [--mask-recipients] [--from ADDR] [--mta …] [--config FILE] [FILE...]
       The evidence packet of one sending IP for Proofpoint, from the logs: identifiers, the kind of case and
       what to ask, replies verbatim, messages deferred and their outcomes, sample attempts with Message-ID and
       sender, volume by day, and the message to send (eml: a draft to postmaster@proofpoint.com).
       --check makes the sender checks (as ppwatch check) now and puts them in, failures first.
-      --url reads a running daemon's state file (repeatable: a fleet's daemons are merged into one packet).
+      --url reads a running daemon's state file (repeatable: a fleet's daemons are merged into one packet),
+      --state a stopped daemon's.
   ppwatch tail [--mta auto|` + parsers.Names("|") + `] [--config FILE] [--all] [--json] FILE...
       Live view of the attempts as they are written, from the files' ends, through rotation (like tail -F):
       one line per Proofpoint block or deferral (time, sending IP, recipient domain, block|deferral,

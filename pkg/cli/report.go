@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,11 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ppwatch/ppwatch/pkg/app"
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/dnscheck"
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/evidence"
 	"github.com/ppwatch/ppwatch/pkg/pipeline"
+	"github.com/ppwatch/ppwatch/pkg/store"
 )
 
 // runReport writes the evidence packet of one sending IP from log files.
@@ -34,6 +37,7 @@ func runReport(args []string, env Env) error {
 	mask := fs.Bool("mask-recipients", false, "show recipients as …@domain (default: the config's report.mask_recipients)")
 	from := fs.String("from", "", "the From `address` of the eml draft (default: the config's report.from)")
 	check := fs.Bool("check", false, "make the sender checks now (PTR, DNSBLs, SPF, DMARC, DKIM of the sending domains, the recipient domains' MX) and put them in the packet")
+	state := fs.String("state", "", "a stopped daemon's state `file` whose counts add to the packet (read only; one a running daemon holds is refused: use --url)")
 	var servers, urls repeated
 	fs.Var(&urls, "url", "a running daemon's `URL` (http://127.0.0.1:9797; user:password@ for basic auth) whose state file adds to the packet (repeatable: a fleet's daemons are merged)")
 	fs.Var(&servers, "dns.server", "with --check: a resolver to ask, `IP:port` (repeatable; default: the config's dns.servers, else /etc/resolv.conf)")
@@ -52,8 +56,8 @@ func runReport(args []string, env Env) error {
 	} else if *ip != "unknown" {
 		return usagef("--ip: %q is not an IP address", *ip)
 	}
-	if len(files) == 0 && len(urls) == 0 {
-		return usagef("report: give the log files to read (\"-\" for standard input), or --url of a running daemon")
+	if len(files) == 0 && len(urls) == 0 && *state == "" {
+		return usagef("report: give the log files to read (\"-\" for standard input), --url of a running daemon or --state of a stopped one")
 	}
 	switch *format {
 	case "text", "markdown", "json", "eml":
@@ -88,6 +92,17 @@ func runReport(args []string, env Env) error {
 	if len(files) > 0 {
 		sources = append(sources, fmt.Sprintf("%d log files", len(files)))
 		parts = append(parts, b.Packet(now, sources[0], nil))
+	}
+	if *state != "" {
+		p, err := app.StateEvidence(*state, c.cfg, now, storeIP(*ip), o.Domain, o.Since, o.Until, o.UpdateSince)
+		if errors.Is(err, store.ErrLocked) {
+			return fmt.Errorf("--state: %w (a running daemon holds it: give --url of that daemon instead)", err)
+		}
+		if err != nil {
+			return fmt.Errorf("--state: %w", err)
+		}
+		parts = append(parts, p)
+		sources = append(sources, p.Source)
 	}
 	for _, u := range urls {
 		p, err := fetchPacket(u, *ip, o, *since, *until, *updateSince)
@@ -185,3 +200,11 @@ func fetchPacket(base, ip string, o evidence.Options, since, until, updateSince 
 
 // redactURL is u without its password, for messages.
 func redactURL(u *url.URL) string { return u.Redacted() }
+
+// storeIP is the IP as the state file keeps it: "" for "unknown".
+func storeIP(ip string) string {
+	if ip == "unknown" {
+		return ""
+	}
+	return ip
+}

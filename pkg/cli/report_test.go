@@ -14,6 +14,7 @@ import (
 	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/dnscheck/dnstest"
 	"github.com/ppwatch/ppwatch/pkg/evidence"
+	"github.com/ppwatch/ppwatch/pkg/internal/testkit"
 	"github.com/rs/zerolog"
 )
 
@@ -48,7 +49,7 @@ func TestReportCommand(t *testing.T) {
 	}{
 		{[]string{"report", "x.log"}, "ppwatch: report: give --ip, the sending IP the case is about\n"},
 		{[]string{"report", "--ip", "192.0.2.300", "x.log"}, "ppwatch: --ip: \"192.0.2.300\" is not an IP address\n"},
-		{[]string{"report", "--ip", "192.0.2.10"}, "ppwatch: report: give the log files to read (\"-\" for standard input), or --url of a running daemon\n"},
+		{[]string{"report", "--ip", "192.0.2.10"}, "ppwatch: report: give the log files to read (\"-\" for standard input), --url of a running daemon or --state of a stopped one\n"},
 		{[]string{"report", "--ip", "192.0.2.10", "--format", "pdf", "x.log"}, "ppwatch: --format: unknown format \"pdf\" (use text, markdown, json or eml)\n"},
 		{[]string{"report", "--ip", "192.0.2.10", "--since", "yesterday", "x.log"}, "ppwatch: --since: \"yesterday\" is neither a duration (24h, 7d), a date (2026-11-22) nor an RFC 3339 time\n"},
 	} {
@@ -151,5 +152,54 @@ func TestReportFleetMerge(t *testing.T) {
 	}
 	if code, _, errs := run(t, "", "report", "--ip", "192.0.2.10", "--url", a+"/nothing-here"); code != 1 || !strings.Contains(errs, "/nothing-here/api/v1/ips/192.0.2.10/report: 404 Not Found") {
 		t.Errorf("a failing daemon: exit %d, %q", code, errs)
+	}
+}
+
+// --state reads a stopped daemon's state file; one a running daemon holds
+// is refused at once, with the way out.
+func TestReportFromStateFile(t *testing.T) {
+	dir := t.TempDir()
+	statePath := filepath.Join(dir, "ppwatch.db")
+	cfg, err := config.Parse(fmt.Appendf(nil, "listen: 127.0.0.1:0\nstate_file: %s\nflush_interval: 20ms\ntimezone: UTC\n"+
+		"inputs: [{path: ../../testdata/exim/sample.log, mta: exim}]\ndns: {servers: [\"127.0.0.1:1\"]}\n", statePath), "state.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(app.Options{Config: cfg, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		a.Stop()
+		t.Fatal(err)
+	}
+	_, out, _ := run(t, "", "report", "--ip", "192.0.2.10", "--format", "json", "../../testdata/exim/sample.log")
+	var want evidence.Packet
+	json.Unmarshal([]byte(out), &want)
+	url := "http://" + a.Addr()
+	testkit.WaitFor(t, func() string {
+		_, out, _ := run(t, "", "report", "--ip", "192.0.2.10", "--format", "json", "--url", url)
+		var p evidence.Packet
+		json.Unmarshal([]byte(out), &p)
+		return cmp.Diff(want.Totals.Attempts, p.Totals.Attempts)
+	})
+	if code, _, errs := run(t, "", "report", "--ip", "192.0.2.10", "--state", statePath); code != 1 ||
+		!strings.HasSuffix(errs, "(a running daemon holds it: give --url of that daemon instead)\n") {
+		t.Errorf("a held state file: exit %d, %q", code, errs)
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run(t, "", "report", "--ip", "192.0.2.10", "--format", "json", "--state", statePath)
+	var got evidence.Packet
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v, %s", code, err, errs)
+	}
+	if got.Totals.Attempts != want.Totals.Attempts || got.Totals.Blocks != want.Totals.Blocks || got.Messages.DeliveredAfterRetry != want.Messages.DeliveredAfterRetry ||
+		len(got.Episodes) != 2 || got.Source != "the state file "+statePath {
+		t.Errorf("from the state file: totals %+v, messages %+v, %d episodes, source %q; the log: %+v", got.Totals, got.Messages, len(got.Episodes), got.Source, want.Totals)
+	}
+	if code, _, errs := run(t, "", "report", "--ip", "192.0.2.10", "--state", filepath.Join(dir, "nope.db")); code != 1 || !strings.Contains(errs, "nope.db: no such file or directory") {
+		t.Errorf("a missing state file: exit %d %q", code, errs)
 	}
 }
