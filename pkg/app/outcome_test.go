@@ -77,3 +77,57 @@ func TestMessageOutcomesFromTheLog(t *testing.T) {
 		t.Errorf("delay summed %v s", v)
 	}
 }
+
+// The same in each MTA's log, with ppwatch report's figures of that log:
+// a Postfix message to four recipients (two delivered after retry, one
+// bounced, one still deferred; the delivery lines name no sending IP), the
+// Exim sample, the PowerMTA sample.
+func TestMessageOutcomesInEachMTA(t *testing.T) {
+	for _, tt := range []struct {
+		log, mta, ip                      string
+		delivered, bounced, expired, open float64
+		delay                             float64
+	}{
+		{"../../testdata/postfix/retries.log", "postfix", "192.0.2.25", 2, 1, 0, 1, 603 + 1806},
+		{"../../testdata/exim/sample.log", "exim", "192.0.2.10", 3, 3, 0, 0, 1138 + 888 + 762},
+		{"../../testdata/pmta/sample.log", "pmta", "203.0.113.10", 4, 0, 0, 1, 4 * 2382.25},
+	} {
+		t.Run(tt.mta, func(t *testing.T) {
+			dir := t.TempDir()
+			b, err := os.ReadFile(tt.log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := filepath.Join(dir, "log")
+			os.WriteFile(log, b, 0o644)
+			cfg, err := config.Parse(fmt.Appendf(nil, "listen: 127.0.0.1:0\nstate_file: %s/ppwatch.db\nflush_interval: 20ms\ntimezone: UTC\ninputs: [{path: %s, mta: %s}]\n", dir, log, tt.mta), "o.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Start(); err != nil {
+				a.Stop()
+				t.Fatal(err)
+			}
+			defer a.Stop()
+			eventually(t, "the whole log read", func() bool {
+				v, _ := sample(t, a, `ppwatch_input_offset_bytes{input="`+log+`"}`)
+				return int64(v) == int64(len(b))
+			})
+			for series, n := range map[string]float64{
+				`ppwatch_proofpoint_message_outcomes_total{outcome="delivered",source_ip="` + tt.ip + `"}`: tt.delivered,
+				`ppwatch_proofpoint_message_outcomes_total{outcome="bounced",source_ip="` + tt.ip + `"}`:   tt.bounced,
+				`ppwatch_proofpoint_message_outcomes_total{outcome="expired",source_ip="` + tt.ip + `"}`:   tt.expired,
+				`ppwatch_proofpoint_messages_deferred{source_ip="` + tt.ip + `"}`:                          tt.open,
+				`ppwatch_proofpoint_message_delay_seconds_total{source_ip="` + tt.ip + `"}`:                tt.delay,
+			} {
+				if v, ok := sample(t, a, series); !ok || v != n {
+					t.Errorf("%s = %v (%v), want %v", series, v, ok, n)
+				}
+			}
+		})
+	}
+}

@@ -177,6 +177,11 @@ func NewBuilder(o Options) *Builder {
 // out. What is kept is copied: ev may alias a reused read buffer.
 func (b *Builder) Add(ev *event.Delivery) {
 	if cmp.Or(ev.SourceIP, unknownIP) != b.o.IP || b.o.Domain != "" && ev.RecipientDomain != b.o.Domain {
+		// Postfix logs no sending IP: a deferral learns it from the reply
+		// ("?ip="), the delivery that ends the message does not.
+		if ev.Proofpoint && b.msgs[msgKey{ev.QueueID, ev.Recipient}] != nil {
+			b.follow(ev)
+		}
 		return
 	}
 	if b.first.IsZero() || ev.Time.Before(b.first) {

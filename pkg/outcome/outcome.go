@@ -58,15 +58,19 @@ type Counts struct {
 	DelaySeconds                float64 // summed over the delivered, from their first deferral
 }
 
-// key is a message: the lookup of an attempt allocates nothing.
-type key struct{ ip, queueID, recipient string }
-
-func (k key) figure() string { return figOpen + k.ip + "\x00" + k.queueID + "\x00" + k.recipient }
+// key is a message: the lookup of an attempt allocates nothing. The
+// sending IP is not in it: Postfix logs no IP, and a deferral learns it
+// from the reply ("?ip=") that the delivery after it does not have.
+type key struct{ queueID, recipient string }
 
 type msg struct {
+	k           key    // its own copy: a map assignment with ev's key would keep ev's (aliasing) strings
+	ip          string // of its first deferral
 	first, last time.Time
 	attempts    uint32
 }
+
+func figure(k key, ip string) string { return figOpen + ip + "\x00" + k.queueID + "\x00" + k.recipient }
 
 // Tracker follows the messages. Observe and Changes run on the writer's
 // goroutine; Snapshot may run beside them.
@@ -77,7 +81,7 @@ type Tracker struct {
 	mu          sync.Mutex
 	open        map[key]*msg
 	counts      map[string]*Counts // by source IP
-	dirtyOpen   map[key]bool       // changed since Changes
+	dirtyOpen   map[key]string     // changed since Changes → the IP of its figure
 	dirtyCounts map[string]bool
 	newest      time.Time // the newest event time seen: the clock of expiry
 }
@@ -85,7 +89,7 @@ type Tracker struct {
 // New is an empty Tracker with the default bounds.
 func New() *Tracker {
 	return &Tracker{MaxOpen: DefaultMaxOpen, ExpireAfter: DefaultExpireAfter, open: map[key]*msg{}, counts: map[string]*Counts{},
-		dirtyOpen: map[key]bool{}, dirtyCounts: map[string]bool{}}
+		dirtyOpen: map[key]string{}, dirtyCounts: map[string]bool{}}
 }
 
 // Observe reads one Proofpoint attempt.
@@ -96,7 +100,7 @@ func (t *Tracker) Observe(ev *event.Delivery) {
 	if len(figOpen)+len(ev.SourceIP)+len(ev.QueueID)+len(ev.Recipient)+2 > maxKeyLen {
 		return // the store bounds its keys
 	}
-	k := key{ev.SourceIP, ev.QueueID, ev.Recipient}
+	k := key{ev.QueueID, ev.Recipient}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if ev.Time.After(t.newest) {
@@ -108,29 +112,29 @@ func (t *Tracker) Observe(ev *event.Delivery) {
 			return
 		}
 		if len(t.open) >= t.MaxOpen {
-			t.count(ev.SourceIP).Untracked++
+			t.count(strings.Clone(ev.SourceIP)).Untracked++ // a key of counts must not alias ev
 			return
 		}
-		k = key{strings.Clone(k.ip), strings.Clone(k.queueID), strings.Clone(k.recipient)}
-		m = &msg{first: ev.Time}
-		t.open[k] = m
+		m = &msg{k: key{strings.Clone(k.queueID), strings.Clone(k.recipient)}, ip: strings.Clone(ev.SourceIP), first: ev.Time}
+		t.open[m.k] = m
 	}
+	k = m.k
 	m.attempts++
 	if ev.Time.After(m.last) {
 		m.last = ev.Time
 	}
-	t.dirtyOpen[k] = true
+	t.dirtyOpen[k] = m.ip
 	switch {
 	case ev.Status == event.Delivered:
-		c := t.count(k.ip)
+		c := t.count(m.ip)
 		c.Delivered++
 		c.DelaySeconds += ev.Time.Sub(m.first).Seconds()
 		t.close(k)
 	case ev.Status == event.Bounced && strings.HasSuffix(ev.Response, "retry timeout exceeded"):
-		t.count(k.ip).Expired++
+		t.count(m.ip).Expired++
 		t.close(k)
 	case ev.Status == event.Bounced:
-		t.count(k.ip).Bounced++
+		t.count(m.ip).Bounced++
 		t.close(k)
 	}
 }
@@ -147,8 +151,8 @@ func (t *Tracker) count(ip string) *Counts {
 }
 
 func (t *Tracker) close(k key) {
+	t.dirtyOpen[k] = t.open[k].ip
 	delete(t.open, k)
-	t.dirtyOpen[k] = true
 }
 
 // expire closes the messages with no attempt for ExpireAfter, by the
@@ -157,7 +161,7 @@ func (t *Tracker) close(k key) {
 func (t *Tracker) expire() {
 	for k, m := range t.open {
 		if t.newest.Sub(m.last) > t.ExpireAfter {
-			t.count(k.ip).Expired++
+			t.count(m.ip).Expired++
 			t.close(k)
 		}
 	}
@@ -170,11 +174,11 @@ func (t *Tracker) Changes() map[string][]byte {
 	defer t.mu.Unlock()
 	t.expire()
 	out := make(map[string][]byte, len(t.dirtyOpen)+len(t.dirtyCounts))
-	for k := range t.dirtyOpen {
+	for k, ip := range t.dirtyOpen {
 		if m := t.open[k]; m != nil {
-			out[k.figure()] = encodeMsg(m)
+			out[figure(k, ip)] = encodeMsg(m)
 		} else {
-			out[k.figure()] = nil
+			out[figure(k, ip)] = nil
 		}
 	}
 	for ip := range t.dirtyCounts {
@@ -199,7 +203,8 @@ func (t *Tracker) Restore(figs map[string][]byte) error {
 			if err != nil || len(parts) != 3 {
 				return errCorrupt
 			}
-			t.open[key{parts[0], parts[1], parts[2]}] = m
+			m.ip, m.k = parts[0], key{parts[1], parts[2]}
+			t.open[m.k] = m
 			if m.last.After(t.newest) {
 				t.newest = m.last
 			}
@@ -237,8 +242,8 @@ func (t *Tracker) Snapshot() []IPCounts {
 	for ip, c := range t.counts {
 		get(ip).Counts = *c
 	}
-	for k := range t.open {
-		get(k.ip).Open++
+	for _, m := range t.open {
+		get(m.ip).Open++
 	}
 	var out []IPCounts
 	for _, ip := range slices.Sorted(maps.Keys(by)) {
