@@ -30,7 +30,7 @@ func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (
 		checks = append(checks, s.Result)
 	}
 	host, _ := os.Hostname()
-	return storeEvidence(a.store, "the state file of "+host, time.Duration(a.cfg.Retention), a.now(), a.msgs, checks, ip, domain, since, until, updateSince)
+	return storeEvidence(a.store, "the state file of "+host, time.Duration(a.cfg.Retention), a.cfg.Report.MaskRecipients, a.now(), a.msgs, checks, ip, domain, since, until, updateSince)
 }
 
 // StateEvidence is Evidence from the state file of a stopped daemon
@@ -54,11 +54,11 @@ func StateEvidence(path string, cfg *config.Config, now time.Time, ip, domain st
 	if err := msgs.Restore(figs); err != nil {
 		return nil, err
 	}
-	return storeEvidence(st, "the state file "+path, time.Duration(cfg.Retention), now, msgs, nil, ip, domain, since, until, updateSince)
+	return storeEvidence(st, "the state file "+path, time.Duration(cfg.Retention), cfg.Report.MaskRecipients, now, msgs, nil, ip, domain, since, until, updateSince)
 }
 
 // storeEvidence assembles the packet from a state file.
-func storeEvidence(st *store.Store, source string, retention time.Duration, now time.Time, msgs *outcome.Tracker, checks []dnscheck.Result,
+func storeEvidence(st *store.Store, source string, retention time.Duration, mask bool, now time.Time, msgs *outcome.Tracker, checks []dnscheck.Result,
 	ip, domain string, since, until, updateSince time.Time) (*evidence.Packet, error) {
 	if since.IsZero() || since.Before(now.Add(-retention)) {
 		since = now.Add(-retention)
@@ -232,6 +232,30 @@ func storeEvidence(st *store.Store, source string, retention time.Duration, now 
 		p.FirstSeen = &first
 	}
 	p.Jumps = h.Jumps
+
+	// The sample failures, with their Message-ID and envelope sender, and
+	// the senders seen.
+	samples, senders := msgs.Samples(ip)
+	for _, d := range samples {
+		if domain != "" && event.DomainOf(d.Recipient) != domain {
+			continue
+		}
+		if mask {
+			d.Recipient = evidence.MaskRecipient(d.Recipient)
+		}
+		p.Samples = append(p.Samples, d)
+	}
+	byDomain := map[string]int{}
+	for _, s := range senders {
+		p.Senders = append(p.Senders, evidence.NameCount{Name: s.Address, Count: s.Attempts})
+		byDomain[event.DomainOf(s.Address)] += s.Attempts
+	}
+	for d, n := range byDomain {
+		p.SendingDomains = append(p.SendingDomains, evidence.NameCount{Name: d, Count: n})
+	}
+	slices.SortFunc(p.SendingDomains, func(x, y evidence.NameCount) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Name, y.Name))
+	})
 
 	// The messages deferred, as the daemon followed them (since it began
 	// to: not only in the window).

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ppwatch/ppwatch/pkg/config"
+	"github.com/ppwatch/ppwatch/pkg/evidence"
 )
 
 // The daemon follows each message Proofpoint deferred to its outcome, as
@@ -57,6 +58,14 @@ func TestMessageOutcomesFromTheLog(t *testing.T) {
 	p, err := a.Evidence("192.0.2.10", "", time.Time{}, time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Its samples are the log's, Message-ID and envelope sender joined:
+	// the first and latest five of its 20 failures, as ppwatch report over
+	// the file gives them.
+	if len(p.Samples) != 10 || p.Samples[0].MessageID != "20261122094102.3@news.example.com" || p.Samples[0].Recipient != "k.lee@acme-corp.example" ||
+		p.Samples[9].QueueID != "1vHpgt-00000000OLe-0N16" || len(p.Senders) != 1 || p.Senders[0] != (evidence.NameCount{Name: "news@news.example.com", Count: 20}) ||
+		len(p.SendingDomains) != 1 || p.SendingDomains[0].Name != "news.example.com" {
+		t.Errorf("samples %+v\nsenders %+v %+v", p.Samples, p.Senders, p.SendingDomains)
 	}
 	// And the IP's episodes: the 12 blocks from 10:12:41 to 11:30:03 and
 	// the 8 deferrals from 09:41:04 to 11:00:04 that the log holds, open

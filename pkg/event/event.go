@@ -192,3 +192,23 @@ func DomainOf(addr string) string {
 	}
 	return ""
 }
+
+// Sample is one failed attempt as the evidence packet shows it: when,
+// where, which message to whom, and the reply verbatim. Its JSON is part
+// of ppwatch report's (field names are a public contract).
+type Sample struct {
+	Time      time.Time `json:"time"`
+	Host      string    `json:"host"`
+	QueueID   string    `json:"queue_id"`
+	MessageID string    `json:"message_id"`
+	Sender    string    `json:"sender"`
+	Recipient string    `json:"recipient"`
+	Status    Status    `json:"status"`
+	Response  string    `json:"response"`
+}
+
+// SampleOf is d's sample, its strings copied: d may alias a read buffer.
+func SampleOf(d *Delivery) Sample {
+	return Sample{Time: d.Time, Host: strings.Clone(d.Host), QueueID: strings.Clone(d.QueueID), MessageID: strings.Clone(d.MessageID),
+		Sender: strings.Clone(d.Sender), Recipient: strings.Clone(d.Recipient), Status: d.Status, Response: strings.Clone(d.Response)}
+}

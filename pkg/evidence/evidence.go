@@ -94,16 +94,7 @@ type NameCount struct {
 }
 
 // Sample is one failed attempt, as the log said it.
-type Sample struct {
-	Time      time.Time    `json:"time"`
-	Host      string       `json:"host"`
-	QueueID   string       `json:"queue_id"`
-	MessageID string       `json:"message_id"`
-	Sender    string       `json:"sender"`
-	Recipient string       `json:"recipient"`
-	Status    event.Status `json:"status"`
-	Response  string       `json:"response"`
-}
+type Sample = event.Sample
 
 // Messages are the messages Proofpoint deferred, and what became of them.
 type Messages struct {
@@ -282,10 +273,9 @@ func (b *Builder) follow(ev *event.Delivery) {
 
 // sample keeps the first and the latest failures.
 func (b *Builder) sample(ev *event.Delivery) {
-	s := Sample{Time: ev.Time, Host: strings.Clone(ev.Host), QueueID: strings.Clone(ev.QueueID), MessageID: strings.Clone(ev.MessageID),
-		Sender: strings.Clone(ev.Sender), Recipient: strings.Clone(ev.Recipient), Status: ev.Status, Response: strings.Clone(ev.Response)}
+	s := event.SampleOf(ev)
 	if b.o.MaskRecipients {
-		s.Recipient = mask(s.Recipient)
+		s.Recipient = MaskRecipient(s.Recipient)
 	}
 	b.failures++
 	half := (b.o.Samples + 1) / 2
@@ -300,8 +290,8 @@ func (b *Builder) sample(ev *event.Delivery) {
 	}
 }
 
-// mask hides a recipient's local part: "…@acme.example".
-func mask(addr string) string {
+// MaskRecipient hides a recipient's local part: "…@acme.example".
+func MaskRecipient(addr string) string {
 	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
 		return "…" + addr[i:]
 	}

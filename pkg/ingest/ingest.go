@@ -64,9 +64,11 @@ type Writer struct {
 	cfg  *config.Config
 	cls  *classify.Classifier
 
-	outcomes *outcome.Tracker
-	mtas     map[string]string // configured input → MTA ("auto" resolved per file)
-	pipes    map[string]*pipeline.Pipeline
+	outcomes     *outcome.Tracker
+	samplesSaved time.Time         // when the outcomes' samples were last committed
+	final        bool              // the last flush: everything goes
+	mtas         map[string]string // configured input → MTA ("auto" resolved per file)
+	pipes        map[string]*pipeline.Pipeline
 	// The last pipeline and position looked up: lines come in runs of one
 	// file, and a map operation per line was a tenth of the catch-up time.
 	lastPath string
@@ -108,6 +110,7 @@ func New(o Options) *Writer {
 	in := &Writer{log: o.Logger, st: o.Store, agg: o.Agg, self: o.Self, now: o.Now, cfg: o.Config, cls: o.Classifier,
 		tail: o.Tail, outcomes: o.Outcomes, mtas: map[string]string{}, pipes: map[string]*pipeline.Pipeline{}}
 	in.malformed = o.Logger.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute})
+	in.samplesSaved = time.Now()
 	for _, i := range o.Inputs {
 		in.mtas[i.Path] = i.MTA
 	}
@@ -205,6 +208,7 @@ func (in *Writer) full() bool {
 // flushUntilDone commits the last batch, retrying a failing store for a
 // short while: what is not committed is read again after the restart.
 func (in *Writer) flushUntilDone() {
+	in.final = true
 	for i := 0; i < 5 && in.st.Damaged() == nil; i++ {
 		if in.flush() {
 			return
@@ -306,13 +310,17 @@ func (in *Writer) flush() bool {
 			in.log.Error().Str("path", key).Err(err).Msg("position not saved")
 		}
 	}
-	if in.batch.Len() == 0 && len(in.batch.Positions) == 0 && in.agg.KeptVersion() == in.keptSaved {
+	samples := in.outcomes != nil && in.outcomes.SamplesDirty() && (in.final || time.Since(in.samplesSaved) >= samplesEvery)
+	if in.batch.Len() == 0 && len(in.batch.Positions) == 0 && in.agg.KeptVersion() == in.keptSaved && !samples {
 		return true
 	}
 	now := in.now()
 	in.saveFigures(now)
 	if in.outcomes != nil {
-		maps.Copy(in.batch.Figures, in.outcomes.Changes())
+		maps.Copy(in.batch.Figures, in.outcomes.Changes(samples))
+		if samples {
+			in.samplesSaved = time.Now()
+		}
 	}
 	start := time.Now()
 	err := in.st.Apply(in.batch)
@@ -368,6 +376,10 @@ func (in *Writer) flush() bool {
 	in.reset()
 	return true
 }
+
+// samplesEvery is how often the samples of the evidence packet are
+// committed (see outcome.Tracker.Changes).
+const samplesEvery = time.Minute
 
 // Figures kept in the store beside the counts, so that a restart shows
 // what the running daemon showed.
@@ -459,10 +471,9 @@ func (in *Writer) pipe(input, path string) *pipeline.Pipeline {
 	if mta == "" || mta == "auto" {
 		mta = detectFile(path)
 	}
-	// The store keeps no envelope senders yet, so correlating them would be
-	// work thrown away; the evidence packet will want them.
+	// The envelope sender and Message-ID joined to each attempt (Postfix
+	// logs them on lines of their own): the evidence packet's samples.
 	o := in.cfg.PipelineOptions(mta, in.cls)
-	o.NoSenders = true
 	o.Reference = func() time.Time { return in.now().Add(YearSlack) }
 	p, err := pipeline.New(mta, o)
 	if err != nil { // the config was validated: only an unknown MTA gets here

@@ -84,12 +84,15 @@ type Tracker struct {
 	dirtyOpen   map[key]string     // changed since Changes → the IP of its figure
 	dirtyCounts map[string]bool
 	newest      time.Time // the newest event time seen: the clock of expiry
+
+	samples      map[string]*ipSamples // by source IP
+	dirtySamples map[string]bool
 }
 
 // New is an empty Tracker with the default bounds.
 func New() *Tracker {
 	return &Tracker{MaxOpen: DefaultMaxOpen, ExpireAfter: DefaultExpireAfter, open: map[key]*msg{}, counts: map[string]*Counts{},
-		dirtyOpen: map[key]string{}, dirtyCounts: map[string]bool{}}
+		dirtyOpen: map[key]string{}, dirtyCounts: map[string]bool{}, samples: map[string]*ipSamples{}, dirtySamples: map[string]bool{}}
 }
 
 // Observe reads one Proofpoint attempt.
@@ -105,6 +108,9 @@ func (t *Tracker) Observe(ev *event.Delivery) {
 	defer t.mu.Unlock()
 	if ev.Time.After(t.newest) {
 		t.newest = ev.Time
+	}
+	if ev.IsBlock() || ev.IsDeferral() {
+		t.sample(ev)
 	}
 	m := t.open[k]
 	if m == nil {
@@ -168,8 +174,12 @@ func (t *Tracker) expire() {
 }
 
 // Changes are the figures changed since the last call, to commit with
-// the counts they go with: key → value, nil deleting the key.
-func (t *Tracker) Changes() map[string][]byte {
+// the counts they go with: key → value, nil deleting the key. The samples
+// and senders come only with withSamples: an IP's latest samples change
+// with each failure, and writing them at every commit would grow the
+// state file with rewritten pages; a crash then loses the latest samples
+// since they were last written, never a count.
+func (t *Tracker) Changes(withSamples bool) map[string][]byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expire()
@@ -186,6 +196,9 @@ func (t *Tracker) Changes() map[string][]byte {
 	}
 	clear(t.dirtyOpen)
 	clear(t.dirtyCounts)
+	if withSamples {
+		t.samplesChanges(out)
+	}
 	return out
 }
 
@@ -197,6 +210,10 @@ func (t *Tracker) Restore(figs map[string][]byte) error {
 	for k, v := range figs {
 		switch {
 		case v == nil: // deleted: what Changes gives, not what a store holds
+		case strings.HasPrefix(k, figSamples) || strings.HasPrefix(k, figSenders):
+			if err := t.restoreSamples(k, v); err != nil {
+				return err
+			}
 		case strings.HasPrefix(k, figOpen):
 			parts := strings.SplitN(strings.TrimPrefix(k, figOpen), "\x00", 3)
 			m, err := decodeMsg(v)
@@ -282,4 +299,11 @@ func decodeCounts(b []byte) (*Counts, error) {
 	}
 	n := func(i int) uint64 { return binary.BigEndian.Uint64(b[8*i:]) }
 	return &Counts{Delivered: n(0), Bounced: n(1), Expired: n(2), Untracked: n(3), DelaySeconds: float64(n(4)) / 1000}, nil
+}
+
+// SamplesDirty tells whether samples changed since they were last given.
+func (t *Tracker) SamplesDirty() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.dirtySamples) > 0
 }

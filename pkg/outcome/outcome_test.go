@@ -1,6 +1,7 @@
 package outcome
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -45,7 +46,7 @@ func TestOutcomes(t *testing.T) {
 	}
 	// Q3 is heard from again; Q6 is not, for eight days of log.
 	tr.Observe(at(8*24*60, "192.0.2.11", "Q3", "d@acme.example", event.Deferred, 451, "451 later"))
-	figs := tr.Changes()
+	figs := tr.Changes(true)
 	want := []IPCounts{
 		{SourceIP: "192.0.2.10", Counts: Counts{Delivered: 1, Bounced: 1, DelaySeconds: 1800}},
 		{SourceIP: "192.0.2.11", Counts: Counts{Expired: 2, Untracked: 1}, Open: 1},
@@ -53,7 +54,7 @@ func TestOutcomes(t *testing.T) {
 	if d := cmp.Diff(want, tr.Snapshot()); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
-	if len(tr.Changes()) != 0 {
+	if len(tr.Changes(true)) != 0 {
 		t.Error("Changes again without a change")
 	}
 	// The figures hold only what is open and the counts.
@@ -63,7 +64,8 @@ func TestOutcomes(t *testing.T) {
 			keys = append(keys, strings.ReplaceAll(k, "\x00", "|"))
 		}
 	}
-	if d := cmp.Diff([]string{"outcome.counts:192.0.2.10", "outcome.counts:192.0.2.11", "outcome.open:192.0.2.11|Q3|d@acme.example"}, slices.Sorted(slices.Values(keys))); d != "" {
+	if d := cmp.Diff([]string{"outcome.counts:192.0.2.10", "outcome.counts:192.0.2.11", "outcome.open:192.0.2.11|Q3|d@acme.example",
+		"outcome.samples:192.0.2.10", "outcome.samples:192.0.2.11", "outcome.senders:192.0.2.10", "outcome.senders:192.0.2.11"}, slices.Sorted(slices.Values(keys))); d != "" {
 		t.Errorf("figures (-want +got):\n%s", d)
 	}
 	back := New()
@@ -94,5 +96,41 @@ ppwatch_proofpoint_messages_deferred{source_ip="192.0.2.11"} 1
 	}
 	if err := back.Restore(map[string][]byte{"outcome.open:x": {1}}); err == nil {
 		t.Error("a damaged figure restored")
+	}
+}
+
+// An IP's samples are its first SamplesFirst failures and its latest
+// SamplesLatest, with their Message-ID and sender; its senders are
+// counted; both come back from their figures.
+func TestSamples(t *testing.T) {
+	tr := New()
+	for i := range 12 {
+		ev := at(i, "192.0.2.10", fmt.Sprintf("Q%02d", i), "a@acme.example", event.Bounced, 554, "554 Blocked")
+		ev.MessageID, ev.Sender = fmt.Sprintf("m%d@shop.example", i), []string{"orders@shop.example", "news@shop.example"}[i%3/2]
+		tr.Observe(ev)
+	}
+	tr.Observe(at(20, "192.0.2.10", "Q99", "b@acme.example", event.Delivered, 250, "250 ok")) // no failure: no sample
+	ids := func(tr *Tracker) string {
+		got, senders := tr.Samples("192.0.2.10")
+		var out []string
+		for _, d := range got {
+			out = append(out, d.QueueID+"/"+d.MessageID)
+		}
+		for _, s := range senders {
+			out = append(out, fmt.Sprintf("%s=%d", s.Address, s.Attempts))
+		}
+		return strings.Join(out, " ")
+	}
+	want := "Q00/m0@shop.example Q01/m1@shop.example Q02/m2@shop.example Q03/m3@shop.example Q04/m4@shop.example " +
+		"Q07/m7@shop.example Q08/m8@shop.example Q09/m9@shop.example Q10/m10@shop.example Q11/m11@shop.example orders@shop.example=8 news@shop.example=4"
+	if got := ids(tr); got != want {
+		t.Errorf("samples:\n got %s\nwant %s", got, want)
+	}
+	back := New()
+	if err := back.Restore(tr.Changes(true)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(back); got != want {
+		t.Errorf("restored:\n got %s\nwant %s", got, want)
 	}
 }
