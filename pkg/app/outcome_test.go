@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/ppwatch/ppwatch/pkg/config"
 	"github.com/ppwatch/ppwatch/pkg/evidence"
 )
 
@@ -26,19 +23,7 @@ func TestMessageOutcomesFromTheLog(t *testing.T) {
 	}
 	log := filepath.Join(dir, "mainlog")
 	os.WriteFile(log, b, 0o644)
-	cfg, err := config.Parse(fmt.Appendf(nil, "listen: 127.0.0.1:0\nstate_file: %s/ppwatch.db\nflush_interval: 20ms\ntimezone: UTC\ninputs: [{path: %s, mta: exim}]\n", dir, log), "o.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		a.Stop()
-		t.Fatal(err)
-	}
-	defer a.Stop()
+	a := startApp(t, fmt.Sprintf("listen: 127.0.0.1:0\nstate_file: %s/ppwatch.db\nflush_interval: 20ms\ntimezone: UTC\ninputs: [{path: %s, mta: exim}]\n", dir, log))
 	want := map[string]float64{
 		`ppwatch_proofpoint_message_outcomes_total{outcome="delivered",source_ip="192.0.2.10"}`: 3,
 		`ppwatch_proofpoint_message_outcomes_total{outcome="bounced",source_ip="192.0.2.10"}`:   3,
@@ -109,19 +94,7 @@ func TestMessageOutcomesInEachMTA(t *testing.T) {
 			}
 			log := filepath.Join(dir, "log")
 			os.WriteFile(log, b, 0o644)
-			cfg, err := config.Parse(fmt.Appendf(nil, "listen: 127.0.0.1:0\nstate_file: %s/ppwatch.db\nflush_interval: 20ms\ntimezone: UTC\ninputs: [{path: %s, mta: %s}]\n", dir, log, tt.mta), "o.yml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, err := New(Options{Config: cfg, Logger: zerolog.New(zerolog.NewTestWriter(t))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := a.Start(); err != nil {
-				a.Stop()
-				t.Fatal(err)
-			}
-			defer a.Stop()
+			a := startApp(t, fmt.Sprintf("listen: 127.0.0.1:0\nstate_file: %s/ppwatch.db\nflush_interval: 20ms\ntimezone: UTC\ninputs: [{path: %s, mta: %s}]\n", dir, log, tt.mta))
 			eventually(t, "the whole log read", func() bool {
 				v, _ := sample(t, a, `ppwatch_input_offset_bytes{input="`+log+`"}`)
 				return int64(v) == int64(len(b))

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,21 +89,7 @@ func TestReportCheck(t *testing.T) {
 // hosts' logs at once, and a daemon that fails is named in the error.
 func TestReportFleetMerge(t *testing.T) {
 	start := func(log, mta string) string {
-		dir := t.TempDir()
-		cfg, err := config.Parse(fmt.Appendf(nil, "listen: 127.0.0.1:0\nstate_file: %s/ppwatch.db\nflush_interval: 20ms\ntimezone: UTC\n"+
-			"inputs: [{path: %s, mta: %s}]\nsource_ips: [{mta: postfix, ip: 192.0.2.10}]\ndns: {servers: [\"127.0.0.1:1\"]}\n", dir, log, mta), "fleet.yml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := app.New(app.Options{Config: cfg, Logger: zerolog.Nop()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Start(); err != nil {
-			a.Stop()
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { a.Stop() })
+		a := startDaemon(t, filepath.Join(t.TempDir(), "ppwatch.db"), "inputs: [{path: "+log+", mta: "+mta+"}]\nsource_ips: [{mta: postfix, ip: 192.0.2.10}]\n")
 		return "http://" + a.Addr()
 	}
 	// What the logs say, read at once, with the same source IP mapping.
@@ -160,19 +145,7 @@ func TestReportFleetMerge(t *testing.T) {
 func TestReportFromStateFile(t *testing.T) {
 	dir := t.TempDir()
 	statePath := filepath.Join(dir, "ppwatch.db")
-	cfg, err := config.Parse(fmt.Appendf(nil, "listen: 127.0.0.1:0\nstate_file: %s\nflush_interval: 20ms\ntimezone: UTC\n"+
-		"inputs: [{path: ../../testdata/exim/sample.log, mta: exim}]\ndns: {servers: [\"127.0.0.1:1\"]}\n", statePath), "state.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(app.Options{Config: cfg, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		a.Stop()
-		t.Fatal(err)
-	}
+	a := startDaemon(t, statePath, "inputs: [{path: ../../testdata/exim/sample.log, mta: exim}]\n")
 	_, out, _ := run(t, "", "report", "--ip", "192.0.2.10", "--format", "json", "../../testdata/exim/sample.log")
 	var want evidence.Packet
 	json.Unmarshal([]byte(out), &want)
@@ -202,4 +175,25 @@ func TestReportFromStateFile(t *testing.T) {
 	if code, _, errs := run(t, "", "report", "--ip", "192.0.2.10", "--state", filepath.Join(dir, "nope.db")); code != 1 || !strings.Contains(errs, "nope.db: no such file or directory") {
 		t.Errorf("a missing state file: exit %d %q", code, errs)
 	}
+}
+
+// startDaemon starts a daemon on 127.0.0.1 with its state file at
+// statePath and the config text extra (its inputs), stopped when the
+// test ends; it asks DNS only of a loopback port that refuses.
+func startDaemon(t *testing.T, statePath, extra string) *app.App {
+	t.Helper()
+	cfg, err := config.Parse([]byte("listen: 127.0.0.1:0\nstate_file: "+statePath+"\nflush_interval: 20ms\ntimezone: UTC\ndns: {servers: [\"127.0.0.1:1\"]}\n"+extra), "daemon.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(app.Options{Config: cfg, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		a.Stop()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop() })
+	return a
 }
