@@ -142,8 +142,12 @@ func (d *doc) evidence(p *Packet) {
 		case m.MeanDelay > 0:
 			delay = fmt.Sprintf(" (mean delay %s)", m.MeanDelay.Round(time.Second))
 		}
-		d.line("%d messages deferred: %d delivered after retry%s, %d bounced, %d expired, %d still deferred at the last line read; up to %d attempts each.",
-			m.Deferred, m.DeliveredAfterRetry, delay, m.Bounced, m.Expired, m.StillDeferred, m.MaxAttempts)
+		most := ""
+		if m.MaxAttempts > 0 {
+			most = fmt.Sprintf("; up to %d attempts each", m.MaxAttempts)
+		}
+		d.line("%d messages deferred: %d delivered after retry%s, %d bounced, %d expired, %d still deferred at the last line read%s.",
+			m.Deferred, m.DeliveredAfterRetry, delay, m.Bounced, m.Expired, m.StillDeferred, most)
 		if m.Dropped > 0 {
 			d.line("%d more were not followed (past %d messages).", m.Dropped, maxMessages)
 		}
