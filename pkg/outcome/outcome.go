@@ -84,6 +84,7 @@ type Tracker struct {
 	dirtyOpen   map[key]string     // changed since Changes → the IP of its figure
 	dirtyCounts map[string]bool
 	newest      time.Time // the newest event time seen: the clock of expiry
+	expiredAt   time.Time // newest when expire last looked
 
 	samples      map[string]*ipSamples // by source IP
 	dirtySamples map[string]bool
@@ -165,6 +166,12 @@ func (t *Tracker) close(k key) {
 // newest event time: the logs' clock, so a catch-up decides as live
 // reading would.
 func (t *Tracker) expire() {
+	// Once a minute of log time is enough, and a catch-up commits many
+	// times a second: each look goes over every open message.
+	if t.newest.Sub(t.expiredAt) < time.Minute {
+		return
+	}
+	t.expiredAt = t.newest
 	for k, m := range t.open {
 		if t.newest.Sub(m.last) > t.ExpireAfter {
 			t.count(m.ip).Expired++
