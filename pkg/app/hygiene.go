@@ -15,7 +15,7 @@ var resolvConf = ""
 // history; they begin with Start.
 func (a *App) newChecks(cfg *config.Config) (*hygiene.Runner, error) {
 	return hygiene.New(hygiene.Options{Logger: a.log, Store: a.store, Registerer: a.reg, Now: a.now,
-		SourceIPs: a.sourceAttempts, ResolvConf: resolvConf}, cfg)
+		SourceIPs: a.sourceAttempts, SenderDomains: a.msgs.SenderDomains, ResolvConf: resolvConf}, cfg)
 }
 
 // sourceAttempts are the attempts of each source IP so far, from the

@@ -32,6 +32,10 @@ type Hygiene struct {
 	// TopIPs is how many of the source IPs seen in the logs the daemon
 	// checks beside the configured ones: those with the most attempts.
 	TopIPs int `yaml:"top_ips"`
+	// TopDomains is how many of the envelope-sender domains of the
+	// Proofpoint failures seen in the logs the daemon checks (SPF for the
+	// checked IPs, and DMARC) beside the configured ones.
+	TopDomains int `yaml:"top_domains"`
 }
 
 // SendingDomain is a domain mail is sent as and its DKIM selectors.
@@ -49,13 +53,16 @@ const (
 	// has a few per check and DNSBL zone, and a sending domain's SPF one
 	// per IP.
 	MaxHygieneTopIPs = 100
+	// The same for sending domains: each has an SPF series per IP.
+	DefaultHygieneTopDomains = 5
+	MaxHygieneTopDomains     = 20
 )
 
 func defaultDNS() DNS { return DNS{Timeout: Duration(dnscheck.DefaultTimeout)} }
 
 func defaultHygiene() Hygiene {
 	return Hygiene{DNSBL: dnscheck.DefaultZoneNames(), Interval: Duration(DefaultHygieneInterval), DNSBLInterval: Duration(DefaultDNSBLInterval),
-		TopIPs: DefaultHygieneTopIPs}
+		TopIPs: DefaultHygieneTopIPs, TopDomains: DefaultHygieneTopDomains}
 }
 
 func (c *Config) validateDNS(bad func(field, format string, args ...any)) {
@@ -106,6 +113,9 @@ func (c *Config) validateDNS(bad func(field, format string, args ...any)) {
 	// quota and tells nothing new.
 	if d := c.Hygiene.DNSBLInterval; d < Duration(10*time.Minute) || d > Duration(7*24*time.Hour) {
 		bad("hygiene.dnsbl_interval", "%s is outside 10m..7d", d)
+	}
+	if n := c.Hygiene.TopDomains; n < 0 || n > MaxHygieneTopDomains {
+		bad("hygiene.top_domains", "%d is outside 0..%d", n, MaxHygieneTopDomains)
 	}
 	if n := c.Hygiene.TopIPs; n < 0 || n > MaxHygieneTopIPs {
 		bad("hygiene.top_ips", "%d is outside 0..%d", n, MaxHygieneTopIPs)

@@ -19,7 +19,7 @@ func TestDNSDefaults(t *testing.T) {
 		t.Errorf("dns (-want +got):\n%s", d)
 	}
 	want := Hygiene{DNSBL: []string{"zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"},
-		Interval: Duration(15 * time.Minute), DNSBLInterval: Duration(time.Hour), TopIPs: 10}
+		Interval: Duration(15 * time.Minute), DNSBLInterval: Duration(time.Hour), TopIPs: 10, TopDomains: 5}
 	if d := cmp.Diff(want, c.Hygiene); d != "" {
 		t.Errorf("hygiene (-want +got):\n%s", d)
 	}

@@ -7,12 +7,11 @@
 // results as metrics.
 //
 // Subjects are the configured IPs (hygiene.ips, source_ips) and domains
-// (hygiene.domains), and the hygiene.top_ips source IPs with the most
-// attempts in the logs that receivers can see. Envelope-sender domains
-// from the logs are not checked: the daemon does not correlate senders
-// (Postfix gives them on another line; pkg/ingest skips that work), many
-// are not the sender's to fix (forwarded mail, bounces, SRS, VERP), and
-// DKIM needs the selectors only the config gives.
+// (hygiene.domains), the hygiene.top_ips source IPs with the most
+// attempts in the logs that receivers can see, and the hygiene.top_domains
+// envelope-sender domains with the most Proofpoint failures: the domains
+// Proofpoint judged the mail as (SPF for the checked IPs, DMARC; DKIM
+// needs the selectors only the config gives).
 //
 // A verdict is pass, warn or fail. An unknown result (a lookup that failed
 // or timed out, a DNSBL that gave no verdict) is the latest result, but it
@@ -50,6 +49,9 @@ type Options struct {
 	// SourceIPs gives the attempts per source IP seen in the logs; values
 	// that are no address ("unknown") are skipped. nil: none.
 	SourceIPs func() map[string]uint64
+	// SenderDomains gives the Proofpoint failures per envelope-sender
+	// domain seen in the logs; nil for none.
+	SenderDomains func() map[string]uint64
 	// ResolvConf names the resolvers when dns.servers names none (default
 	// /etc/resolv.conf).
 	ResolvConf string
@@ -78,6 +80,7 @@ type Setup struct {
 	configured              dnscheck.Subjects
 	zones                   []dnscheck.Zone
 	topIPs                  int
+	topDomains              int
 	resolver                resolver
 	dns, dnsbl              *dnscheck.Checker // nil with err, or when the resolver did not change
 	err                     error             // no checker could be made: no checks run
@@ -99,6 +102,7 @@ type Runner struct {
 	now        func() time.Time
 	after      func(time.Duration) <-chan time.Time
 	sources    func() map[string]uint64
+	senders    func() map[string]uint64
 	resolvConf string
 
 	// runMu guards the running setup; rounds run outside it, so that a
@@ -125,7 +129,7 @@ type Runner struct {
 // them.
 func New(o Options, cfg *config.Config) (*Runner, error) {
 	r := &Runner{log: o.Logger.With().Str("component", "hygiene").Logger(), st: o.Store, now: o.Now, after: o.After,
-		sources: o.SourceIPs, resolvConf: o.ResolvConf, latest: map[store.CheckKey]State{}, kick: make(chan struct{}, 1)}
+		sources: o.SourceIPs, senders: o.SenderDomains, resolvConf: o.ResolvConf, latest: map[store.CheckKey]State{}, kick: make(chan struct{}, 1)}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -161,7 +165,7 @@ func (r *Runner) Prepare(cfg *config.Config) *Setup {
 	o := cfg.DNSCheckOptions(nil)
 	o.ResolvConf, o.Now = r.resolvConf, r.now
 	s := &Setup{interval: time.Duration(cfg.Hygiene.Interval), dnsblInterval: time.Duration(cfg.Hygiene.DNSBLInterval),
-		configured: cfg.HygieneSubjects(), zones: o.DNSBL, topIPs: cfg.Hygiene.TopIPs,
+		configured: cfg.HygieneSubjects(), zones: o.DNSBL, topIPs: cfg.Hygiene.TopIPs, topDomains: cfg.Hygiene.TopDomains,
 		resolver: resolver{servers: cfg.DNS.Servers, timeout: o.Timeout, zones: cfg.Hygiene.DNSBL}}
 	r.runMu.Lock()
 	same := r.setup != nil && r.setup.err == nil && reflect.DeepEqual(s.resolver, r.setup.resolver)
@@ -447,6 +451,9 @@ func (r *Runner) subjectsOf(s *Setup) subjects {
 	for _, d := range s.configured.Domains {
 		d.Name = strings.ToLower(strings.TrimSuffix(d.Name, "."))
 		domains = append(domains, d)
+	}
+	if r.senders != nil && s.topDomains > 0 {
+		domains = append(domains, topDomains(r.senders(), s.topDomains, domains)...)
 	}
 	return subjects{ips: ips, domains: domains, zones: s.zones}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/ppwatch/ppwatch/pkg/dnscheck"
 )
@@ -85,6 +86,29 @@ func topIPs(attempts map[string]uint64, n int, have []netip.Addr) []netip.Addr {
 	var out []netip.Addr
 	for _, x := range all[:min(n, len(all))] {
 		out = append(out, x.ip)
+	}
+	return out
+}
+
+// topDomains returns the n sending domains with the most failures,
+// besides those in have; ties by name, so that the choice is stable.
+func topDomains(failures map[string]uint64, n int, have []dnscheck.Domain) []dnscheck.Domain {
+	type domainCount struct {
+		name string
+		n    uint64
+	}
+	var all []domainCount
+	for d, c := range failures {
+		d = strings.ToLower(strings.TrimSuffix(d, "."))
+		if d == "" || slices.ContainsFunc(have, func(h dnscheck.Domain) bool { return h.Name == d }) {
+			continue
+		}
+		all = append(all, domainCount{d, c})
+	}
+	slices.SortFunc(all, func(a, b domainCount) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.name, b.name)) })
+	var out []dnscheck.Domain
+	for _, d := range all[:min(len(all), n)] {
+		out = append(out, dnscheck.Domain{Name: d.name})
 	}
 	return out
 }

@@ -126,6 +126,9 @@ func TestSamples(t *testing.T) {
 	if got := ids(tr); got != want {
 		t.Errorf("samples:\n got %s\nwant %s", got, want)
 	}
+	if d := cmp.Diff(map[string]uint64{"shop.example": 12}, tr.SenderDomains()); d != "" {
+		t.Errorf("sender domains (-want +got):\n%s", d)
+	}
 	back := New()
 	if err := back.Restore(tr.Changes(true)); err != nil {
 		t.Fatal(err)

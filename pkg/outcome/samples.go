@@ -124,3 +124,20 @@ type Sender struct {
 	Address  string
 	Attempts int
 }
+
+// SenderDomains are the envelope-sender domains of the failures kept,
+// over every IP, with their failures: what the sender checks look at
+// beside the configured domains.
+func (t *Tracker) SenderDomains() map[string]uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[string]uint64{}
+	for _, s := range t.samples {
+		for sender, n := range s.Senders {
+			if d := event.DomainOf(sender); d != "" {
+				out[d] += uint64(n)
+			}
+		}
+	}
+	return out
+}
