@@ -304,7 +304,8 @@ func TestPagesEscapeRepliesAndDomains(t *testing.T) {
 		lines = append(lines, pmtaLine(demoNow.Add(-time.Duration(i+1)*time.Minute), "203.0.113.11", `x@o'neil"<script>.example`, evil))
 	}
 	a := statusApp(t, lines, demoNow)
-	for _, p := range []string{"/", "/ip/203.0.113.11", "/alerts", "/api/v1/summary", "/api/v1/ips/203.0.113.11", "/api/v1/ips/203.0.113.11/replies", "/api/v1/ip/203.0.113.11"} {
+	for _, p := range []string{"/", "/ip/203.0.113.11", "/ip/203.0.113.11/report", "/alerts", "/api/v1/summary", "/api/v1/ips/203.0.113.11", "/api/v1/ips/203.0.113.11/replies",
+		"/api/v1/ips/203.0.113.11/report", "/api/v1/ip/203.0.113.11"} {
 		_, body := fetch(t, "http://"+a.Addr()+p)
 		raws := []string{"<script>", `"onmouseover`, `o'neil"`}
 		if strings.HasPrefix(p, "/api/") {

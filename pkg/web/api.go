@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"net/netip"
 	"time"
-
-	"github.com/ppwatch/ppwatch/pkg/alert"
 )
 
 // Timeline bounds: a week per hour by default, at most a week of minutes.
@@ -159,14 +156,10 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 // ipArg reads the path's IP: 400 when it is not one, 404 when ppwatch has
 // never seen it (no attempt in the state file).
 func (s *Server) ipArg(w http.ResponseWriter, r *http.Request, api bool) (ip string, st *IPStatus, sum *Summary) {
-	label := r.PathValue("ip")
-	if label != alert.Unknown {
-		addr, err := netip.ParseAddr(label)
-		if err != nil {
-			s.fail(w, r, api, http.StatusBadRequest, fmt.Sprintf("%q is not an IP address", label), nil)
-			return "", nil, nil
-		}
-		ip, label = addr.String(), addr.String()
+	ip, label, ok := pathIP(r.PathValue("ip"))
+	if !ok {
+		s.fail(w, r, api, http.StatusBadRequest, fmt.Sprintf("%q is not an IP address", label), nil)
+		return "", nil, nil
 	}
 	if sum = s.summary(w, r, api); sum == nil {
 		return "", nil, nil

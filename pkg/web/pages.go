@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -127,15 +126,10 @@ func (s *Server) mountPages(mux *http.ServeMux) {
 // everything first (short store reads) and only then writes
 // the response, so no read transaction waits on a slow client.
 func (s *Server) serveIP(w http.ResponseWriter, r *http.Request) {
-	label := r.PathValue("ip")
-	ip := label
-	if label == alert.Unknown {
-		ip = ""
-	} else if addr, err := netip.ParseAddr(label); err != nil {
+	ip, label, ok := pathIP(r.PathValue("ip"))
+	if !ok {
 		http.Error(w, "not an IP address: "+label, http.StatusNotFound)
 		return
-	} else {
-		ip, label = addr.String(), addr.String()
 	}
 	rep, err := s.opts.Source.IPReport(ip, label)
 	if err != nil {

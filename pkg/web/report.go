@@ -2,8 +2,7 @@ package web
 
 import (
 	"bytes"
-	"encoding/json"
-	"html/template"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -30,9 +29,12 @@ func (s *Server) mountReport(mux *http.ServeMux) {
 		return
 	}
 	h := func(w http.ResponseWriter, r *http.Request) {
+		api := strings.HasPrefix(r.URL.Path, "/api/")
+		// Not ipArg: an IP this daemon never saw is an empty packet, not
+		// a 404, so that a fleet's daemons can all be asked about it.
 		ip, label, ok := pathIP(r.PathValue("ip"))
 		if !ok {
-			jsonError(w, http.StatusBadRequest, "not an IP address: "+label)
+			s.fail(w, r, api, http.StatusBadRequest, fmt.Sprintf("%q is not an IP address", label), nil)
 			return
 		}
 		q := r.URL.Query()
@@ -42,7 +44,7 @@ func (s *Server) mountReport(mux *http.ServeMux) {
 			if v := q.Get(k); v != "" {
 				t, err := evidence.ParseWhen(v, now)
 				if err != nil {
-					jsonError(w, http.StatusBadRequest, k+": "+err.Error())
+					s.fail(w, r, api, http.StatusBadRequest, k+": "+err.Error(), nil)
 					return
 				}
 				when[i] = t
@@ -50,33 +52,30 @@ func (s *Server) mountReport(mux *http.ServeMux) {
 		}
 		p, err := ev.Evidence(ip, strings.ToLower(q.Get("domain")), when[0], when[1], when[2])
 		if err != nil {
-			s.opts.Logger.Error().Err(err).Str("source_ip", label).Msg("report failed")
-			jsonError(w, http.StatusInternalServerError, "reading the state file failed")
+			s.fail(w, r, api, http.StatusInternalServerError, "reading the state file failed: "+err.Error(), nil)
 			return
 		}
-		var buf bytes.Buffer
-		if strings.HasPrefix(r.URL.Path, "/api/") {
-			err = evidence.WriteJSON(&buf, p)
-			w.Header().Set("Content-Type", "application/json")
-		} else {
-			var text bytes.Buffer
-			if err = evidence.WriteText(&text, p); err == nil {
-				err = reportPage.Execute(&buf, struct{ IP, Text string }{label, text.String()})
-			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+		if api {
+			writeJSON(w, r, http.StatusOK, p)
 			return
 		}
-		w.Write(buf.Bytes())
+		var text bytes.Buffer
+		if err := evidence.WriteText(&text, p); err != nil {
+			s.fail(w, r, api, http.StatusInternalServerError, err.Error(), nil)
+			return
+		}
+		s.render(w, http.StatusOK, "report", struct {
+			SourceIP, Text string
+			Chrome         chrome
+		}{label, text.String(), s.chrome()})
 	}
 	mux.HandleFunc("GET /api/v1/ips/{ip}/report", h)
 	mux.HandleFunc("GET /ip/{ip}/report", h)
 }
 
-// pathIP reads an IP from a path: "unknown" is the attempts without one
-// (""); an address is written the one way the store keeps it.
+// pathIP reads the IP of a path: "unknown" is the attempts without one
+// (ip ""); an address is written the one way the store keeps it. label is
+// how pages and answers name it.
 func pathIP(v string) (ip, label string, ok bool) {
 	if v == alert.Unknown {
 		return "", v, true
@@ -85,23 +84,5 @@ func pathIP(v string) (ip, label string, ok bool) {
 	if err != nil {
 		return "", v, false
 	}
-	return a.Unmap().String(), a.Unmap().String(), true
+	return a.String(), a.String(), true
 }
-
-// jsonError answers {"error": msg}.
-func jsonError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(struct {
-		Error string `json:"error"`
-	}{msg})
-}
-
-// reportPage shows the packet as ppwatch report writes it, to select and
-// copy whole: the text is escaped like everything from the network.
-var reportPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>ppwatch: evidence for {{.IP}}</title>
-<style>body{font-family:sans-serif;margin:1em 2em}pre{white-space:pre-wrap;background:#f6f6f6;padding:1em;border:1px solid #ccc}</style></head>
-<body><p><a href="/ip/{{.IP}}">{{.IP}}</a> · <a href="/api/v1/ips/{{.IP}}/report">JSON</a></p>
-<pre>{{.Text}}</pre></body></html>
-`))
