@@ -96,16 +96,11 @@ func evaluations(t *testing.T, a *App, n float64) {
 
 func get(t *testing.T, a *App, path string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + a.Addr() + path)
-	if err != nil {
-		t.Fatal(err)
+	code, body := testkit.Get(t, "http://"+a.Addr()+path)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d: %s", path, code, body)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
-	}
-	return string(b)
+	return body
 }
 
 func hasLine(text, line string) bool { return slices.Contains(strings.Split(text, "\n"), line) }

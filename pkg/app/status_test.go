@@ -3,7 +3,6 @@ package app
 import (
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -138,17 +137,6 @@ func demoApp(t *testing.T) *App {
 	return statusApp(t, demoLog(), time.Date(2026, 11, 22, 2, 20, 0, 0, time.UTC), time.Date(2026, 11, 22, 2, 31, 0, 0, time.UTC), demoNow)
 }
 
-func fetch(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // The API's answers over the demo, byte for byte (go test ./pkg/app -run
 // APIGoldens -update rewrites them; README quotes them).
 func TestAPIGoldens(t *testing.T) {
@@ -169,7 +157,7 @@ func TestAPIGoldens(t *testing.T) {
 		{"/api/v1/ips/203.0.113.11/timeline?step=90s", "bad-step.json", 400},
 		{"/api/v1/nothing", "no-endpoint.json", 404},
 	} {
-		code, body := fetch(t, "http://"+a.Addr()+c.path)
+		code, body := testkit.Get(t, "http://"+a.Addr()+c.path)
 		body = strings.ReplaceAll(body, a.dir(), "{dir}")
 		if code != c.code {
 			t.Errorf("%s: %d, want %d\n%s", c.path, code, c.code, body)
@@ -219,7 +207,7 @@ func has(t *testing.T, what, body string, fragments ...string) {
 // hover; the firing alert and the input above it.
 func TestStatusPage(t *testing.T) {
 	a := demoApp(t)
-	code, body := fetch(t, "http://"+a.Addr()+"/")
+	code, body := testkit.Get(t, "http://"+a.Addr()+"/")
 	if code != 200 {
 		t.Fatalf("/: %d", code)
 	}
@@ -237,11 +225,11 @@ func TestStatusPage(t *testing.T) {
 	if i, j, k := strings.Index(body, "BLOCKED"), strings.Index(body, "DEFERRED"), strings.Index(body, "CLEAN"); !(i < j && j < k) {
 		t.Errorf("rows not worst first: %d %d %d", i, j, k)
 	}
-	_, off := fetch(t, "http://"+a.Addr()+"/?refresh=0")
+	_, off := testkit.Get(t, "http://"+a.Addr()+"/?refresh=0")
 	if strings.Contains(off, "http-equiv") || !strings.Contains(off, `Not reloading (<a href="/">reload every 30 s</a>)`) {
 		t.Error("?refresh=0 still reloads")
 	}
-	if _, idx := fetch(t, "http://"+a.Addr()+"/ip/?refresh=0"); idx != off {
+	if _, idx := testkit.Get(t, "http://"+a.Addr()+"/ip/?refresh=0"); idx != off {
 		t.Error("/ip/ is not the status page")
 	}
 }
@@ -250,7 +238,7 @@ func TestStatusPage(t *testing.T) {
 // replies grouped by text with the lookup URL a link; the hourly bars.
 func TestIPPage(t *testing.T) {
 	a := demoApp(t)
-	_, body := fetch(t, "http://"+a.Addr()+"/ip/203.0.113.11")
+	_, body := testkit.Get(t, "http://"+a.Addr()+"/ip/203.0.113.11")
 	has(t, "/ip/203.0.113.11", body,
 		`<div class="banner blocked"><h1>203.0.113.11: Blocked by Proofpoint since 02:20 UTC (reputation: Proofpoint Dynamic Reputation)</h1>`,
 		`<p>Why: ProofpointBlockRatioHigh firing. Latest block 02:59 UTC.</p>`,
@@ -266,9 +254,9 @@ func TestIPPage(t *testing.T) {
 	if n := strings.Count(body, "<g><title>"); n != 169 {
 		t.Errorf("%d bars, want 169 (7 days and the hour of now)", n)
 	}
-	_, clean := fetch(t, "http://"+a.Addr()+"/ip/203.0.113.10")
+	_, clean := testkit.Get(t, "http://"+a.Addr()+"/ip/203.0.113.10")
 	has(t, "/ip/203.0.113.10", clean, `<div class="banner clean"><h1>203.0.113.10: No Proofpoint failures in 24h</h1>`, `<p>No Proofpoint reply kept.</p>`)
-	_, slow := fetch(t, "http://"+a.Addr()+"/ip/203.0.113.12")
+	_, slow := testkit.Get(t, "http://"+a.Addr()+"/ip/203.0.113.12")
 	has(t, "/ip/203.0.113.12", slow, `<div class="banner deferred"><h1>203.0.113.12: Deferred by Proofpoint since 03:00 UTC (reputation: Proofpoint Dynamic Reputation)</h1>`)
 }
 
@@ -276,7 +264,7 @@ func TestIPPage(t *testing.T) {
 // malformed one is a 400. Neither looks like all-clear.
 func TestIPPageErrors(t *testing.T) {
 	a := demoApp(t)
-	code, body := fetch(t, "http://"+a.Addr()+"/ip/198.51.100.1")
+	code, body := testkit.Get(t, "http://"+a.Addr()+"/ip/198.51.100.1")
 	if code != 404 {
 		t.Errorf("never seen: %d", code)
 	}
@@ -287,7 +275,7 @@ func TestIPPageErrors(t *testing.T) {
 <li><a href="/ip/203.0.113.12">203.0.113.12</a> (deferred)</li>
 <li><a href="/ip/203.0.113.10">203.0.113.10</a> (clean)</li>
 </ul>`)
-	code, body = fetch(t, "http://"+a.Addr()+"/ip/203.0.113.999")
+	code, body = testkit.Get(t, "http://"+a.Addr()+"/ip/203.0.113.999")
 	if code != 400 {
 		t.Errorf("malformed: %d", code)
 	}
@@ -306,7 +294,7 @@ func TestPagesEscapeRepliesAndDomains(t *testing.T) {
 	a := statusApp(t, lines, demoNow)
 	for _, p := range []string{"/", "/ip/203.0.113.11", "/ip/203.0.113.11/report", "/alerts", "/api/v1/summary", "/api/v1/ips/203.0.113.11", "/api/v1/ips/203.0.113.11/replies",
 		"/api/v1/ips/203.0.113.11/report", "/api/v1/ip/203.0.113.11"} {
-		_, body := fetch(t, "http://"+a.Addr()+p)
+		_, body := testkit.Get(t, "http://"+a.Addr()+p)
 		raws := []string{"<script>", `"onmouseover`, `o'neil"`}
 		if strings.HasPrefix(p, "/api/") {
 			raws = raws[:1] // JSON's own escapes (\") are the quotes' safety
@@ -317,11 +305,11 @@ func TestPagesEscapeRepliesAndDomains(t *testing.T) {
 			}
 		}
 	}
-	_, page := fetch(t, "http://"+a.Addr()+"/ip/203.0.113.11")
+	_, page := testkit.Get(t, "http://"+a.Addr()+"/ip/203.0.113.11")
 	has(t, "escaped page", page,
 		`<pre>550 5.7.1 &lt;script&gt;alert(&#34;r&#34;)&lt;/script&gt; Blocked - see <a href="https://ipcheck.proofpoint.com/?ip=203.0.113.11" rel="noreferrer noopener">https://ipcheck.proofpoint.com/?ip=203.0.113.11</a>&#34;onmouseover=&#34;alert(1)</pre>`,
 		`<td>1: o&#39;neil&#34;&lt;script&gt;.example (25)</td>`)
-	_, js := fetch(t, "http://"+a.Addr()+"/api/v1/ips/203.0.113.11/replies")
+	_, js := testkit.Get(t, "http://"+a.Addr()+"/api/v1/ips/203.0.113.11/replies")
 	has(t, "escaped JSON", js, `"response":"550 5.7.1 \u003cscript\u003ealert(\"r\")\u003c/script\u003e Blocked`, `"recipient_domain":"o'neil\"\u003cscript\u003e.example"`)
 }
 

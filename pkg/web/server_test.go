@@ -3,8 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -26,17 +24,6 @@ func (noSource) Summary() (*Summary, error)                 { return &Summary{},
 func (noSource) Inputs() []InputStatus                      { return nil }
 func (noSource) Timeline(string, time.Time, time.Time, time.Duration) (*Timeline, error) {
 	return &Timeline{}, nil
-}
-
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 // Every --web.listen-address serves the same endpoints, the metrics at
@@ -62,13 +49,13 @@ func TestListenAddressesAndTelemetryPath(t *testing.T) {
 		t.Fatalf("addresses %v", addrs)
 	}
 	for _, a := range addrs {
-		if code, body := get(t, "http://"+a+"/prom"); code != 200 || !strings.Contains(body, "\nppwatch_test_gauge 7\n") {
+		if code, body := testkit.Get(t, "http://"+a+"/prom"); code != 200 || !strings.Contains(body, "\nppwatch_test_gauge 7\n") {
 			t.Errorf("%s/prom: %d\n%s", a, code, body)
 		}
-		if code, _ := get(t, "http://"+a+"/metrics"); code != 404 {
+		if code, _ := testkit.Get(t, "http://"+a+"/metrics"); code != 404 {
 			t.Errorf("%s/metrics: %d, want 404", a, code)
 		}
-		if code, body := get(t, "http://"+a+"/"); code != 200 || !strings.Contains(body, `href="/prom"`) {
+		if code, body := testkit.Get(t, "http://"+a+"/"); code != 200 || !strings.Contains(body, `href="/prom"`) {
 			t.Errorf("%s/: %d, the status page does not link /prom", a, code)
 		}
 	}
