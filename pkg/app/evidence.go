@@ -159,9 +159,7 @@ func storeEvidence(st *store.Store, source string, retention time.Duration, mask
 		d.Counts.SetRatios()
 		p.RecipientDomains = append(p.RecipientDomains, *d)
 	}
-	slices.SortFunc(p.RecipientDomains, func(x, y report.Domain) int {
-		return cmp.Or(cmp.Compare(y.Blocks, x.Blocks), cmp.Compare(y.Deferrals, x.Deferrals), cmp.Compare(x.RecipientDomain, y.RecipientDomain))
-	})
+	evidence.SortDomains(p.RecipientDomains)
 	for _, date := range slices.Sorted(maps.Keys(days)) {
 		p.Days = append(p.Days, *days[date])
 	}
@@ -178,39 +176,18 @@ func storeEvidence(st *store.Store, source string, retention time.Duration, mask
 	}
 
 	// The replies, one per text: the state file keeps them per domain.
-	byText := map[string]*report.Reply{}
+	var replies []report.Reply
 	err = st.EachIPReply(ip, func(r store.Reply) {
 		if domain != "" && r.RecipientDomain != domain || r.LastSeen.Before(since) || !r.FirstSeen.Before(until) {
 			return
 		}
-		x := byText[r.Response]
-		if x == nil {
-			x = &report.Reply{SourceIP: label, Response: r.Response, SMTPCode: r.SMTPCode, EnhancedCode: r.EnhancedCode, Class: r.Class,
-				FirstSeen: r.FirstSeen, LastSeen: r.LastSeen}
-			byText[r.Response] = x
-		}
-		x.Count += int(r.Count)
-		if r.FirstSeen.Before(x.FirstSeen) {
-			x.FirstSeen = r.FirstSeen
-		}
-		if r.LastSeen.After(x.LastSeen) {
-			x.LastSeen = r.LastSeen
-		}
-		x.RecipientDomains = append(x.RecipientDomains, report.DomainCount{Domain: r.RecipientDomain, Count: int(r.Count)})
+		replies = append(replies, report.Reply{SourceIP: label, Response: r.Response, SMTPCode: r.SMTPCode, EnhancedCode: r.EnhancedCode, Class: r.Class,
+			Count: int(r.Count), FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, RecipientDomains: []report.DomainCount{{Domain: r.RecipientDomain, Count: int(r.Count)}}})
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range byText {
-		slices.SortFunc(r.RecipientDomains, func(x, y report.DomainCount) int {
-			return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Domain, y.Domain))
-		})
-		r.RecipientDomains = r.RecipientDomains[:min(len(r.RecipientDomains), report.MaxReplyDomains)]
-		p.Replies = append(p.Replies, *r)
-	}
-	slices.SortFunc(p.Replies, func(x, y report.Reply) int {
-		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Response, y.Response))
-	})
+	p.Replies = evidence.MergeReplies(replies)
 
 	// The IP's episodes over all its domains, and its history.
 	eps, err := st.Episodes(ip, since, until)
@@ -253,9 +230,7 @@ func storeEvidence(st *store.Store, source string, retention time.Duration, mask
 	for d, n := range byDomain {
 		p.SendingDomains = append(p.SendingDomains, evidence.NameCount{Name: d, Count: n})
 	}
-	slices.SortFunc(p.SendingDomains, func(x, y evidence.NameCount) int {
-		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Name, y.Name))
-	})
+	evidence.SortNames(p.SendingDomains)
 
 	// The messages deferred, as the daemon followed them (since it began
 	// to: not only in the window).

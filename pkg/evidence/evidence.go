@@ -399,8 +399,7 @@ func top(m map[string]*int) []NameCount {
 	for n, c := range m {
 		out = append(out, NameCount{n, *c})
 	}
-	slices.SortFunc(out, func(a, b NameCount) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Name, b.Name)) })
-	return out[:min(len(out), topNames)]
+	return mostNames(out)
 }
 
 // lastDays are the volumeDays days up to the last attempt read.

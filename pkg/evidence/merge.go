@@ -1,10 +1,8 @@
 package evidence
 
 import (
-	"cmp"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/event"
@@ -23,9 +21,9 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 	}
 	out := &Packet{Generated: now.UTC(), Source: source}
 	hosts := map[string]bool{}
-	senders, domains := map[string]int{}, map[string]int{}
+	var senders, domains []NameCount
 	rdoms := map[string]*report.Domain{}
-	replies := map[string]*report.Reply{}
+	var replies []report.Reply
 	days := map[string]*Day{}
 	checks := map[string]Check{}
 	var newDomains []string
@@ -36,12 +34,8 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 		for _, h := range p.Hosts {
 			hosts[h] = true
 		}
-		for _, n := range p.Senders {
-			senders[n.Name] += n.Count
-		}
-		for _, n := range p.SendingDomains {
-			domains[n.Name] += n.Count
-		}
+		senders = append(senders, p.Senders...)
+		domains = append(domains, p.SendingDomains...)
 		out.Totals.Sum(&p.Totals)
 		for _, d := range p.RecipientDomains {
 			x := rdoms[d.RecipientDomain]
@@ -51,19 +45,7 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 			}
 			x.Counts.Sum(&d.Counts)
 		}
-		for _, r := range p.Replies {
-			x := replies[r.Response]
-			if x == nil {
-				c := r
-				c.RecipientDomains = nil
-				c.Count = 0
-				x = &c
-				replies[r.Response] = x
-			}
-			x.Count += r.Count
-			x.FirstSeen, x.LastSeen = minT(x.FirstSeen, r.FirstSeen), maxT(x.LastSeen, r.LastSeen)
-			x.RecipientDomains = append(x.RecipientDomains, r.RecipientDomains...)
-		}
+		replies = append(replies, p.Replies...)
 		out.Samples = append(out.Samples, p.Samples...)
 		out.Episodes = append(out.Episodes, p.Episodes...)
 		out.Jumps = append(out.Jumps, p.Jumps...)
@@ -107,20 +89,12 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 		}
 	}
 	out.Hosts = slices.Sorted(maps.Keys(hosts))
-	out.Senders, out.SendingDomains = topOf(senders), topOf(domains)
+	out.Senders, out.SendingDomains = mostNames(sumNames(senders)), mostNames(sumNames(domains))
 	for _, d := range rdoms {
 		out.RecipientDomains = append(out.RecipientDomains, *d)
 	}
-	slices.SortFunc(out.RecipientDomains, func(x, y report.Domain) int {
-		return cmp.Or(cmp.Compare(y.Blocks, x.Blocks), cmp.Compare(y.Deferrals, x.Deferrals), cmp.Compare(x.RecipientDomain, y.RecipientDomain))
-	})
-	for _, r := range replies {
-		r.RecipientDomains = sumDomains(r.RecipientDomains)
-		out.Replies = append(out.Replies, *r)
-	}
-	slices.SortFunc(out.Replies, func(x, y report.Reply) int {
-		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Response, y.Response))
-	})
+	SortDomains(out.RecipientDomains)
+	out.Replies = MergeReplies(replies)
 	slices.SortStableFunc(out.Samples, func(x, y Sample) int { return x.Time.Compare(y.Time) })
 	// Each host's episodes are its own: a fleet's are listed together,
 	// newest first.
@@ -148,29 +122,6 @@ func Merge(ps []*Packet, now time.Time, source string) *Packet {
 	return out.Finish()
 }
 
-func sumDomains(l []report.DomainCount) []report.DomainCount {
-	by := map[string]int{}
-	for _, d := range l {
-		by[d.Domain] += d.Count
-	}
-	out := []report.DomainCount{}
-	for d, n := range by {
-		out = append(out, report.DomainCount{Domain: d, Count: n})
-	}
-	slices.SortFunc(out, func(x, y report.DomainCount) int {
-		return cmp.Or(cmp.Compare(y.Count, x.Count), strings.Compare(x.Domain, y.Domain))
-	})
-	return out[:min(len(out), report.MaxReplyDomains)]
-}
-
-func topOf(m map[string]int) []NameCount {
-	p := map[string]*int{}
-	for k, v := range m {
-		p[k] = &v
-	}
-	return top(p)
-}
-
 func earliest(a, b *time.Time) *time.Time {
 	if a == nil || b != nil && b.Before(*a) {
 		return b
@@ -180,20 +131,6 @@ func earliest(a, b *time.Time) *time.Time {
 
 func latest(a, b *time.Time) *time.Time {
 	if a == nil || b != nil && b.After(*a) {
-		return b
-	}
-	return a
-}
-
-func minT(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxT(a, b time.Time) time.Time {
-	if b.After(a) {
 		return b
 	}
 	return a
