@@ -30,7 +30,7 @@ func (a *App) Evidence(ip, domain string, since, until, updateSince time.Time) (
 		checks = append(checks, s.Result)
 	}
 	host, _ := os.Hostname()
-	return storeEvidence(a.store, "the state file of "+host, time.Duration(a.cfg.Retention), a.cfg.Report.MaskRecipients, a.now(), a.msgs, checks, ip, domain, since, until, updateSince)
+	return storeEvidence(a.store, "the state file of "+host, []string{host}, time.Duration(a.cfg.Retention), a.cfg.Report.MaskRecipients, a.now(), a.msgs, checks, ip, domain, since, until, updateSince)
 }
 
 // StateEvidence is Evidence from the state file of a stopped daemon
@@ -54,11 +54,12 @@ func StateEvidence(path string, cfg *config.Config, now time.Time, ip, domain st
 	if err := msgs.Restore(figs); err != nil {
 		return nil, err
 	}
-	return storeEvidence(st, "the state file "+path, time.Duration(cfg.Retention), cfg.Report.MaskRecipients, now, msgs, nil, ip, domain, since, until, updateSince)
+	// Which host wrote the file is not in it: the packet names none.
+	return storeEvidence(st, "the state file "+path, nil, time.Duration(cfg.Retention), cfg.Report.MaskRecipients, now, msgs, nil, ip, domain, since, until, updateSince)
 }
 
 // storeEvidence assembles the packet from a state file.
-func storeEvidence(st *store.Store, source string, retention time.Duration, mask bool, now time.Time, msgs *outcome.Tracker, checks []dnscheck.Result,
+func storeEvidence(st *store.Store, source string, hosts []string, retention time.Duration, mask bool, now time.Time, msgs *outcome.Tracker, checks []dnscheck.Result,
 	ip, domain string, since, until, updateSince time.Time) (*evidence.Packet, error) {
 	if since.IsZero() || since.Before(now.Add(-retention)) {
 		since = now.Add(-retention)
@@ -67,11 +68,8 @@ func storeEvidence(st *store.Store, source string, retention time.Duration, mask
 		until = now.Add(time.Minute) // the minute of now is counted whole
 	}
 	label := cmp.Or(ip, "unknown")
-	host, _ := os.Hostname()
-	p := &evidence.Packet{IP: label, Domain: domain, Generated: now.UTC(), Source: source, Hosts: []string{host}}
-	if updateSince.IsZero() {
-		p.Update = nil
-	} else {
+	p := &evidence.Packet{IP: label, Domain: domain, Generated: now.UTC(), Source: source, Hosts: hosts}
+	if !updateSince.IsZero() {
 		p.Update = &evidence.Update{Since: updateSince.UTC(), NewDomains: []string{}}
 	}
 
