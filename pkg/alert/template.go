@@ -135,6 +135,24 @@ func toFloat(v any) float64 {
 	return math.NaN()
 }
 
+// ParseDuration reads a duration as configs and flags write it:
+// time.ParseDuration's, plus a "d" (24h) unit, never negative.
+func ParseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if days, err := strconv.Atoi(n); err == nil && days >= 0 {
+			return time.Duration(days) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 5m, 24h, 30d)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("negative duration %q", s)
+	}
+	return d, nil
+}
+
 // FormatDuration writes a window as label values and configs do: "15m", "1h".
 func FormatDuration(d time.Duration) string {
 	switch {

@@ -27,7 +27,7 @@ func TestImportDirection(t *testing.T) {
 		"pkg/store":        {"pkg/event"},
 		"pkg/tailer":       {},
 		"pkg/livetail":     {},
-		"pkg/evidence":     {"pkg/dnscheck", "pkg/event", "pkg/report"},
+		"pkg/evidence":     {"pkg/alert", "pkg/dnscheck", "pkg/event", "pkg/report"},
 		"pkg/outcome":      {"pkg/event"},
 		"pkg/mxlearn":      {"pkg/dnscheck", "pkg/store"},
 		"pkg/dnscheck":     {"pkg/classify"},

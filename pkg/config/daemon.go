@@ -65,22 +65,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ParseDuration is time.ParseDuration plus a "d" (24h) unit.
-func ParseDuration(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		if days, err := strconv.Atoi(n); err == nil && days >= 0 {
-			return time.Duration(days) * 24 * time.Hour, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 5m, 24h, 30d)", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", s)
-	}
-	return d, nil
-}
+// ParseDuration is time.ParseDuration plus a "d" (24h) unit, never
+// negative: alert.ParseDuration, the inverse of how windows are written.
+func ParseDuration(s string) (time.Duration, error) { return alert.ParseDuration(s) }
 
 // String writes a window the way label values show it: "5m", "1h", "24h".
 func (d Duration) String() string { return alert.FormatDuration(time.Duration(d)) }

@@ -17,10 +17,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ppwatch/ppwatch/pkg/alert"
 	"github.com/ppwatch/ppwatch/pkg/dnscheck"
 	"github.com/ppwatch/ppwatch/pkg/event"
 	"github.com/ppwatch/ppwatch/pkg/report"
@@ -418,13 +418,8 @@ func (b *Builder) lastDays() []Day {
 // ParseWhen reads a time a user gives (flags, API parameters): a duration
 // before now ("24h", "7d"), a UTC date ("2026-11-22") or an RFC 3339 time.
 func ParseWhen(s string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+	if d, err := alert.ParseDuration(s); err == nil {
 		return now.Add(-d).UTC(), nil
-	}
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		if days, err := strconv.Atoi(n); err == nil && days >= 0 {
-			return now.Add(-time.Duration(days) * 24 * time.Hour).UTC(), nil
-		}
 	}
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t, nil
