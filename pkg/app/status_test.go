@@ -294,7 +294,10 @@ func TestPagesEscapeRepliesAndDomains(t *testing.T) {
 	a := statusApp(t, lines, demoNow)
 	for _, p := range []string{"/", "/ip/203.0.113.11", "/ip/203.0.113.11/report", "/alerts", "/api/v1/summary", "/api/v1/ips/203.0.113.11", "/api/v1/ips/203.0.113.11/replies",
 		"/api/v1/ips/203.0.113.11/report", "/api/v1/ip/203.0.113.11"} {
-		_, body := testkit.Get(t, "http://"+a.Addr()+p)
+		code, body := testkit.Get(t, "http://"+a.Addr()+p)
+		if code != http.StatusOK {
+			t.Errorf("%s: %d, want 200 (an error page would carry no reply to escape)", p, code)
+		}
 		raws := []string{"<script>", `"onmouseover`, `o'neil"`}
 		if strings.HasPrefix(p, "/api/") {
 			raws = raws[:1] // JSON's own escapes (\") are the quotes' safety
