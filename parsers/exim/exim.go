@@ -405,10 +405,13 @@ func (p *Parser) attempt(ev *event.Delivery, t time.Time, id string, status even
 	ev.RelayHost, ev.RelayIP = f.host, f.ip
 	ev.SourceIP = f.sourceIP
 	ev.Status = status
+	if p.senders != nil {
+		// The arrival line gives the Message-ID even where F= (Exim's
+		// +sender_on_delivery) gives the sender.
+		ev.Sender, ev.MessageID, _ = p.senders.Get(id)
+	}
 	if f.hasSender {
 		ev.Sender = f.sender
-	} else if p.senders != nil {
-		ev.Sender, ev.MessageID, _ = p.senders.Get(id)
 	}
 
 	if status == event.Delivered {
