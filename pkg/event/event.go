@@ -165,6 +165,14 @@ func (d *Delivery) IsDeferral() bool {
 	return d.Proofpoint && d.SMTPCode >= 400 && d.SMTPCode <= 499
 }
 
+// Delays reports whether Proofpoint's reply in d delays its message: a
+// deferral, or a 5xx the MTA logged as deferred because it will try again
+// (Postfix after a 554 greeting). An attempt without a reply (a timeout, a
+// dropped connection) does not: nothing says it was Proofpoint's doing.
+func (d *Delivery) Delays() bool {
+	return d.IsDeferral() || d.Proofpoint && d.Status == Deferred && d.SMTPCode != 0
+}
+
 // DomainOf returns the lower-cased domain of an address ("" when it has
 // none); non-ASCII (SMTPUTF8) domains are lower-cased too. One pass from the
 // end finds the '@' and whether anything needs lowering: it runs for every

@@ -241,7 +241,7 @@ func (b *Builder) follow(ev *event.Delivery) {
 	k := msgKey{ev.QueueID, ev.Recipient}
 	m := b.msgs[k]
 	if m == nil {
-		if !ev.IsDeferral() {
+		if !ev.Delays() {
 			return // only deferred messages are followed
 		}
 		if len(b.msgs) >= maxMessages {

@@ -5,7 +5,8 @@
 // queued").
 //
 // A message is a queue ID and a recipient. It is followed from its first
-// Proofpoint deferral; its next attempts decide: delivered, or bounced, or
+// Proofpoint deferral (event.Delays: a 4xx, or a reply the MTA logs as
+// deferred, as Postfix does a 554 greeting); its next attempts decide: delivered, or bounced, or
 // expired when the bounce says the MTA's retry time ran out (Exim's "retry
 // timeout exceeded"), or when no attempt came for ExpireAfter by event
 // time (Postfix says so once per message, without the recipient). At most
@@ -115,7 +116,7 @@ func (t *Tracker) Observe(ev *event.Delivery) {
 	}
 	m := t.open[k]
 	if m == nil {
-		if !ev.IsDeferral() {
+		if !ev.Delays() {
 			return
 		}
 		if len(t.open) >= t.MaxOpen {

@@ -26,6 +26,28 @@ func at(min int, ip, qid, rcpt string, st event.Status, code int, resp string) *
 // for ExpireAfter; a message never deferred is not followed; past MaxOpen
 // one is untracked. The state comes back whole from its figures, and the
 // metrics say the same.
+// Postfix defers a message after a 554 greeting and tries again: such a
+// message is followed as a 4xx one is. A connection dropped after EHLO is
+// deferred too, but without a reply nothing says it was Proofpoint's doing.
+func TestDeferredWithoutA4xx(t *testing.T) {
+	tr := New()
+	banner := at(0, "192.0.2.10", "Q1", "a@acme.example", event.Deferred, 554, "554 mx0a.pphosted.com ESMTP Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.10")
+	dropped := at(0, "192.0.2.10", "Q2", "b@acme.example", event.Deferred, 0, "lost connection with mx0a.pphosted.com[192.0.2.99] while performing the EHLO handshake")
+	dropped.Class = event.ClassConnection
+	for _, ev := range []*event.Delivery{
+		banner, dropped,
+		at(0, "192.0.2.10", "Q3", "c@acme.example", event.Bounced, 550, "550 5.7.0 Blocked"), // bounced at once: never followed
+		at(2, "192.0.2.10", "Q1", "a@acme.example", event.Delivered, 250, "250 ok"),
+		at(3, "192.0.2.10", "Q2", "b@acme.example", event.Delivered, 250, "250 ok"),
+	} {
+		tr.Observe(ev)
+	}
+	want := []IPCounts{{SourceIP: "192.0.2.10", Counts: Counts{Delivered: 1, DelaySeconds: 120}}}
+	if d := cmp.Diff(want, tr.Snapshot()); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
 func TestOutcomes(t *testing.T) {
 	tr := New()
 	tr.MaxOpen = 3
