@@ -12,7 +12,7 @@ FUZZTIME  ?= 10s
 DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 SAMPLES   := testdata/postfix/sample.log testdata/exim/sample.log testdata/pmta/sample.log
 
-.PHONY: all build test test-short lint golden sample fuzz bench pgo run check-unit check-rules check-browser deb check-deb clean
+.PHONY: all build test test-short lint golden sample fuzz bench pgo run check-unit check-rules check-browser e2e deb check-deb clean
 
 all: build
 
@@ -32,6 +32,9 @@ lint:
 	@out=$$(gofmt -l cmd pkg parsers docs); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./cmd/... ./pkg/... ./parsers/... ./docs/...
 	$(GO) tool staticcheck ./cmd/... ./pkg/... ./parsers/... ./docs/...
+	@# The system test builds and is checked everywhere; it runs only in make e2e.
+	$(GO) vet -tags e2e ./pkg/e2e
+	$(GO) tool staticcheck -tags e2e ./pkg/e2e
 
 # Rewrite the golden files after a deliberate change; review the diff.
 golden:
@@ -140,13 +143,25 @@ check-rules: $(PROMTOOL) $(AMTOOL) $(ALERTMANAGER) $(PROMETHEUS) $(AMTEMPLATE)
 # update first when the package lists are empty); without it this fails,
 # it never skips.
 CHROMIUM ?= $(shell command -v chromium || echo /usr/bin/chromium)
-check-browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
-		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] || { echo "check-browser: $(CHROMIUM) missing: install Debian's chromium (apt-get install chromium) or set CHROMIUM="; exit 1; }; \
-		[ -n "$$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e lock -e partial)" ] || apt-get update -qq; \
-		apt-get install -y -qq chromium >/dev/null || { echo "check-browser: apt-get install chromium failed"; exit 1; }; \
-	fi
+$(CHROMIUM):
+	@command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] || { echo "$@ missing: install Debian's chromium (apt-get install chromium) or set CHROMIUM="; exit 1; }
+	@[ -n "$$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e lock -e partial)" ] || apt-get update -qq
+	apt-get install -y -qq chromium >/dev/null || { echo "apt-get install chromium failed"; exit 1; }
+
+check-browser: $(CHROMIUM)
 	$(GO) test -count=1 -v -run '^TestStatusPagesInChromium$$' ./pkg/app -args -chromium=$(CHROMIUM)
+
+# The system test, as root: real Postfix and Exim deliver to fake
+# Proofpoint receivers on loopback, the daemon from this tree's package
+# follows their logs, real Prometheus and Alertmanager scrape and page,
+# Chromium opens the status page (pkg/e2e). .ci/e2e-setup installs what it
+# needs from Debian's packages; the package is purged afterwards.
+EXIM := $(CURDIR)/bin/e2e/exim/usr/sbin/exim4
+e2e: deb $(ALERTMANAGER) $(PROMETHEUS) $(AMTEMPLATE) $(CHROMIUM)
+	.ci/e2e-setup build/ppwatch_*_$(DEB_ARCH).deb
+	@rc=0; $(GO) test -tags e2e -count=1 -v -timeout 15m ./pkg/e2e -args -exim=$(EXIM) \
+		-prometheus=$(PROMETHEUS) -alertmanager=$(ALERTMANAGER) -chromium=$(CHROMIUM) || rc=$$?; \
+	dpkg --purge ppwatch >/dev/null 2>&1; exit $$rc
 
 clean:
 	rm -rf bin build

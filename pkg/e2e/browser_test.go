@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -42,31 +43,43 @@ func startBrowser(t *testing.T, dir string) *browser {
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	auth := base64.StdEncoding.EncodeToString([]byte(webUser + ":" + webPassword))
-	if err := chromedp.Run(ctx, network.Enable(),
-		network.SetExtraHTTPHeaders(network.Headers{"Authorization": "Basic " + auth})); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders,
+			network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Basic " + auth}})
+		return err
+	})); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
 	return &browser{t: t, dir: dir, ctx: ctx}
 }
 
-// page loads u, and gives the page's text as the user sees it and the path
-// of a screenshot of it.
-func (b *browser) page(u, name string) (text, shot string) {
+// page loads u, and gives the page's text as the user sees it, the rows of
+// its tables by the heading before each (a row is its cells' texts,
+// tab-separated) and the path of a screenshot.
+func (b *browser) page(u, name string) (text string, tables map[string][]string, shot string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	var png []byte
-	if err := chromedp.Run(ctx,
-		chromedp.Navigate(u),
-		chromedp.WaitReady("body"),
-		chromedp.Evaluate(`document.body.innerText`, &text),
-		chromedp.FullScreenshot(&png, 90),
-	); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitReady("body")); err != nil {
 		b.t.Fatalf("chromium %s: %v", u, err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil {
+		b.t.Fatalf("chromium %s: %v", u, err)
+	}
+	tables, err = chromedp.Run(ctx, chromedp.Evaluate[map[string][]string](`Object.fromEntries(
+		Array.from(document.querySelectorAll("h2 + table"), t => [t.previousElementSibling.innerText.trim(),
+			Array.from(t.rows, r => Array.from(r.cells, c => c.innerText.replace(/\s+/g, " ").trim()).join("\t"))]))`))
+	if err != nil {
+		b.t.Fatalf("chromium %s: %v", u, err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("chromium %s: screenshot: %v", u, err)
 	}
 	shot = filepath.Join(b.dir, name+".png")
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
-	return text, shot
+	return text, tables, shot
 }

@@ -79,7 +79,10 @@ var ppRules = []behaviour{
 // IP sends edge one message per MTA, so the message is the one deferred.
 var edgeRules = []behaviour{
 	{rule: smtpfake.Rule{Client: blockedIP, At: smtpfake.Banner, Times: 2,
-		Reply: "554 " + edgeHost + " ESMTP Blocked - see https://ipcheck.proofpoint.com/?ip={ip}"}, status: "deferred", class: "reputation"},
+		Reply: "554 " + edgeHost + " ESMTP Blocked - see https://ipcheck.proofpoint.com/?ip={ip}"},
+		// Postfix takes a 5xx greeting for a host failure and tries again;
+		// Exim bounces the message.
+		status: "deferred", class: "reputation", per: map[string]string{"exim": "bounced"}},
 	{rule: smtpfake.Rule{Client: cleanIP, At: smtpfake.EHLO, Times: 1, Reply: ""}, status: "deferred", class: "connection"},
 }
 
@@ -105,7 +108,7 @@ func mix(mta string) []message {
 	add := func(ip string, count int, rcpts ...string) {
 		for i := range count {
 			n++
-			m := message{from: fmt.Sprintf("news%d@%s", n%3, senderDomain[ip]), messageID: fmt.Sprintf("<%s.%d.%s@e2e.example>", mta, n, ip)}
+			m := message{from: fmt.Sprintf("news%d@%s", n%3, senderDomain[ip]), messageID: fmt.Sprintf("%s.%d.%s@e2e.example", mta, n, ip)}
 			for _, r := range rcpts {
 				m.to = append(m.to, fmt.Sprintf(r, i))
 			}
@@ -208,6 +211,19 @@ func diffCounts(want, got map[attemptKey]float64) string {
 // shipped rules, Alertmanager pages, Chromium opens the status page.
 func TestSystem(t *testing.T) {
 	dir := t.TempDir()
+	if os.Getenv("PPWATCH_E2E_KEEP") != "" {
+		// The stage's configs, logs, state file and screenshots, to look at
+		// after the run.
+		var err error
+		if dir, err = os.MkdirTemp("", "ppwatch-e2e-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("PPWATCH_E2E_KEEP: the stage is kept in %s", dir)
+	}
+	// The MTAs' unprivileged processes must reach their spool and log.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		os.Chmod(d, 0o755)
+	}
 	for _, d := range []string{"postfix", "exim", "state", "obs", "browser"} {
 		os.MkdirAll(filepath.Join(dir, d), 0o755)
 	}
@@ -253,7 +269,7 @@ func TestSystem(t *testing.T) {
 	hook := startWebhook(t)
 	am := startAlertmanager(t, filepath.Join(dir, "obs"), hook.srv.URL)
 	cfgPath := filepath.Join(dir, "ppwatch.yml")
-	writeFile(t, cfgPath, "%s", daemonConfig(dir, pf, eximLog, dns.Addr, "http://"+am))
+	writeFile(t, cfgPath, daemonConfig(dir, pf, eximLog, dns.Addr, "http://"+am))
 	d := startPpwatch(t, dir, cfgPath)
 	prom := startPrometheus(t, filepath.Join(dir, "obs"), d.addr, am)
 
@@ -289,7 +305,7 @@ func TestSystem(t *testing.T) {
 		t.Fatalf("exim logs to %s, the daemon follows %s", exim.LogPath(), eximLog)
 	}
 	b, _ := os.ReadFile(cfgPath)
-	writeFile(t, cfgPath, "%sdomains:\n  always: [ppedge.example]\n", b)
+	writeFile(t, cfgPath, string(b)+"domains:\n  always: [ppedge.example]\n")
 	d.reload()
 	eventually(t, defaultWait, "the second reload", func() string {
 		if v := d.metrics("ppwatch_config_last_reload_successful"); len(v) != 1 || v[0].value != 1 {
@@ -307,9 +323,9 @@ func TestSystem(t *testing.T) {
 	waitCounts(t, d, want)
 
 	checkOutcomes(t, d, phases)
-	checkPrometheus(t, prom, want)
+	checkPrometheus(t, prom, want, phases)
 	checkAlerts(t, am, prom, hook)
-	checkBrowser(t, d, filepath.Join(dir, "browser"), want)
+	checkBrowser(t, d, filepath.Join(dir, "browser"), want, phases)
 	checkReport(t, d)
 	checkHygiene(t, d, cfgPath, dns.Addr)
 }
@@ -388,14 +404,22 @@ func waitCounts(t *testing.T, d *ppwatch, want map[attemptKey]float64) {
 
 // checkOutcomes: every message Proofpoint deferred was delivered in the
 // end, and the daemon says so per IP: the recipients the receivers
-// accepted after answering them 4xx, and each IP's edge messages.
+// accepted after answering them 4xx, and the blocked IP's edge message,
+// which Postfix retried after the 554 greeting. The clean IP's edge
+// message, whose connection was dropped after EHLO, got no reply: it is
+// not followed (event.Delays).
 func checkOutcomes(t *testing.T, d *ppwatch, phases []map[string]smtpfake.Tally) {
 	t.Helper()
 	want := map[string]float64{}
 	for _, p := range phases {
-		for _, dl := range append(p["pp"].Delivered, p["edge"].Delivered...) {
-			if dl.Attempts > 0 || strings.HasSuffix(dl.Rcpt, "@ppedge.example") {
+		for _, dl := range p["pp"].Delivered {
+			if dl.Attempts > 0 {
 				want[dl.Client]++
+			}
+		}
+		for ans := range p["edge"].Answers {
+			if ans.Stage == smtpfake.Banner && p["edge"].DeliveredFrom(ans.Client) > 0 {
+				want[ans.Client]++
 			}
 		}
 	}
@@ -418,15 +442,23 @@ func checkOutcomes(t *testing.T, d *ppwatch, phases []map[string]smtpfake.Tally)
 	})
 }
 
-// ratio is the block ratio per IP of what the receivers answered.
-func ratio(want map[attemptKey]float64, ip string) (blocks, attempts float64) {
+// ratio is the block ratio of ip in what the receivers answered: a
+// block is a 5xx not about the recipient, whatever the MTA made of it
+// (Postfix logs a 554 greeting as deferred), out of all the Proofpoint
+// attempts.
+func ratio(want map[attemptKey]float64, phases []map[string]smtpfake.Tally, ip string) (blocks, attempts float64) {
 	for k, v := range want {
-		if k.sourceIP != ip || k.proofpoint != "true" {
-			continue
+		if k.sourceIP == ip && k.proofpoint == "true" {
+			attempts += v
 		}
-		attempts += v
-		if k.status == "bounced" && k.class != "recipient" {
-			blocks += v
+	}
+	for _, p := range phases {
+		for name, rules := range map[string][]behaviour{"pp": ppRules, "edge": edgeRules} {
+			for ans, n := range p[name].Answers {
+				if bh, _ := behaviourOf(rules, ans); ans.Client == ip && ans.Code >= 500 && bh.class != "recipient" {
+					blocks += float64(n)
+				}
+			}
 		}
 	}
 	return blocks, attempts
@@ -436,13 +468,13 @@ func ratio(want map[attemptKey]float64, ip string) (blocks, attempts float64) {
 // its totals give the receivers' block ratio per IP exactly, and the
 // shipped recording rule sees the blocked IP above the page threshold and
 // the clean one at 0.
-func checkPrometheus(t *testing.T, prom string, want map[attemptKey]float64) {
+func checkPrometheus(t *testing.T, prom string, want map[attemptKey]float64, phases []map[string]smtpfake.Tally) {
 	t.Helper()
 	for _, ip := range []string{blockedIP, cleanIP} {
-		blocks, attempts := ratio(want, ip)
+		blocks, attempts := ratio(want, phases, ip)
 		for q, w := range map[string]float64{
-			fmt.Sprintf(`sum(ppwatch_proofpoint_attempts_total{source_ip=%q})`, ip):                                                  attempts,
-			fmt.Sprintf(`sum(ppwatch_proofpoint_blocks_total{source_ip=%q}) or vector(0)`, ip):                                    blocks,
+			fmt.Sprintf(`sum(ppwatch_proofpoint_attempts_total{source_ip=%q})`, ip):                                                                         attempts,
+			fmt.Sprintf(`sum(ppwatch_proofpoint_blocks_total{source_ip=%q}) or vector(0)`, ip):                                                              blocks,
 			fmt.Sprintf(`(sum(ppwatch_proofpoint_blocks_total{source_ip=%q}) or vector(0)) / sum(ppwatch_proofpoint_attempts_total{source_ip=%q})`, ip, ip): blocks / attempts,
 		} {
 			eventually(t, defaultWait, q, func() string {
@@ -525,33 +557,40 @@ func checkAlerts(t *testing.T, am, prom string, hook *webhook) {
 // checkBrowser: the status page lists the blocked IP first, as blocked
 // with its block ratio (the day's window holds the whole play), and the
 // clean IP as clean; the blocked IP's page shows the reply verbatim.
-func checkBrowser(t *testing.T, d *ppwatch, dir string, want map[attemptKey]float64) {
+func checkBrowser(t *testing.T, d *ppwatch, dir string, want map[attemptKey]float64, phases []map[string]smtpfake.Tally) {
 	t.Helper()
 	b := startBrowser(t, dir)
-	text, shot := b.page("http://"+d.addr+"/", "status")
+	text, tables, shot := b.page("http://"+d.addr+"/", "status")
+	trs := tables["Sending IPs, worst first"]
 	fail := func(format string, args ...any) {
 		t.Errorf(format+"\nscreenshot: %s\nDOM text:\n%s", append(args, shot, text)...)
 	}
-	row := func(ip string) string {
-		for _, l := range strings.Split(text, "\n") {
-			if strings.Contains(l, "\t"+ip+"\t") {
-				return l
+	// A row of the IPs' table: the state, the IP, its figures.
+	rows := map[string]int{}
+	for i, r := range trs {
+		if f := strings.Split(r, "\t"); len(f) > 2 {
+			if _, seen := rows[f[1]]; !seen {
+				rows[f[1]] = i
 			}
+		}
+	}
+	row := func(ip string) string {
+		if i, ok := rows[ip]; ok {
+			return trs[i]
 		}
 		return ""
 	}
-	bi, ci := strings.Index(text, "\t"+blockedIP+"\t"), strings.Index(text, "\t"+cleanIP+"\t")
-	if bi < 0 || ci < 0 || bi > ci {
+	if bi, ok := rows[blockedIP]; !ok || rows[cleanIP] <= bi {
 		fail("status page: want the row of %s before that of %s", blockedIP, cleanIP)
 	}
-	blocks, attempts := ratio(want, blockedIP)
+	blocks, attempts := ratio(want, phases, blockedIP)
 	if r := row(blockedIP); !strings.HasPrefix(r, "BLOCKED") || !strings.Contains(r, alert.Percent(blocks/attempts)) {
 		fail("status page: the row of %s is %q, want BLOCKED and %s", blockedIP, r, alert.Percent(blocks/attempts))
 	}
 	if r := row(cleanIP); !strings.HasPrefix(r, "CLEAN") {
 		fail("status page: the row of %s is %q, want CLEAN", cleanIP, r)
 	}
-	text, shot = b.page("http://"+d.addr+"/ip/"+blockedIP, "ip")
+	text, _, shot = b.page("http://"+d.addr+"/ip/"+blockedIP, "ip")
 	if reply := strings.ReplaceAll(blockReply, "{ip}", blockedIP); !strings.Contains(text, reply) {
 		fail("IP page: no reply %q", reply)
 	}
@@ -566,9 +605,9 @@ func checkReport(t *testing.T, d *ppwatch) {
 		t.Fatalf("ppwatch report: %v\n%s", err, out)
 	}
 	var p struct {
-		FirstFailure *time.Time `json:"first_failure"`
+		FirstFailure  *time.Time `json:"first_failure"`
 		LatestFailure *time.Time `json:"latest_failure"`
-		Replies      []struct {
+		Replies       []struct {
 			Response string `json:"response"`
 			Count    int    `json:"count"`
 		} `json:"replies"`
@@ -593,7 +632,7 @@ func checkReport(t *testing.T, d *ppwatch) {
 	}
 	ids := 0
 	for _, s := range p.Samples {
-		if strings.HasSuffix(s.MessageID, "."+blockedIP+"@e2e.example>") {
+		if strings.HasSuffix(s.MessageID, "."+blockedIP+"@e2e.example") {
 			ids++
 		}
 	}
@@ -630,8 +669,8 @@ const zones = `$TTL 600
 3.0.0.127.in-addr.arpa.        IN PTR out-b.b.example.
 out-a.a.example.               IN A   127.0.0.2
 out-b.b.example.               IN A   127.0.0.3
-a.example.                     IN TXT "v=spf1 ip4:127.0.0.2 -all"
-b.example.                     IN TXT "v=spf1 ip4:127.0.0.3 -all"
+a.example.                     IN TXT "v=spf1 ip4:127.0.0.2 ip4:127.0.0.3 -all"
+b.example.                     IN TXT "v=spf1 ip4:127.0.0.2 ip4:127.0.0.3 -all"
 _dmarc.a.example.              IN TXT "v=DMARC1; p=reject"
 _dmarc.b.example.              IN TXT "v=DMARC1; p=reject"
 2.0.0.127.zen.spamhaus.org.    IN A   127.0.0.2

@@ -182,7 +182,7 @@ func (e *eximMTA) Tail(n int) string         { return tailFile(e.log, n) }
 func (e *eximMTA) Send(t *testing.T, from string, to []string, messageID string) {
 	t.Helper()
 	argv := append([]string{e.bin, "-C", e.conf, "-odq", "-oi", "-f", from, "--"}, to...)
-	inject(t, message(from, to, messageID), argv...)
+	inject(t, messageText(from, to, messageID), argv...)
 }
 
 func (e *eximMTA) Queued(t *testing.T) int {

@@ -219,9 +219,9 @@ func mkdirOwned(t *testing.T, path, user string) {
 	}
 }
 
-// message is what Send injects: the headers ppwatch's users would see and a
+// messageText is what Send injects: the headers ppwatch's users would see and a
 // short body.
-func message(from string, to []string, messageID string) string {
+func messageText(from string, to []string, messageID string) string {
 	return fmt.Sprintf("From: <%s>\r\nTo: %s\r\nSubject: e2e %s\r\nDate: %s\r\nMessage-ID: <%s>\r\n\r\nThis is a test message of ppwatch's system test.\r\n",
 		from, "<"+strings.Join(to, ">, <")+">", messageID, time.Now().Format(time.RFC1123Z), messageID)
 }

@@ -135,9 +135,9 @@ func startPrometheus(t *testing.T, dir, target, am string) string {
 	rulesPath := filepath.Join(dir, "ppwatch.rules.yml")
 	writeYAML(t, rulesPath, rules)
 	pw := filepath.Join(dir, "ppwatch.password")
-	writeFile(t, pw, "%s", webPassword)
+	writeFile(t, pw, webPassword)
 	cfg := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, cfg, `global:
+	writeFile(t, cfg, fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
 rule_files: [%s]
@@ -152,7 +152,7 @@ scrape_configs:
       password_file: %s
     static_configs:
       - targets: ['%s']
-`, rulesPath, am, webUser, pw, target)
+`, rulesPath, am, webUser, pw, target))
 	addr := freePort(t, "127.0.0.1")
 	p := start(t, dir, "prometheus", *prometheus, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+addr)

@@ -171,7 +171,7 @@ func (p *postfixMTA) Tail(n int) string         { return tailFile(p.log, n) }
 func (p *postfixMTA) Send(t *testing.T, from string, to []string, messageID string) {
 	t.Helper()
 	argv := append([]string{"/usr/sbin/sendmail", "-C", p.cfg, "-i", "-f", from, "--"}, to...)
-	inject(t, message(from, to, messageID), argv...)
+	inject(t, messageText(from, to, messageID), argv...)
 }
 
 // Queued counts the messages postqueue lists (one JSON object a line),

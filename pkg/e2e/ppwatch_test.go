@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -84,7 +83,7 @@ func startPpwatch(t *testing.T, dir, cfg string) *ppwatch {
 		t.Fatal(err)
 	}
 	web := filepath.Join(dir, "web.yml")
-	writeFile(t, web, "basic_auth_users:\n  %s: %s\n", webUser, hash)
+	writeFile(t, web, fmt.Sprintf("basic_auth_users:\n  %s: %s\n", webUser, hash))
 	d := &ppwatch{t: t, dir: dir, cfg: cfg, addr: freePort(t, "127.0.0.1")}
 	d.pre, d.argv = unitCommands(t, *unit, cfg, []string{"--web.config.file", web, "--web.listen-address", d.addr})
 	d.start()
@@ -99,13 +98,15 @@ func (d *ppwatch) start() {
 	}
 	d.starts++
 	d.p = start(t, d.dir, fmt.Sprintf("ppwatch-%d", d.starts), d.argv[0], d.argv[1:]...)
-	eventually(t, defaultWait, "ppwatch ready", func() string {
+	// Healthy, not ready: ready waits for every input, and Exim's log
+	// appears only when Exim starts, later in the play.
+	eventually(t, defaultWait, "ppwatch healthy", func() string {
 		if d.p.exited() {
 			t.Fatalf("ppwatch exited:\n%s", tailFile(d.p.log, 30))
 		}
-		code, _ := d.get("/-/ready")
+		code, _ := d.get("/-/healthy")
 		if code != http.StatusOK {
-			return fmt.Sprintf("/-/ready: %d", code)
+			return fmt.Sprintf("/-/healthy: %d", code)
 		}
 		return ""
 	})
@@ -134,17 +135,6 @@ func (d *ppwatch) get(path string) (int, []byte) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
-}
-
-func (d *ppwatch) getJSON(path string, v any) {
-	d.t.Helper()
-	code, b := d.get(path)
-	if code != http.StatusOK {
-		d.t.Fatalf("GET %s: %d %s", path, code, b)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		d.t.Fatalf("GET %s: %v: %s", path, err, b)
-	}
 }
 
 // series is one sample of a scrape: its labels and value.

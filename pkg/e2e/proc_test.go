@@ -5,7 +5,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -78,18 +77,6 @@ type tailer struct {
 // logTails are printed when the test fails: every log of the stage.
 var logTails []tailer
 
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // printTails writes the last lines of every log of the stage, for a
 // failure to be understood from CI's output alone.
 func printTails(t *testing.T) {
@@ -138,11 +125,4 @@ func run(t *testing.T, name string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
 	}
 	return out.String()
-}
-
-func writeFile(t *testing.T, path, format string, args ...any) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(format, args...)), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
