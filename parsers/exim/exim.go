@@ -19,7 +19,7 @@
 // keys are skipped, so new log_selector items do not break parsing: R= router,
 // T= transport (the event's Instance), H=host [ip][:port][*] (DS after the
 // name with +dnssec; the * marks a reused connection), I=[ip][:port] (the
-// source IP, with +outgoing_interface), F=<sender> (+sender_on_delivery, wins
+// source IP, with +outgoing_interface +incoming_interface), F=<sender> (+sender_on_delivery, wins
 // over the correlator), C="…" the remote confirmation with \" and \\
 // escaped, DN="…", X=, CV=, K, QT=, DT=. A failure or deferral carries its
 // reason after ": " (for "==" after "defer (errno)", with strerror first

@@ -73,6 +73,8 @@ func TestClassify(t *testing.T) {
 		{"essentials", event.Delivery{Status: event.Deferred, RelayHost: "mx1-us1.ppe-hosted.com", SMTPCode: 450, EnhancedCode: "4.7.1",
 			Response: "450 4.7.1 Sender address rejected"}, true, event.ClassRateLimit, "pp-sender-rejected"},
 		{"configured host", event.Delivery{Status: event.Deferred, RelayHost: "pps1.campus.example.edu", Response: "Cannot start TLS: handshake failure"}, true, event.ClassConnection, "tls"},
+		{"connection dropped after EHLO (real Postfix 3.7)", event.Delivery{Status: event.Deferred, RelayHost: "mx0a-00100001.pphosted.com",
+			Response: "lost connection with mx0a-00100001.pphosted.com[127.0.0.11] while performing the EHLO handshake"}, true, event.ClassConnection, "lost-connection"},
 		{"configured host glob", event.Delivery{Status: event.Deferred, RelayHost: "a.pps.example.net", SMTPCode: 451, Response: "451 try later"}, true, event.ClassOther, "other"},
 		{"configured domain", event.Delivery{Status: event.Bounced, RecipientDomain: "apple.example", RelayHost: "mx01.mail.icloud.com", SMTPCode: 550, EnhancedCode: "5.1.1",
 			Response: "550 5.1.1 <x@apple.example>: user does not exist"}, true, event.ClassRecipient, "user-unknown"},

@@ -252,7 +252,9 @@ var builtin = []Rule{
 	{ID: "dns-nxdomain", Class: event.ClassRecipient, Codes: noReply,
 		Any:     []string{"host or domain name not found", "host not found", "domain not found", "no mx", "null mx", "mx records point to non-existent"},
 		Example: "Host or domain name not found. Name service error for name=example.invalid type=A: Host not found"},
-	{ID: "tls", Class: event.ClassConnection, Codes: noReply, Any: []string{"tls", "ssl", "certificate", "handshake"},
+	// Not "handshake" alone: Postfix's "lost connection with H[ip] while
+	// performing the EHLO handshake" is no TLS failure.
+	{ID: "tls", Class: event.ClassConnection, Codes: noReply, Any: []string{"tls", "ssl", "certificate", "handshake failure"},
 		Example: "Cannot start TLS: handshake failure"},
 	{ID: "timeout", Class: event.ClassConnection, Codes: noReply, Any: []string{"timed out", "timeout"},
 		Example: "connect to mx0a-00123a01.pphosted.com[148.163.150.12]:25: Connection timed out"},

@@ -52,7 +52,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw.Flush()
 	for _, ip := range r.SourceIPs {
 		if ip.SourceIP == "" {
-			p("note: %d attempts have no known source IP (Postfix never logs it, Exim only with +outgoing_interface);\n"+
+			p("note: %d attempts have no known source IP (Postfix never logs it, Exim only with +outgoing_interface +incoming_interface);\n"+
 				"      name it with source_ips in the config file, or ratios per IP count only the replies that name the IP.\n", ip.Attempts)
 		}
 	}
