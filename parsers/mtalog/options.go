@@ -11,6 +11,11 @@ type Options struct {
 	// MaxSenders caps the envelope-sender correlator of the MTAs that need
 	// one; 0 means DefaultMaxSenders, < 0 disables it (senders stay "").
 	MaxSenders int
+	// Correlator, when set, is the correlator to use instead of a new one:
+	// the daemon gives the parsers of one input's files the same, so a
+	// message that arrived in a file rotated away keeps its sender and
+	// Message-ID in the next (Postfix logs the Message-ID once, at arrival).
+	Correlator *Senders
 }
 
 // Clock returns the clock these options describe.
@@ -21,6 +26,8 @@ func (o Options) Clock() Clock {
 // Senders returns the correlator these options describe, nil when disabled.
 func (o Options) Senders() *Senders {
 	switch {
+	case o.Correlator != nil:
+		return o.Correlator
 	case o.MaxSenders < 0:
 		return nil
 	case o.MaxSenders == 0:

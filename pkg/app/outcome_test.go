@@ -113,3 +113,44 @@ func TestMessageOutcomesInEachMTA(t *testing.T) {
 		})
 	}
 }
+
+// A message that arrived before the log was rotated and is tried after it
+// keeps its Message-ID and sender: the input's files share one
+// correlator, and Postfix names the Message-ID only at arrival. Here the
+// rotation happens while the daemon is stopped, so that it reads the
+// arrival from the file by its rotated name, a file of its own.
+func TestMessageIDAcrossRotation(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "mail.log")
+	first := "Nov 22 08:59:00 mx1 postfix/qmgr[102]: 1A2B3C4D5: removed\n"
+	os.WriteFile(log, []byte(first), 0o644)
+	yml := fmt.Sprintf("listen: 127.0.0.1:0\nstate_file: %s/ppwatch.db\nflush_interval: 20ms\ntimezone: UTC\ninputs: [{path: %s, mta: postfix}]\n", dir, log)
+	a := startApp(t, yml)
+	eventually(t, "the first line read", func() bool {
+		v, _ := sample(t, a, `ppwatch_input_offset_bytes{input="`+log+`"}`)
+		return int(v) == len(first)
+	})
+	a.Stop()
+	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`Nov 22 09:00:01 mx1 postfix/cleanup[101]: 4B2C1A0F3: message-id=<inv-4711@shop.example>
+Nov 22 09:00:01 mx1 postfix/qmgr[102]: 4B2C1A0F3: from=<billing@shop.example>, size=2048, nrcpt=1 (queue active)
+`)
+	f.Close()
+	if err := os.Rename(log, log+".1"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(log, []byte(`Nov 22 09:05:01 mx1 postfix/smtp[103]: 4B2C1A0F3: to=<ap@acme.example>, relay=mx0a-00123a01.pphosted.com[148.163.150.12]:25, delay=300, delays=0/0/0.2/0, dsn=4.7.0, status=deferred (host mx0a-00123a01.pphosted.com[148.163.150.12] said: 421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10 (in reply to RCPT TO command))
+`), 0o644)
+	a = startApp(t, yml)
+	eventually(t, "the deferral counted", func() bool {
+		v, _ := sample(t, a, `ppwatch_proofpoint_deferrals_total{class="reputation",recipient_domain="acme.example",source_ip="192.0.2.10"}`)
+		return v == 1
+	})
+	p, err := a.Evidence("192.0.2.10", "", time.Time{}, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Samples) != 1 || p.Samples[0].MessageID != "inv-4711@shop.example" || p.Samples[0].Sender != "billing@shop.example" {
+		t.Errorf("samples %+v", p.Samples)
+	}
+}

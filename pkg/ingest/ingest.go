@@ -69,6 +69,7 @@ type Writer struct {
 	final        bool              // the last flush: everything goes
 	mtas         map[string]string // configured input → MTA ("auto" resolved per file)
 	pipes        map[string]*pipeline.Pipeline
+	inputPipe    map[string]*pipeline.Pipeline // the latest of each input, whose correlator the next file shares
 	// The last pipeline and position looked up: lines come in runs of one
 	// file, and a map operation per line was a tenth of the catch-up time.
 	lastPath string
@@ -108,7 +109,7 @@ type Options struct {
 // New returns a Writer; Run starts it.
 func New(o Options) *Writer {
 	in := &Writer{log: o.Logger, st: o.Store, agg: o.Agg, self: o.Self, now: o.Now, cfg: o.Config, cls: o.Classifier,
-		tail: o.Tail, outcomes: o.Outcomes, mtas: map[string]string{}, pipes: map[string]*pipeline.Pipeline{}}
+		tail: o.Tail, outcomes: o.Outcomes, mtas: map[string]string{}, pipes: map[string]*pipeline.Pipeline{}, inputPipe: map[string]*pipeline.Pipeline{}}
 	in.malformed = o.Logger.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute})
 	in.samplesSaved = time.Now()
 	for _, i := range o.Inputs {
@@ -475,12 +476,17 @@ func (in *Writer) pipe(input, path string) *pipeline.Pipeline {
 	// logs them on lines of their own): the evidence packet's samples.
 	o := in.cfg.PipelineOptions(mta, in.cls)
 	o.Reference = func() time.Time { return in.now().Add(YearSlack) }
+	// One correlator for all of an input's files: a message that arrived
+	// before a rotation is delivered after it, and Postfix names its
+	// Message-ID only at arrival.
+	o.Share = in.inputPipe[input]
 	p, err := pipeline.New(mta, o)
 	if err != nil { // the config was validated: only an unknown MTA gets here
 		panic(err)
 	}
 	in.log.Info().Str("path", path).Str("mta", mta).Msg("reading")
 	in.pipes[path] = p
+	in.inputPipe[input] = p
 	in.lastPath, in.lastPipe = path, p
 	return p
 }
