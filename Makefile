@@ -156,7 +156,7 @@ check-browser: $(CHROMIUM)
 # follows their logs, real Prometheus and Alertmanager scrape and page,
 # Chromium opens the status page (pkg/e2e). .ci/e2e-setup installs what it
 # needs from Debian's packages; the package is purged afterwards.
-EXIM := $(CURDIR)/bin/e2e/exim/usr/sbin/exim4
+EXIM := /opt/ppwatch-e2e/exim/usr/sbin/exim4
 e2e: deb $(ALERTMANAGER) $(PROMETHEUS) $(AMTEMPLATE) $(CHROMIUM)
 	.ci/e2e-setup build/ppwatch_*_$(DEB_ARCH).deb
 	@rc=0; $(GO) test -tags e2e -count=1 -v -timeout 15m ./pkg/e2e -args -exim=$(EXIM) \

@@ -40,6 +40,12 @@ func startExim(t *testing.T, c mtaConfig, exim string) mta {
 	t.Helper()
 	c.check(t)
 	openDirs(t, c.Dir)
+	// The daemon re-executes its binary as Debian-exim for every queue run.
+	for d := filepath.Dir(exim); d != "/"; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
+			t.Fatalf("%s: Debian-exim cannot reach the Exim binary through %s (%v): unpack it where every directory may be entered (.ci/e2e-setup uses /opt/ppwatch-e2e)", exim, d, err)
+		}
+	}
 	e := &eximMTA{
 		dir:       c.Dir,
 		bin:       exim,

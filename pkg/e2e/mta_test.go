@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"net"
@@ -14,13 +13,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ppwatch/ppwatch/pkg/internal/smtpfake"
 )
 
-var eximBin = flag.String("exim", "../../bin/e2e/exim/usr/sbin/exim4", "the exim4 binary .ci/e2e-setup unpacks")
+var eximBin = flag.String("exim", "/opt/ppwatch-e2e/exim/usr/sbin/exim4", "the exim4 binary .ci/e2e-setup unpacks")
 
 // route sends the mail for Domain to Host, a name the MTA resolves (through
 // the stage's own hosts file, never DNS) to the IP of Addr, and connects to
@@ -347,106 +347,32 @@ func waitQueue(t *testing.T, m mta, timeout time.Duration) {
 	}
 }
 
-// sink is a minimal SMTP receiver that accepts everything and remembers,
-// per message, the client's IP and the Message-ID.
-type sink struct {
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	got  map[string]string // Message-ID -> client IP
-	seen map[string]int    // client IP -> connections
-}
-
-func startSink(t *testing.T, ip string) *sink {
-	t.Helper()
-	ln, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &sink{ln: ln, got: map[string]string{}, seen: map[string]int{}}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
-	return s
-}
-
-func (s *sink) addr() string { return s.ln.Addr().String() }
-
-func (s *sink) serve(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	client := c.RemoteAddr().(*net.TCPAddr).IP.String()
-	s.mu.Lock()
-	s.seen[client]++
-	s.mu.Unlock()
-	r := bufio.NewReader(c)
-	say := func(l string) { fmt.Fprintf(c, "%s\r\n", l) }
-	say("220 sink.e2e.example ESMTP")
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		verb := strings.ToUpper(strings.Fields(line + " x")[0])
-		switch verb {
-		case "EHLO", "HELO":
-			say("250 sink.e2e.example")
-		case "DATA":
-			say("354 go ahead")
-			id := ""
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				if k, v, ok := strings.Cut(l, ":"); ok && id == "" && strings.EqualFold(k, "Message-ID") {
-					id = strings.Trim(strings.TrimSpace(v), "<>")
-				}
-			}
-			s.mu.Lock()
-			s.got[id] = client
-			s.mu.Unlock()
-			say("250 2.0.0 Ok: queued")
-		case "QUIT":
-			say("221 2.0.0 Bye")
-			return
-		default: // MAIL, RCPT, RSET, NOOP
-			say("250 2.0.0 Ok")
+// receivedFrom is the client IP the receiver accepted messageID from, or "".
+func receivedFrom(s *smtpfake.Server, messageID string) string {
+	for _, d := range s.Tally().Delivered {
+		if d.MessageID == "<"+messageID+">" {
+			return d.Client
 		}
 	}
-}
-
-// received returns the client IP that delivered messageID, or "".
-func (s *sink) received(messageID string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.got[messageID]
+	return ""
 }
 
 // TestMTASmoke checks the stage's MTAs on their own: each delivers from
 // both source IPs to receivers it knows by their pphosted names, and logs
 // what ppwatch reads.
 func TestMTASmoke(t *testing.T) {
-	sinks := []*sink{startSink(t, "127.0.0.10"), startSink(t, "127.0.0.11")}
+	var sinks []*smtpfake.Server
+	for _, ip := range []string{"127.0.0.10", "127.0.0.11"} {
+		s, err := smtpfake.Start(ip+":0", "mx."+ip+".e2e.example", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		sinks = append(sinks, s)
+	}
 	routes := []route{
-		{Domain: "pp1.example", Host: "mx0a-00100001.pphosted.com", Addr: sinks[0].addr()},
-		{Domain: "pp2.example", Host: "mx0b-00100002.pphosted.com", Addr: sinks[1].addr()},
+		{Domain: "pp1.example", Host: "mx0a-00100001.pphosted.com", Addr: sinks[0].Addr()},
+		{Domain: "pp2.example", Host: "mx0b-00100002.pphosted.com", Addr: sinks[1].Addr()},
 	}
 	senders := map[string]string{"a.example": "127.0.0.2", "b.example": "127.0.0.3"}
 	start := map[string]func(t *testing.T, c mtaConfig) mta{
@@ -466,7 +392,7 @@ func TestMTASmoke(t *testing.T) {
 			type sent struct {
 				id string
 				r  route
-				s  *sink
+				s  *smtpfake.Server
 				ip string // the source IP
 			}
 			var all []sent
@@ -479,7 +405,7 @@ func TestMTASmoke(t *testing.T) {
 			}
 			waitQueue(t, m, 60*time.Second)
 			for _, s := range all {
-				if got := s.s.received(s.id); got != s.ip {
+				if got := receivedFrom(s.s, s.id); got != s.ip {
 					t.Errorf("%s: the receiver got it from %q, want %s", s.id, got, s.ip)
 				}
 				lines := m.Attempts(s.id)
@@ -491,7 +417,7 @@ func TestMTASmoke(t *testing.T) {
 				var want []string
 				switch name {
 				case "postfix":
-					want = []string{" " + m.Instance(s.ip) + "/smtp[", fmt.Sprintf("relay=%s[%s]:%d,", s.r.Host, ip, port), "status=sent (250 "}
+					want = []string{" " + m.Instance(s.ip) + "/smtp[", fmt.Sprintf("relay=%s[%s]:%d,", s.r.Host, ip, port), "status=sent (250 2.0.0 "}
 				case "exim":
 					want = []string{" => user@" + s.r.Domain + " ", " T=" + m.Instance(s.ip) + " ",
 						fmt.Sprintf(" H=%s [%s]:%d ", s.r.Host, ip, port), " I=[" + s.ip + "]:", ` C="250 `}
