@@ -34,6 +34,9 @@ const maxIDLen = 32
 // arrays and remembering a sender allocates nothing.
 type msgKey [maxIDLen]byte
 
+// String is the id the key was made of.
+func (k msgKey) String() string { return strings.TrimRight(string(k[:]), "\x00") }
+
 func keyOf(id string) (k msgKey) {
 	copy(k[:], id)
 	return k
@@ -61,6 +64,12 @@ type Senders struct {
 	seq   uint64
 	arena []byte
 	w     uint64
+
+	// With Track: the messages put or forgotten since the last Changes
+	// (true: put), and those a Changes has handed out and not yet seen
+	// forgotten.
+	dirty  map[msgKey]bool
+	stored map[msgKey]struct{}
 }
 
 // NewSenders returns a correlator of at most max messages (max > 0).
@@ -93,7 +102,7 @@ func (c *Senders) Put(id, sender, messageID string) {
 		n += 1 + len(messageID)
 	}
 	if len(sender) > maxSenderLen || n > len(c.arena) {
-		delete(c.m, keyOf(id))
+		c.forget(keyOf(id))
 		return
 	}
 	k := keyOf(id)
@@ -119,10 +128,13 @@ func (c *Senders) Put(id, sender, messageID string) {
 	if c.seq >= uint64(c.max) {
 		old := c.ring[c.next]
 		if r, ok := c.m[old]; ok && r.seq == c.seq-uint64(c.max) {
-			delete(c.m, old)
+			c.forget(old)
 		}
 	}
 	c.m[k] = ref
+	if c.dirty != nil {
+		c.dirty[k] = true
+	}
 	c.ring[c.next] = k
 	c.next = (c.next + 1) % c.max
 	c.seq++
@@ -178,13 +190,17 @@ func (c *Senders) same(r senderRef, sender, messageID string, n int) bool {
 // Get returns the sender and Message-ID of message id; ok is false when
 // it is not known.
 func (c *Senders) Get(id string) (sender, messageID string, ok bool) {
-	r, ok := c.m[keyOf(id)]
+	return c.get(keyOf(id))
+}
+
+func (c *Senders) get(k msgKey) (sender, messageID string, ok bool) {
+	r, ok := c.m[k]
 	if !ok {
 		return "", "", false
 	}
 	s, ok := c.text(r)
 	if !ok {
-		delete(c.m, keyOf(id))
+		c.forget(k)
 		return "", "", false
 	}
 	sender, messageID, _ = strings.Cut(s, "\x00")
@@ -192,7 +208,58 @@ func (c *Senders) Get(id string) (sender, messageID string, ok bool) {
 }
 
 // Remove forgets message id.
-func (c *Senders) Remove(id string) { delete(c.m, keyOf(id)) }
+func (c *Senders) Remove(id string) { c.forget(keyOf(id)) }
+
+func (c *Senders) forget(k msgKey) {
+	delete(c.m, k)
+	if c.dirty == nil {
+		return
+	}
+	if _, ok := c.stored[k]; ok {
+		c.dirty[k] = false
+	} else {
+		delete(c.dirty, k)
+	}
+}
+
+// Track makes the correlator keep what changed, for Changes: a caller
+// that keeps it across restarts (the daemon, in its state file beside the
+// read positions) then writes only that.
+func (c *Senders) Track() {
+	c.dirty, c.stored = map[msgKey]bool{}, map[msgKey]struct{}{}
+}
+
+// Changes calls put for each message remembered or changed since the last
+// call, and gone for each one forgotten since that an earlier call (or
+// Restore) had handed out. A message that came and went between two calls
+// is in neither: most do, so the caller's writes stay few.
+func (c *Senders) Changes(put func(id, sender, messageID string), gone func(id string)) {
+	for k, live := range c.dirty {
+		if live {
+			if sender, messageID, ok := c.get(k); ok {
+				put(k.String(), sender, messageID)
+				c.stored[k] = struct{}{}
+				continue
+			}
+		}
+		if _, ok := c.stored[k]; ok {
+			gone(k.String())
+			delete(c.stored, k)
+		}
+	}
+	clear(c.dirty)
+}
+
+// Restore remembers a message as an earlier Changes handed it out.
+func (c *Senders) Restore(id, sender, messageID string) {
+	c.Put(id, sender, messageID)
+	if k := keyOf(id); c.dirty != nil {
+		if _, ok := c.m[k]; ok {
+			delete(c.dirty, k)
+			c.stored[k] = struct{}{}
+		}
+	}
+}
 
 // Len returns the number of messages remembered.
 func (c *Senders) Len() int { return len(c.m) }

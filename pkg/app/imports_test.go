@@ -43,7 +43,7 @@ func TestImportDirection(t *testing.T) {
 		// package proper is only its doc.
 		"pkg/e2e":      {},
 		"pkg/cli":      {"parsers", "pkg/app", "pkg/config", "pkg/dnscheck", "pkg/event", "pkg/evidence", "pkg/ingest", "pkg/livetail", "pkg/pipeline", "pkg/report", "pkg/store", "pkg/version"},
-		"pkg/ingest":   {"parsers", "pkg/agg", "pkg/classify", "pkg/config", "pkg/event", "pkg/journal", "pkg/metrics", "pkg/outcome", "pkg/pipeline", "pkg/store", "pkg/tailer"},
+		"pkg/ingest":   {"parsers", "parsers/mtalog", "pkg/agg", "pkg/classify", "pkg/config", "pkg/event", "pkg/journal", "pkg/metrics", "pkg/outcome", "pkg/pipeline", "pkg/store", "pkg/tailer"},
 		"pkg/web":      {"pkg/alert", "pkg/event", "pkg/evidence"},
 		"pkg/alerting": {"docs", "pkg/agg", "pkg/alert", "pkg/config", "pkg/event", "pkg/notify", "pkg/store"},
 		"pkg/hygiene":  {"pkg/config", "pkg/dnscheck", "pkg/store"},

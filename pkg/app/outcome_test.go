@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ppwatch/ppwatch/pkg/evidence"
+	"github.com/ppwatch/ppwatch/pkg/store"
 )
 
 // The daemon follows each message Proofpoint deferred to its outcome, as
@@ -114,6 +115,33 @@ func TestMessageOutcomesInEachMTA(t *testing.T) {
 	}
 }
 
+// A queued message's arrival (Postfix names its Message-ID only there)
+// and, later, its Proofpoint deferral.
+const (
+	queuedArrival = `Nov 22 09:00:01 mx1 postfix/cleanup[101]: 4B2C1A0F3: message-id=<inv-4711@shop.example>
+Nov 22 09:00:01 mx1 postfix/qmgr[102]: 4B2C1A0F3: from=<billing@shop.example>, size=2048, nrcpt=1 (queue active)
+`
+	queuedDeferral = `Nov 22 09:05:01 mx1 postfix/smtp[103]: 4B2C1A0F3: to=<ap@acme.example>, relay=mx0a-00123a01.pphosted.com[148.163.150.12]:25, delay=300, delays=0/0/0.2/0, dsn=4.7.0, status=deferred (host mx0a-00123a01.pphosted.com[148.163.150.12] said: 421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10 (in reply to RCPT TO command))
+`
+)
+
+// checkQueuedSample waits for the deferral and checks that its sample
+// carries the arrival's Message-ID and sender.
+func checkQueuedSample(t *testing.T, a *App) {
+	t.Helper()
+	eventually(t, "the deferral counted", func() bool {
+		v, _ := sample(t, a, `ppwatch_proofpoint_deferrals_total{class="reputation",recipient_domain="acme.example",source_ip="192.0.2.10"}`)
+		return v == 1
+	})
+	p, err := a.Evidence("192.0.2.10", "", time.Time{}, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Samples) != 1 || p.Samples[0].MessageID != "inv-4711@shop.example" || p.Samples[0].Sender != "billing@shop.example" {
+		t.Errorf("samples %+v", p.Samples)
+	}
+}
+
 // A message that arrived before the log was rotated and is tried after it
 // keeps its Message-ID and sender: the input's files share one
 // correlator, and Postfix names the Message-ID only at arrival. Here the
@@ -132,25 +160,56 @@ func TestMessageIDAcrossRotation(t *testing.T) {
 	})
 	a.Stop()
 	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString(`Nov 22 09:00:01 mx1 postfix/cleanup[101]: 4B2C1A0F3: message-id=<inv-4711@shop.example>
-Nov 22 09:00:01 mx1 postfix/qmgr[102]: 4B2C1A0F3: from=<billing@shop.example>, size=2048, nrcpt=1 (queue active)
-`)
+	f.WriteString(queuedArrival)
 	f.Close()
 	if err := os.Rename(log, log+".1"); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(log, []byte(`Nov 22 09:05:01 mx1 postfix/smtp[103]: 4B2C1A0F3: to=<ap@acme.example>, relay=mx0a-00123a01.pphosted.com[148.163.150.12]:25, delay=300, delays=0/0/0.2/0, dsn=4.7.0, status=deferred (host mx0a-00123a01.pphosted.com[148.163.150.12] said: 421 4.7.0 Deferred - see https://ipcheck.proofpoint.com/?ip=192.0.2.10 (in reply to RCPT TO command))
-`), 0o644)
+	os.WriteFile(log, []byte(queuedDeferral), 0o644)
 	a = startApp(t, yml)
-	eventually(t, "the deferral counted", func() bool {
-		v, _ := sample(t, a, `ppwatch_proofpoint_deferrals_total{class="reputation",recipient_domain="acme.example",source_ip="192.0.2.10"}`)
-		return v == 1
+	checkQueuedSample(t, a)
+}
+
+// A message that arrived before a restart and is tried after it keeps its
+// Message-ID and sender: the correlator is in the state file, committed
+// with the read positions; one done before the restart is not kept.
+func TestMessageIDAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "mail.log")
+	arrivals := queuedArrival + `Nov 22 09:00:02 mx1 postfix/cleanup[101]: 5C3D2B1E4: message-id=<done@shop.example>
+Nov 22 09:00:02 mx1 postfix/qmgr[102]: 5C3D2B1E4: from=<billing@shop.example>, size=2048, nrcpt=1 (queue active)
+Nov 22 09:00:03 mx1 postfix/qmgr[102]: 5C3D2B1E4: removed
+`
+	os.WriteFile(log, []byte(arrivals), 0o644)
+	state := filepath.Join(dir, "ppwatch.db")
+	yml := fmt.Sprintf("listen: 127.0.0.1:0\nstate_file: %s\nflush_interval: 20ms\ntimezone: UTC\ninputs: [{path: %s, mta: postfix}]\n", state, log)
+	a := startApp(t, yml)
+	eventually(t, "the arrivals read", func() bool {
+		v, _ := sample(t, a, `ppwatch_input_offset_bytes{input="`+log+`"}`)
+		return int(v) == len(arrivals)
 	})
-	p, err := a.Evidence("192.0.2.10", "", time.Time{}, time.Time{}, time.Time{})
+	a.Stop()
+	st, err := store.Open(state, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Samples) != 1 || p.Samples[0].MessageID != "inv-4711@shop.example" || p.Samples[0].Sender != "billing@shop.example" {
-		t.Errorf("samples %+v", p.Samples)
+	figs, err := st.Figures()
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
 	}
+	var kept []string
+	for k, v := range figs {
+		if strings.HasPrefix(k, "senders:") {
+			kept = append(kept, strings.ReplaceAll(k+"="+string(v), "\x00", "|"))
+		}
+	}
+	if want := "senders:" + log + "|4B2C1A0F3=billing@shop.example|inv-4711@shop.example"; len(kept) != 1 || kept[0] != want {
+		t.Errorf("kept %q, want %q", kept, want)
+	}
+	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(queuedDeferral)
+	f.Close()
+	a = startApp(t, yml)
+	checkQueuedSample(t, a)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ppwatch/ppwatch/parsers"
+	"github.com/ppwatch/ppwatch/parsers/mtalog"
 	"github.com/ppwatch/ppwatch/pkg/agg"
 	"github.com/ppwatch/ppwatch/pkg/classify"
 	"github.com/ppwatch/ppwatch/pkg/config"
@@ -69,7 +70,13 @@ type Writer struct {
 	final        bool              // the last flush: everything goes
 	mtas         map[string]string // configured input → MTA ("auto" resolved per file)
 	pipes        map[string]*pipeline.Pipeline
-	inputPipe    map[string]*pipeline.Pipeline // the latest of each input, whose correlator the next file shares
+	// One sender correlator per input, for all its files, kept in the
+	// state file: a message that arrived before a rotation, a restart or a
+	// reload is delivered after it, and Postfix names its Message-ID only
+	// at arrival.
+	senders map[string]*mtalog.Senders
+	// What the state file held for each input, until its correlator is made.
+	restored map[string][][3]string
 	// The last pipeline and position looked up: lines come in runs of one
 	// file, and a map operation per line was a tenth of the catch-up time.
 	lastPath string
@@ -109,11 +116,19 @@ type Options struct {
 // New returns a Writer; Run starts it.
 func New(o Options) *Writer {
 	in := &Writer{log: o.Logger, st: o.Store, agg: o.Agg, self: o.Self, now: o.Now, cfg: o.Config, cls: o.Classifier,
-		tail: o.Tail, outcomes: o.Outcomes, mtas: map[string]string{}, pipes: map[string]*pipeline.Pipeline{}, inputPipe: map[string]*pipeline.Pipeline{}}
+		tail: o.Tail, outcomes: o.Outcomes, mtas: map[string]string{}, pipes: map[string]*pipeline.Pipeline{},
+		senders: map[string]*mtalog.Senders{}, restored: map[string][][3]string{}}
 	in.malformed = o.Logger.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute})
 	in.samplesSaved = time.Now()
 	for _, i := range o.Inputs {
 		in.mtas[i.Path] = i.MTA
+	}
+	if o.Store != nil {
+		if figs, err := o.Store.Figures(); err == nil {
+			in.restoreSenders(figs)
+		} else {
+			in.log.Warn().Err(err).Msg("senders and Message-IDs of queued messages not restored")
+		}
 	}
 	in.reset()
 	return in
@@ -317,6 +332,7 @@ func (in *Writer) flush() bool {
 	}
 	now := in.now()
 	in.saveFigures(now)
+	in.saveSenders()
 	if in.outcomes != nil {
 		maps.Copy(in.batch.Figures, in.outcomes.Changes(samples))
 		if samples {
@@ -476,17 +492,13 @@ func (in *Writer) pipe(input, path string) *pipeline.Pipeline {
 	// logs them on lines of their own): the evidence packet's samples.
 	o := in.cfg.PipelineOptions(mta, in.cls)
 	o.Reference = func() time.Time { return in.now().Add(YearSlack) }
-	// One correlator for all of an input's files: a message that arrived
-	// before a rotation is delivered after it, and Postfix names its
-	// Message-ID only at arrival.
-	o.Share = in.inputPipe[input]
+	o.Senders = in.correlator(input)
 	p, err := pipeline.New(mta, o)
 	if err != nil { // the config was validated: only an unknown MTA gets here
 		panic(err)
 	}
 	in.log.Info().Str("path", path).Str("mta", mta).Msg("reading")
 	in.pipes[path] = p
-	in.inputPipe[input] = p
 	in.lastPath, in.lastPipe = path, p
 	return p
 }
@@ -543,3 +555,54 @@ func CheckPosition(key string, b []byte) error {
 	}
 	return nil
 }
+
+// figureSenders keys a correlator's message in the store's figures: +
+// input, NUL, message id → sender, NUL, Message-ID.
+const figureSenders = "senders:"
+
+// correlator returns the input's sender correlator, made (and filled with
+// what the state file held) on first use.
+func (in *Writer) correlator(input string) *mtalog.Senders {
+	if c := in.senders[input]; c != nil {
+		return c
+	}
+	c := mtalog.NewSenders(mtalog.DefaultMaxSenders)
+	c.Track()
+	for _, e := range in.restored[input] {
+		c.Restore(e[0], e[1], e[2])
+	}
+	delete(in.restored, input)
+	in.senders[input] = c
+	return c
+}
+
+// restoreSenders reads the correlators' messages from the store's figures.
+func (in *Writer) restoreSenders(figs map[string][]byte) {
+	for k, v := range figs {
+		rest, ok := strings.CutPrefix(k, figureSenders)
+		if !ok {
+			continue
+		}
+		input, id, ok1 := strings.Cut(rest, "\x00")
+		sender, messageID, ok2 := strings.Cut(string(v), "\x00")
+		if ok1 && ok2 {
+			in.restored[input] = append(in.restored[input], [3]string{id, sender, messageID})
+		}
+	}
+}
+
+// saveSenders puts into the batch what the correlators changed.
+func (in *Writer) saveSenders() {
+	for input, c := range in.senders {
+		c.Changes(func(id, sender, messageID string) {
+			if k := figureSenders + input + "\x00" + id; len(k) <= maxFigureKey {
+				in.batch.Figures[k] = []byte(sender + "\x00" + messageID)
+			}
+		}, func(id string) {
+			in.batch.Figures[figureSenders+input+"\x00"+id] = nil
+		})
+	}
+}
+
+// maxFigureKey bounds the keys this writer adds (as outcome's do).
+const maxFigureKey = 255

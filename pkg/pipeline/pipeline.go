@@ -46,7 +46,6 @@ type Pipeline struct {
 	relays    relays
 	sourceIP  func(instance string) string
 	transient bool
-	senders   *mtalog.Senders // the parser's, nil when off
 }
 
 // Options make a Pipeline: only what the line path needs, so that it does
@@ -67,10 +66,10 @@ type Options struct {
 	// NoSenders skips the envelope-sender correlation (senders stay ""):
 	// the scan report does not show them, and it saves a third of its time.
 	NoSenders bool
-	// Share is a pipeline of the same input and MTA whose envelope-sender
-	// correlator this one uses (see mtalog.Options.Correlator): the
-	// daemon's pipeline of the file rotated away.
-	Share *Pipeline
+	// Senders is the envelope-sender correlator to use (see
+	// mtalog.Options.Correlator): the daemon's of the input; nil makes the
+	// parser its own.
+	Senders *mtalog.Senders
 	// Transient events are used before the next line is read and not kept,
 	// so they may share memory with the line (no copy per event).
 	Transient bool
@@ -90,12 +89,7 @@ func New(mta string, o Options) (*Pipeline, error) {
 	if o.NoSenders {
 		opts.MaxSenders = -1
 	}
-	if o.Share != nil && o.Share.mta == mta {
-		p.senders = o.Share.senders
-	} else {
-		p.senders = opts.Senders()
-	}
-	opts.Correlator = p.senders
+	opts.Correlator = o.Senders
 	p.parser = m.New(opts)
 	return p, nil
 }
