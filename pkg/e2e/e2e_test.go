@@ -315,12 +315,17 @@ func TestSystem(t *testing.T) {
 	if exim.LogPath() != eximLog {
 		t.Fatalf("exim logs to %s, the daemon follows %s", exim.LogPath(), eximLog)
 	}
+	// The line: the daemon's URL as Prometheus reaches it, so that its
+	// alerts link there and carry Prometheus's instance label.
+	reloaded := float64(time.Now().Unix())
 	b, _ := os.ReadFile(cfgPath)
-	writeFile(t, cfgPath, string(b)+"domains:\n  always: [ppedge.example]\n")
+	writeFile(t, cfgPath, string(b)+"external_url: http://"+d.addr+"\n")
 	d.reload()
 	eventually(t, defaultWait, "the second reload", func() string {
-		if v := d.metrics("ppwatch_config_last_reload_successful"); len(v) != 1 || v[0].value != 1 {
-			return fmt.Sprint(v)
+		ok := d.metrics("ppwatch_config_last_reload_successful")
+		at := d.metrics("ppwatch_config_last_reload_success_timestamp_seconds")
+		if len(ok) != 1 || ok[0].value != 1 || len(at) != 1 || at[0].value < reloaded {
+			return fmt.Sprint(ok, at)
 		}
 		return ""
 	})
@@ -335,7 +340,7 @@ func TestSystem(t *testing.T) {
 
 	checkOutcomes(t, d, phases)
 	checkPrometheus(t, prom, want, phases)
-	checkAlerts(t, am, prom, hook)
+	checkAlerts(t, d, am, prom, hook)
 	checkBrowser(t, d, filepath.Join(dir, "browser"), want, phases)
 	checkReport(t, d)
 	checkHygiene(t, d, cfgPath, dns.Addr)
@@ -516,25 +521,28 @@ func checkPrometheus(t *testing.T, prom string, want map[attemptKey]float64, pha
 }
 
 // checkAlerts: the shipped Prometheus alert and the daemon's own both
-// reached Alertmanager for the blocked IP, the pager's webhook got them
-// with their summary, and nothing alerted about the clean IP.
-func checkAlerts(t *testing.T, am, prom string, hook *webhook) {
+// reached Alertmanager for the blocked IP, the daemon's under the
+// external_url the second reload set (its link, and Prometheus's instance
+// label), the pager's webhook got them with their summary, and nothing
+// alerted about the clean IP.
+func checkAlerts(t *testing.T, d *ppwatch, am, prom string, hook *webhook) {
 	t.Helper()
 	eventually(t, defaultWait, "ProofpointBlockRatioHigh from Prometheus and from the daemon", func() string {
-		var fromProm, fromDaemon bool
+		promInstance, daemonInstance := "", ""
 		as := amAlerts(t, am)
 		for _, a := range as {
 			if a.Labels["alertname"] != "ProofpointBlockRatioHigh" || a.Labels["source_ip"] != blockedIP || a.Status.State != "active" {
 				continue
 			}
-			if fromPrometheus(a.GeneratorURL, prom) {
-				fromProm = true
-			} else {
-				fromDaemon = true
+			switch {
+			case fromPrometheus(a.GeneratorURL, prom):
+				promInstance = a.Labels["instance"]
+			case a.GeneratorURL == "http://"+d.addr+"/ip/"+blockedIP:
+				daemonInstance = a.Labels["instance"]
 			}
 		}
-		if !fromProm || !fromDaemon {
-			return fmt.Sprintf("prometheus %v daemon %v: %s", fromProm, fromDaemon, describe(as))
+		if promInstance == "" || daemonInstance != promInstance {
+			return fmt.Sprintf("instance: prometheus %q, daemon %q: %s", promInstance, daemonInstance, describe(as))
 		}
 		return ""
 	})
