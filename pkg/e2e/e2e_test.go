@@ -206,8 +206,8 @@ func diffCounts(want, got map[attemptKey]float64) string {
 
 // The system test: real Postfix and Exim deliver a known mix to fake
 // Proofpoint receivers on loopback; the daemon, installed from the
-// package and started as its unit starts it, follows their logs through a
-// rotation, a kill -9 and two reloads; Prometheus scrapes it with the
+// package and started as its unit starts it, follows their logs through
+// two rotations, a kill -9 and two reloads; Prometheus scrapes it with the
 // shipped rules, Alertmanager pages, Chromium opens the status page.
 func TestSystem(t *testing.T) {
 	dir := t.TempDir()
@@ -308,7 +308,8 @@ func TestSystem(t *testing.T) {
 	expected(t, "postfix", phases[0], want)
 	waitCounts(t, d, want)
 
-	// Act 2, Exim, after a line added to the config and a reload.
+	// Act 2, Exim, after a line added to the config and a reload, with its
+	// log rotated.
 	exim := startExim(t, mtaConfig{Dir: filepath.Join(dir, "exim"), Routes: routes, Senders: senders}, *eximBin)
 	logTails = append(logTails, tailer{"exim log", exim.Tail},
 		tailer{"exim panic log", func(n int) string { return tailFile(filepath.Join(filepath.Dir(exim.LogPath()), "exim_paniclog"), n) }})
@@ -329,8 +330,16 @@ func TestSystem(t *testing.T) {
 		}
 		return ""
 	})
+	// Half the mix, the log renamed away as exicyclog does while Exim
+	// writes, the rest.
 	r.reset()
-	for _, m := range mix("exim") {
+	ms = mix("exim")
+	for _, m := range ms[:half] {
+		exim.Send(t, m.from, m.to, m.messageID)
+	}
+	waitLogged(t, exim.LogPath(), 50)
+	exim.Rotate(t)
+	for _, m := range ms[half:] {
 		exim.Send(t, m.from, m.to, m.messageID)
 	}
 	waitDrained(t, exim)
@@ -385,12 +394,13 @@ alerts:
 		pf.Instance(blockedIP), blockedIP, pf.Instance(cleanIP), cleanIP, dnsAddr, am, alertFor)
 }
 
-// waitLogged waits until the log has n delivery attempts.
+// waitLogged waits until the log has n delivery attempts (Postfix's
+// status=, Exim's R= on its attempt lines).
 func waitLogged(t *testing.T, path string, n int) {
 	t.Helper()
 	eventually(t, defaultWait, fmt.Sprintf("%d attempts in %s", n, path), func() string {
 		b, _ := os.ReadFile(path)
-		if c := strings.Count(string(b), "status="); c < n {
+		if c := strings.Count(string(b), "status=") + strings.Count(string(b), " R="); c < n {
 			return fmt.Sprintf("%d", c)
 		}
 		return ""
