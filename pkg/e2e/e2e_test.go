@@ -644,11 +644,15 @@ func checkReport(t *testing.T, d *ppwatch) {
 		t.Fatalf("ppwatch report: %v\n%s", err, out)
 	}
 	var p struct {
+		FirstSeen     *time.Time `json:"first_seen"`
+		LastEvent     *time.Time `json:"last_event"`
 		FirstFailure  *time.Time `json:"first_failure"`
 		LatestFailure *time.Time `json:"latest_failure"`
 		Replies       []struct {
-			Response string `json:"response"`
-			Count    int    `json:"count"`
+			Response  string    `json:"response"`
+			Count     int       `json:"count"`
+			FirstSeen time.Time `json:"first_seen"`
+			LastSeen  time.Time `json:"last_seen"`
 		} `json:"replies"`
 		Samples []struct {
 			MessageID string `json:"message_id"`
@@ -658,16 +662,28 @@ func checkReport(t *testing.T, d *ppwatch) {
 	if err := json.Unmarshal(out, &p); err != nil {
 		t.Fatalf("ppwatch report: %v\n%s", err, out)
 	}
-	if p.FirstFailure == nil || p.LatestFailure == nil || p.LatestFailure.Before(*p.FirstFailure) {
-		t.Errorf("report: first %v latest %v", p.FirstFailure, p.LatestFailure)
+	// The play ran within the last few minutes: every time is in it, in order.
+	since := time.Now().Add(-15 * time.Minute)
+	inPlay := func(ts ...*time.Time) bool {
+		for i, x := range ts {
+			if x == nil || x.Before(since) || x.After(time.Now()) || i > 0 && x.Before(*ts[i-1]) {
+				return false
+			}
+		}
+		return true
+	}
+	if !inPlay(p.FirstSeen, p.FirstFailure, p.LatestFailure) || !inPlay(p.FirstSeen, p.LastEvent) {
+		t.Errorf("report: first seen %v, first failure %v, latest %v, last event %v", p.FirstSeen, p.FirstFailure, p.LatestFailure, p.LastEvent)
 	}
 	reply := strings.ReplaceAll(blockReply, "{ip}", blockedIP)
 	found := false
 	for _, r := range p.Replies {
-		found = found || strings.Contains(r.Response, reply)
+		if r.Response == reply {
+			found = r.Count > 0 && inPlay(&r.FirstSeen, &r.LastSeen)
+		}
 	}
 	if !found {
-		t.Errorf("report: no reply %q in %+v", reply, p.Replies)
+		t.Errorf("report: no reply %q with its count and times in %+v", reply, p.Replies)
 	}
 	// Every sample carries the Message-ID of a message the blocked IP
 	// sent, those that arrived before the kill -9 too (the correlator is
