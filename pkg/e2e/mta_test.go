@@ -335,16 +335,16 @@ func adoptOrphans(t *testing.T) {
 	}
 }
 
-// waitQueue waits until m's queue is empty.
+// waitQueue waits until m's queue is empty: every message delivered or
+// bounced.
 func waitQueue(t *testing.T, m mta, timeout time.Duration) {
 	t.Helper()
-	end := time.Now().Add(timeout)
-	for m.Queued(t) > 0 {
-		if time.Now().After(end) {
-			t.Fatalf("%s: %d messages still queued after %v; log:\n%s", m.Name(), m.Queued(t), timeout, m.Tail(40))
+	eventually(t, timeout, m.Name()+"'s queue empty", func() string {
+		if n := m.Queued(t); n > 0 {
+			return fmt.Sprintf("%d queued; log:\n%s", n, m.Tail(40))
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return ""
+	})
 }
 
 // receivedFrom is the client IP the receiver accepted messageID from, or "".

@@ -591,15 +591,22 @@ func (in *Writer) restoreSenders(figs map[string][]byte) {
 	}
 }
 
-// saveSenders puts into the batch what the correlators changed.
+// saveSenders puts into the batch what the correlators changed. A message
+// whose key would be too long is neither written nor deleted.
 func (in *Writer) saveSenders() {
 	for input, c := range in.senders {
+		key := func(id string) (string, bool) {
+			k := figureSenders + input + "\x00" + id
+			return k, len(k) <= maxFigureKey
+		}
 		c.Changes(func(id, sender, messageID string) {
-			if k := figureSenders + input + "\x00" + id; len(k) <= maxFigureKey {
+			if k, ok := key(id); ok {
 				in.batch.Figures[k] = []byte(sender + "\x00" + messageID)
 			}
 		}, func(id string) {
-			in.batch.Figures[figureSenders+input+"\x00"+id] = nil
+			if k, ok := key(id); ok {
+				in.batch.Figures[k] = nil
+			}
 		})
 	}
 }
